@@ -1,0 +1,63 @@
+/* layer.h — the layer interface: a small struct per layer type with a const ops table.
+ *
+ * A concrete layer embeds `Layer` as its first member (struct Conv2d { Layer base; ... }) and keeps
+ * parameter handles into the ParamStore. Layers never allocate: the tape (tape.c) asks a layer for its
+ * output shape, cache size and scratch size, allocates those from the step arena, then calls forward;
+ * in backward it hands over gradients it has allocated. This is what makes `locus memplan` exact.
+ *
+ * Contracts for every layer:
+ *  - forward writes every element of out->data; `cache` (cache_bytes long) holds whatever backward
+ *    needs beyond the inputs and output (which stay alive until backward).
+ *  - backward reads out->grad (dLoss/dout) and *accumulates* (+=) into in[i]->grad for each input whose
+ *    grad is non-NULL (NULL = do not propagate), and into its parameter gradients. Accumulation makes
+ *    fan-out, weight sharing and several losses work with no extra code.
+ *  - shapes are validated in out_shape, which returns LOCUS_ERR_ARG with a message on mismatch. */
+#ifndef LOCUS_LAYER_H
+#define LOCUS_LAYER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "locus/params.h"
+#include "locus/status.h"
+#include "locus/tensor.h"
+
+/* What a layer may read while it runs. */
+typedef struct StepCtx {
+    ParamStore *params;
+    float *scratch;       /* shared workspace, at least the largest scratch_bytes of any layer */
+    size_t scratch_bytes;
+    int training;         /* 1: batch statistics, dropout on, caches filled */
+    uint64_t seed;        /* run seed, for counter-based randomness (dropout) */
+    uint64_t step;        /* global step counter, for counter-based randomness */
+    int threads;          /* OpenMP threads the layer may use */
+} StepCtx;
+
+typedef struct Layer Layer;
+
+typedef struct LayerOps {
+    const char *type; /* "conv2d", "batchnorm2d", ... */
+    /* Output shape for these inputs; LOCUS_ERR_ARG + message when the inputs do not fit the layer. */
+    Status (*out_shape)(const Layer *l, Tensor *const *in, int n_in, Shape *out, ErrorMsg *err);
+    /* Bytes of cache forward fills for backward (0 in eval mode is typical). NULL = 0. */
+    size_t (*cache_bytes)(const Layer *l, Tensor *const *in, int n_in, int training);
+    /* Bytes of shared workspace needed by forward or backward with `threads` threads. NULL = 0. */
+    size_t (*scratch_bytes)(const Layer *l, Tensor *const *in, int n_in, int threads);
+    void (*forward)(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out, void *cache);
+    void (*backward)(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, const Tensor *out,
+                     const void *cache);
+} LayerOps;
+
+struct Layer {
+    const LayerOps *ops;
+    char name[96]; /* instance name, e.g. "layer1.0.conv1": used in errors and the NaN report */
+};
+
+static inline void layer_set_name(Layer *l, const LayerOps *ops, const char *name) {
+    l->ops = ops;
+    size_t i = 0;
+    for (; name && name[i] && i + 1 < sizeof l->name; i++) l->name[i] = name[i];
+    l->name[i] = 0;
+}
+
+#endif

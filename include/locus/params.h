@@ -1,0 +1,64 @@
+/* params.h — the parameter store: every learnable tensor and buffer of a model, in one place.
+ *
+ * Layers register their parameters by name while a model is built (params_add), keep the returned
+ * integer handle, and look the memory up at run time (params_value / params_grad). After the model is
+ * built, params_finalize() reserves one slab for values (PARAM), one for gradients (GRAD, trainable
+ * parameters only) and the optimizer reserves its state (OPTIM) with the same layout. Sharing a
+ * parameter = two layers holding one handle. The registry order is the order of registration, which is
+ * deterministic, and names follow PyTorch state_dict names (e.g. "layer1.0.conv1.weight") so that
+ * checkpoints move between locus and PyTorch unchanged.
+ * Buffers (BN running statistics) are registered with trainable = 0: stored and checkpointed, no
+ * gradient, no optimizer state. */
+#ifndef LOCUS_PARAMS_H
+#define LOCUS_PARAMS_H
+
+#include <stddef.h>
+
+#include "locus/mem.h"
+#include "locus/status.h"
+#include "locus/tensor.h"
+
+typedef enum ParamKind {
+    PARAM_TRAINABLE = 0, /* learned, has a gradient and optimizer state */
+    PARAM_BUFFER = 1     /* state such as BN running mean/var: saved, never learned */
+} ParamKind;
+
+typedef struct ParamInfo {
+    char name[96];
+    Shape shape;
+    size_t numel;
+    size_t offset;      /* into the value slab, in floats */
+    size_t grad_offset; /* into the gradient slab, in floats (trainable only) */
+    ParamKind kind;
+} ParamInfo;
+
+typedef struct ParamStore {
+    ParamInfo *info;
+    int count, capacity;
+    size_t numel_total;     /* all floats in the value slab */
+    size_t numel_trainable; /* floats in the gradient slab */
+    float *values;
+    float *grads;
+    int finalized;
+    MemTracker *mt;
+} ParamStore;
+
+void params_init(ParamStore *ps, MemTracker *mt);
+void params_free(ParamStore *ps);
+/* Registers a parameter; returns its handle. Names must be unique (CHECKed). */
+int params_add(ParamStore *ps, const char *name, Shape shape, ParamKind kind);
+/* Reserves the value and gradient slabs (zeroed). */
+Status params_finalize(ParamStore *ps, ErrorMsg *err);
+
+static inline float *params_value(const ParamStore *ps, int h) { return ps->values + ps->info[h].offset; }
+static inline float *params_grad(const ParamStore *ps, int h) {
+    return ps->info[h].kind == PARAM_TRAINABLE ? ps->grads + ps->info[h].grad_offset : NULL;
+}
+static inline size_t params_numel(const ParamStore *ps, int h) { return ps->info[h].numel; }
+/* Handle of the parameter with this name, or -1. */
+int params_find(const ParamStore *ps, const char *name);
+void params_zero_grads(ParamStore *ps);
+/* Number of trainable scalars. */
+size_t params_count_trainable(const ParamStore *ps);
+
+#endif

@@ -1,0 +1,70 @@
+/* params.c — the parameter store (see params.h). Registration grows a small array with realloc
+ * (model build time only); finalize reserves the value and gradient slabs once. */
+#include "locus/params.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void params_init(ParamStore *ps, MemTracker *mt) {
+    memset(ps, 0, sizeof *ps);
+    ps->mt = mt;
+}
+
+void params_free(ParamStore *ps) {
+    if (ps->values) mem_free(ps->mt, MEM_TAG_PARAM, ps->values, ps->numel_total * sizeof(float));
+    if (ps->grads) mem_free(ps->mt, MEM_TAG_GRAD, ps->grads, ps->numel_trainable * sizeof(float));
+    free(ps->info);
+    memset(ps, 0, sizeof *ps);
+}
+
+int params_find(const ParamStore *ps, const char *name) {
+    for (int i = 0; i < ps->count; i++)
+        if (!strcmp(ps->info[i].name, name)) return i;
+    return -1;
+}
+
+int params_add(ParamStore *ps, const char *name, Shape shape, ParamKind kind) {
+    CHECK(!ps->finalized, "params_add(%s) after finalize", name);
+    CHECK(strlen(name) < sizeof ps->info[0].name, "parameter name too long: %s", name);
+    CHECK(params_find(ps, name) < 0, "duplicate parameter name %s", name);
+    if (ps->count == ps->capacity) {
+        ps->capacity = ps->capacity ? ps->capacity * 2 : 64;
+        ps->info = realloc(ps->info, sizeof *ps->info * (size_t)ps->capacity);
+        CHECK(ps->info, "out of memory registering parameters");
+    }
+    ParamInfo *p = &ps->info[ps->count];
+    memset(p, 0, sizeof *p);
+    strcpy(p->name, name);
+    p->shape = shape;
+    p->numel = shape_numel(&shape);
+    p->kind = kind;
+    p->offset = ps->numel_total;
+    /* keep every tensor 64-byte aligned inside the slab: round offsets to 16 floats */
+    ps->numel_total += (p->numel + 15) & ~(size_t)15;
+    if (kind == PARAM_TRAINABLE) {
+        p->grad_offset = ps->numel_trainable;
+        ps->numel_trainable += (p->numel + 15) & ~(size_t)15;
+    }
+    return ps->count++;
+}
+
+Status params_finalize(ParamStore *ps, ErrorMsg *err) {
+    CHECK(!ps->finalized, "params_finalize twice");
+    ps->values = mem_alloc(ps->mt, MEM_TAG_PARAM, ps->numel_total * sizeof(float));
+    ps->grads = ps->numel_trainable ? mem_alloc(ps->mt, MEM_TAG_GRAD, ps->numel_trainable * sizeof(float)) : NULL;
+    if (!ps->values || (ps->numel_trainable && !ps->grads))
+        return status_fail(err, LOCUS_ERR_OOM, "cannot allocate %zu parameters", ps->numel_total);
+    ps->finalized = 1;
+    return LOCUS_OK;
+}
+
+void params_zero_grads(ParamStore *ps) {
+    if (ps->grads) memset(ps->grads, 0, ps->numel_trainable * sizeof(float));
+}
+
+size_t params_count_trainable(const ParamStore *ps) {
+    size_t n = 0;
+    for (int i = 0; i < ps->count; i++)
+        if (ps->info[i].kind == PARAM_TRAINABLE) n += ps->info[i].numel;
+    return n;
+}

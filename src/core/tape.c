@@ -1,0 +1,262 @@
+/* tape.c — forward recording, backward replay and barriers (see tape.h).
+ *
+ * Memory per tape_call: one TapeTensor + one TapeRecord in the meta arena, out + cache in the data
+ * arena. Per backward: the gradient of each record's inputs comes from the grad pool on first use
+ * (zeroed, then accumulated by every consumer), and the gradient of a record's output goes back to the
+ * pool right after that record's backward, when it is complete and no longer needed. */
+#include "locus/tape.h"
+
+#include <math.h>
+#include <string.h>
+
+struct TapeTensor {
+    Tensor t;
+    TapeTensor *prev;
+};
+
+static Status tape_setup(Tape *t, StepCtx *ctx, size_t meta_bytes, MemTracker *mt, ErrorMsg *err) {
+    t->ctx = ctx;
+    t->recording = ctx->training;
+    if (arena_init(&t->meta, meta_bytes, mt, MEM_TAG_ACT))
+        return status_fail(err, LOCUS_ERR_OOM, "cannot reserve %zu bytes for the tape records", meta_bytes);
+    return LOCUS_OK;
+}
+
+Status tape_init(Tape *t, StepCtx *ctx, MemTracker *mt, size_t data_bytes, size_t grad_bytes, size_t meta_bytes,
+                 ErrorMsg *err) {
+    memset(t, 0, sizeof *t);
+    if (arena_init(&t->data, data_bytes, mt, MEM_TAG_ACT)) {
+        char b[32];
+        return status_fail(err, LOCUS_ERR_OOM, "cannot reserve %s for activations\nhint: lower --batch",
+                           mem_format(data_bytes, b, sizeof b));
+    }
+    if (gradpool_init(&t->grads, grad_bytes, mt, MEM_TAG_ACT)) {
+        arena_free(&t->data);
+        return status_fail(err, LOCUS_ERR_OOM, "cannot reserve %zu bytes for activation gradients", grad_bytes);
+    }
+    Status s = tape_setup(t, ctx, meta_bytes, mt, err);
+    if (s) {
+        gradpool_free(&t->grads);
+        arena_free(&t->data);
+    }
+    return s;
+}
+
+Status tape_init_plan(Tape *t, StepCtx *ctx, MemTracker *mt, size_t meta_bytes, ErrorMsg *err) {
+    memset(t, 0, sizeof *t);
+    arena_init_plan(&t->data, mt, MEM_TAG_ACT);
+    gradpool_init_plan(&t->grads, mt, MEM_TAG_ACT);
+    return tape_setup(t, ctx, meta_bytes, mt, err);
+}
+
+void tape_free(Tape *t) {
+    tape_release(t, (TapeMark){0, 0, NULL, NULL});
+    gradpool_free(&t->grads);
+    arena_free(&t->meta);
+    arena_free(&t->data);
+}
+
+TapeMark tape_mark(const Tape *t) {
+    TapeMark m = {t->data.used, t->meta.used, t->top, t->tensors};
+    return m;
+}
+
+static void grad_drop(Tape *t, Tensor *x) {
+    if (!x->grad_held) return;
+    gradpool_release(&t->grads, x->grad_offset, tensor_bytes(x));
+    x->grad_held = 0;
+    x->grad = NULL;
+}
+
+void tape_release(Tape *t, TapeMark m) {
+    for (TapeTensor *tt = t->tensors; tt != m.tensors; tt = tt->prev) {
+        CHECK(tt, "tape_release: mark is not below the top of the tape");
+        grad_drop(t, &tt->t);
+    }
+    t->tensors = m.tensors;
+    t->top = m.top;
+    arena_release(&t->meta, m.meta);
+    arena_release(&t->data, m.data);
+}
+
+static void *meta_alloc(Tape *t, size_t bytes) {
+    int ok;
+    void *p = arena_alloc(&t->meta, bytes, &ok);
+    if (!ok) {
+        status_fail(&t->err, LOCUS_ERR_OOM,
+                    "the tape's record area (%zu bytes) is full\nhint: this model records more layers than "
+                    "planned; report it as a bug",
+                    t->meta.capacity);
+        t->status = LOCUS_ERR_OOM;
+        return NULL;
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
+static void *data_alloc(Tape *t, size_t bytes, const char *what) {
+    int ok;
+    void *p = arena_alloc(&t->data, bytes, &ok);
+    if (!ok) {
+        char need[32], cap[32];
+        status_fail(&t->err, LOCUS_ERR_OOM,
+                    "activation arena full at %s: needs %s more, capacity %s\nhint: lower --batch, or run "
+                    "`locus memplan` with the same options to see the plan",
+                    what, mem_format(t->data.used + mem_round_up(bytes), need, sizeof need),
+                    mem_format(t->data.capacity, cap, sizeof cap));
+        t->status = LOCUS_ERR_OOM;
+    }
+    return p;
+}
+
+static Tensor *new_tensor(Tape *t, Shape shape, const char *what) {
+    if (t->status) return NULL;
+    TapeTensor *tt = meta_alloc(t, sizeof *tt);
+    if (!tt) return NULL;
+    tt->t.shape = shape;
+    tt->prev = t->tensors;
+    t->tensors = tt;
+    tt->t.data = data_alloc(t, shape_numel(&shape) * sizeof(float), what);
+    return t->status ? NULL : &tt->t;
+}
+
+Tensor *tape_tensor(Tape *t, Shape shape, int zero) {
+    Tensor *x = new_tensor(t, shape, "a new tensor");
+    if (x && zero && x->data) memset(x->data, 0, tensor_bytes(x));
+    return x;
+}
+
+Tensor *tape_wrap(Tape *t, Shape shape, float *data, int requires_grad) {
+    if (t->status) return NULL;
+    TapeTensor *tt = meta_alloc(t, sizeof *tt);
+    if (!tt) return NULL;
+    tt->t.shape = shape;
+    tt->t.data = data;
+    tt->t.requires_grad = requires_grad;
+    tt->prev = t->tensors;
+    t->tensors = tt;
+    return &tt->t;
+}
+
+Tensor *tape_call(Tape *t, const Layer *l, Tensor *const *in, int n_in) {
+    if (t->status) return NULL;
+    CHECK(n_in >= 1 && n_in <= TAPE_MAX_INPUTS, "%s: %d inputs", l->name, n_in);
+    for (int i = 0; i < n_in; i++)
+        if (!in[i]) {
+            t->status = status_fail(&t->err, LOCUS_ERR_INTERNAL, "%s: input %d is missing", l->name, i);
+            return NULL;
+        }
+    Shape os;
+    Status s = l->ops->out_shape(l, in, n_in, &os, &t->err);
+    if (s) {
+        t->status = status_wrap(&t->err, s, "layer %s (%s): ", l->name, l->ops->type);
+        return NULL;
+    }
+    size_t scratch = l->ops->scratch_bytes ? l->ops->scratch_bytes(l, in, n_in, t->ctx->threads) : 0;
+    if (scratch > t->scratch_need) t->scratch_need = scratch;
+    if (!tape_is_plan(t) && scratch > t->ctx->scratch_bytes) {
+        t->status = status_fail(&t->err, LOCUS_ERR_OOM,
+                                "layer %s needs %zu bytes of scratch, %zu were planned\nhint: plan with the "
+                                "largest batch and input size you will use",
+                                l->name, scratch, t->ctx->scratch_bytes);
+        return NULL;
+    }
+    TapeRecord *r = NULL;
+    if (t->recording) {
+        r = meta_alloc(t, sizeof *r);
+        if (!r) return NULL;
+    }
+    Tensor *out = new_tensor(t, os, l->name);
+    if (!out) return NULL;
+    out->requires_grad = t->recording; /* parameters may need gradients even if inputs do not */
+    size_t cb = l->ops->cache_bytes ? l->ops->cache_bytes(l, in, n_in, t->recording) : 0;
+    void *cache = cb ? data_alloc(t, cb, l->name) : NULL;
+    if (t->status) return NULL;
+    if (r) {
+        r->prev = t->top;
+        r->layer = l;
+        r->n_in = n_in;
+        for (int i = 0; i < n_in; i++) r->in[i] = in[i];
+        r->out = out;
+        r->cache = cache;
+        t->top = r;
+    }
+    if (!tape_is_plan(t)) l->ops->forward(l, t->ctx, in, n_in, out, cache);
+    return out;
+}
+
+static int grad_hold(Tape *t, Tensor *x) {
+    if (x->grad_held) return 1;
+    int ok;
+    x->grad = gradpool_alloc(&t->grads, tensor_bytes(x), &ok);
+    if (!ok) {
+        char cap[32];
+        t->status = status_fail(&t->err, LOCUS_ERR_OOM,
+                                "activation-gradient pool (%s) is full\nhint: lower --batch, or run `locus "
+                                "memplan` with the same options",
+                                mem_format(t->grads.capacity, cap, sizeof cap));
+        return 0;
+    }
+    x->grad_offset = gradpool_last_offset(&t->grads);
+    x->grad_held = 1;
+    return 1;
+}
+
+static Status replay(Tape *t, TapeMark m) {
+    for (TapeRecord *r = t->top; r != m.top; r = r->prev) {
+        CHECK(r, "tape_backward: mark is not below the top of the tape");
+        if (!r->out->grad_held) continue; /* not on a path to any loss */
+        for (int i = 0; i < r->n_in; i++)
+            if (r->in[i]->requires_grad && !grad_hold(t, r->in[i])) return t->status;
+        if (!tape_is_plan(t)) r->layer->ops->backward(r->layer, t->ctx, r->in, r->n_in, r->out, r->cache);
+        grad_drop(t, r->out);
+    }
+    return LOCUS_OK;
+}
+
+Status tape_backward(Tape *t, Tensor *const *losses, const float *scales, int n, TapeMark m) {
+    if (t->status) return t->status;
+    CHECK(t->recording, "tape_backward on a tape that did not record (eval mode)");
+    for (int i = 0; i < n; i++) {
+        CHECK(losses[i] && tensor_numel(losses[i]) == 1, "loss %d is not a scalar", i);
+        if (!grad_hold(t, losses[i])) return t->status;
+        if (losses[i]->grad) losses[i]->grad[0] += scales[i];
+    }
+    return replay(t, m);
+}
+
+Status tape_backward_from(Tape *t, Tensor *out, const float *dout, TapeMark m) {
+    if (t->status) return t->status;
+    CHECK(t->recording, "tape_backward_from on a tape that did not record (eval mode)");
+    if (!grad_hold(t, out)) return t->status;
+    if (out->grad && dout)
+        for (size_t i = 0, n = tensor_numel(out); i < n; i++) out->grad[i] += dout[i];
+    return replay(t, m);
+}
+
+Tensor *tape_barrier(Tape *t, Tensor *h, TapeMark m) {
+    if (t->status) return NULL;
+    Shape s = h->shape;
+    const float *src = h->data;
+    tape_release(t, m);
+    Tensor *x = new_tensor(t, s, "a block boundary");
+    if (!x) return NULL;
+    if (x->data && src != x->data) memmove(x->data, src, tensor_bytes(x)); /* dst is below src */
+    x->requires_grad = 0;
+    return x;
+}
+
+const TapeRecord *tape_first_nonfinite(const Tape *t, TapeMark m) {
+    const TapeRecord *first = NULL;
+    for (const TapeRecord *r = t->top; r && r != m.top; r = r->prev) {
+        const float *d = r->out->data;
+        if (!d) continue;
+        size_t n = tensor_numel(r->out);
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(d[i])) {
+                first = r;
+                break;
+            }
+    }
+    return first;
+}

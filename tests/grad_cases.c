@@ -1,0 +1,9 @@
+/* grad_cases.c — the table of gradient-check groups run by test_gradcheck. */
+#include "grad_cases.h"
+
+#include <stddef.h>
+
+const GradCaseGroup grad_case_groups[] = {
+    {"basic", grad_cases_basic},
+    {NULL, NULL},
+};
