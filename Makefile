@@ -31,6 +31,7 @@ TEST_HELPERS := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test test-slow asan bench clean deps
+.SECONDARY:
 all: $(BUILD)/locus
 
 $(BUILD)/%.o: %.c

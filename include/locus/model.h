@@ -1,0 +1,50 @@
+/* model.h — a trainable network as a chain of units, so one description serves every method.
+ *
+ * A model is an ordered list of units: for a CIFAR ResNet, unit 0 is the stem ("0.0"), then one unit per
+ * residual block ("1.0" .. "3.n-1"), then the head (global average pool + linear). For the ViT: patch
+ * embedding, one unit per transformer block, then the head (final LayerNorm, CLS token, linear).
+ * End-to-end training runs all units in one tape; local learning (a later issue) puts a barrier
+ * after chosen units. Parameters of all units live in one ParamStore with PyTorch state_dict names. */
+#ifndef LOCUS_MODEL_H
+#define LOCUS_MODEL_H
+
+#include "locus/params.h"
+#include "locus/rng.h"
+#include "locus/tape.h"
+
+typedef struct Model Model;
+
+typedef struct ModelUnit {
+    char name[32];       /* "0.0" stem, "2.3" block, "head"; the spec's (stage, index) */
+    int out_c, out_h, out_w; /* output feature map (out_h = out_w = 0 for token or logit outputs) */
+} ModelUnit;
+
+struct Model {
+    char arch[32];       /* "resnet32", "vit-tiny", ... */
+    int in_c, in_h, in_w, classes;
+    int n_units;
+    ModelUnit *units;
+    ParamStore *params;
+    void *impl;          /* architecture-specific layers */
+    /* Runs unit u on x (output of unit u-1, or the image for u = 0). */
+    Tensor *(*unit_forward)(Model *m, Tape *t, int u, Tensor *x);
+    void (*free_impl)(Model *m);
+};
+
+typedef struct ModelSpec {
+    const char *arch; /* resnet20|32|44|56|110, resnet8 (n = 1, for quick tests), vit-tiny */
+    int in_c, in_h, in_w, classes;
+} ModelSpec;
+
+/* Builds the model, registers its parameters in ps (not yet finalized; the caller finalizes and then
+ * calls model_init_weights). Unknown arch or a bad input size: LOCUS_ERR_ARG. */
+Status model_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *err);
+/* The spec's initialisation (He normal fan-out for convs, PyTorch defaults for linear, ...). */
+void model_init_weights(Model *m, Rng *rng);
+void model_free(Model *m);
+/* All units: the logits (N x classes). */
+Tensor *model_forward(Model *m, Tape *t, Tensor *x);
+/* Comma-separated list of known architectures, for help texts. */
+const char *model_arch_list(void);
+
+#endif
