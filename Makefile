@@ -27,7 +27,8 @@ LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TEST_HELPERS := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+# tests/fuzz_*.c are fuzz drivers with their own main (built on demand: make BUILD=b b/tests/fuzz_idx)
+TEST_HELPERS := $(filter-out tests/test_%.c tests/fuzz_%.c,$(wildcard tests/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test test-slow asan bench clean deps

@@ -5,5 +5,8 @@
 
 const GradCaseGroup grad_case_groups[] = {
     {"basic", grad_cases_basic},
+    {"misc", grad_cases_misc},
+    {"core", grad_cases_core},
+    {"vit", grad_cases_vit},
     {NULL, NULL},
 };

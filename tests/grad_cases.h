@@ -11,5 +11,8 @@ typedef struct GradCaseGroup {
 extern const GradCaseGroup grad_case_groups[];
 
 int grad_cases_basic(void);
+int grad_cases_misc(void);
+int grad_cases_core(void);
+int grad_cases_vit(void);
 
 #endif

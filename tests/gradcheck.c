@@ -94,10 +94,10 @@ int gradcheck_run(const GradcheckCase *c) {
     e.ctx.training = !c->eval_mode;
     e.ctx.seed = c->seed ^ 0x5eedULL;
     e.ctx.threads = 1;
-    e.ctx.scratch_bytes = (size_t)128 << 20;
+    e.ctx.scratch_bytes = (size_t)16 << 20;
     e.ctx.scratch = malloc(e.ctx.scratch_bytes);
     ErrorMsg err;
-    CHECK(tape_init(&e.tape, &e.ctx, &mt, (size_t)256 << 20, (size_t)256 << 20, (size_t)4 << 20, &err) == LOCUS_OK,
+    CHECK(tape_init(&e.tape, &e.ctx, &mt, (size_t)48 << 20, (size_t)48 << 20, (size_t)1 << 20, &err) == LOCUS_OK,
           "%s", err.text);
     Rng rng;
     rng_seed(&rng, c->seed + 1);

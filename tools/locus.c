@@ -1,3 +1,181 @@
-/* locus.c — the command-line tool (placeholder until the CLI lands). */
+/* locus.c — the command-line tool. Subcommands:
+ *   locus train   [options]                 train (prints progress and a final summary)
+ *   locus eval    RUN_DIR [options]         test accuracy of a run's latest checkpoint
+ *   locus memplan [options] [--json]        the peak memory per tag a training run would use
+ * Options are the training configuration keys (`locus train --help`), given as --key value,
+ * --key=value, --set key=value, or in a JSON file with --config FILE; later ones win.
+ * Every failure becomes a message on stderr and a non-zero exit code (status_exit_code). */
+#include <cJSON.h>
 #include <stdio.h>
-int main(void) { puts("locus"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "locus/config.h"
+#include "locus/train.h"
+#include "train/checkpoint.h"
+#include "train/report.h"
+#include "train/session_internal.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: locus <command> [options]\n\n"
+            "commands:\n"
+            "  train     train a model (locus train --help for every option)\n"
+            "  eval      evaluate a run's latest checkpoint: locus eval RUN_DIR\n"
+            "  memplan   predict peak memory per tag without training: locus memplan [train options] [--json]\n"
+            "  help      this text\n\n"
+            "quick start: locus train   (ResNet-20 on Fashion-MNIST from Debian's dataset-fashion-mnist)\n");
+}
+
+static int fail(const char *cmd, Status st, const ErrorMsg *err) {
+    fprintf(stderr, "locus %s: error (%s): %s\n", cmd, status_name(st), err->text);
+    return status_exit_code(st);
+}
+
+/* Removes "--NAME VALUE" / "--NAME=VALUE" / "--NAME" (flag) from argv; returns the value, "" for a flag,
+ * or NULL when absent. */
+static const char *take_option(int *argc, char **argv, const char *name, int has_value) {
+    size_t len = strlen(name);
+    for (int i = 1; i < *argc; i++) {
+        if (strncmp(argv[i], name, len)) continue;
+        const char *val = NULL;
+        int drop = 0;
+        if (argv[i][len] == 0) {
+            if (has_value && i + 1 < *argc) val = argv[i + 1], drop = 2;
+            else if (!has_value) val = "", drop = 1;
+            else return NULL;
+        } else if (argv[i][len] == '=' && has_value) {
+            val = argv[i] + len + 1, drop = 1;
+        } else {
+            continue;
+        }
+        for (int j = i; j + drop < *argc; j++) argv[j] = argv[j + drop];
+        *argc -= drop;
+        return val;
+    }
+    return NULL;
+}
+
+static int wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
+    return 0;
+}
+
+static Status parse_config(TrainConfig *cfg, int argc, char **argv, ErrorMsg *err) {
+    int used = 0;
+    Status st = config_parse_args(cfg, train_config_keys, argc - 1, argv + 1, &used, err);
+    if (st) return st;
+    if (used < argc - 1)
+        return status_fail(err, LOCUS_ERR_ARG, "unexpected argument '%s'\nhint: options are --key value; see --help",
+                           argv[1 + used]);
+    return LOCUS_OK;
+}
+
+static int cmd_train(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        printf("usage: locus train [--config FILE] [--set key=value] [--KEY VALUE ...] [--resume RUN_DIR]\n\n"
+               "  --resume RUN_DIR   continue a run from its last checkpoint (its config.json, then the\n"
+               "                     options given here, e.g. --epochs to extend it)\n"
+               "options:\n");
+        {
+            TrainConfig defaults;
+            train_config_defaults(&defaults);
+            config_print_help(stdout, &defaults, train_config_keys);
+        }
+        return 0;
+    }
+    ErrorMsg err = {{0}};
+    TrainConfig cfg;
+    train_config_defaults(&cfg);
+    const char *resume = take_option(&argc, argv, "--resume", 1);
+    Status st = LOCUS_OK;
+    if (resume) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/config.json", resume);
+        st = config_load_json(&cfg, train_config_keys, path, &err);
+        if (st) return fail("train", status_wrap(&err, st, "cannot resume %s: ", resume), &err);
+    }
+    if ((st = parse_config(&cfg, argc, argv, &err))) return fail("train", st, &err);
+    if ((st = train_run(&cfg, resume, &err))) return fail("train", st, &err);
+    return 0;
+}
+
+static int cmd_memplan(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        printf("usage: locus memplan [train options] [--json]\n"
+               "Predicts the peak memory per tag (param grad optim ema act scratch data) of `locus train`\n"
+               "with the same options, without training. --json prints {\"mem_predicted_bytes\": {...}}.\n");
+        return 0;
+    }
+    ErrorMsg err = {{0}};
+    TrainConfig cfg;
+    train_config_defaults(&cfg);
+    int json = take_option(&argc, argv, "--json", 0) != NULL;
+    Status st = parse_config(&cfg, argc, argv, &err);
+    if (st) return fail("memplan", st, &err);
+    MemReport plan;
+    if ((st = train_memplan(&cfg, &plan, &err))) return fail("memplan", st, &err);
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "mem_predicted_bytes", report_mem_json(&plan));
+        char *s = cJSON_Print(o);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    } else {
+        printf("memory plan for %s %s on %s, batch %ld, %ld threads:\n", cfg.model, cfg.method, cfg.data,
+               (long)cfg.batch, (long)cfg.threads);
+        report_mem_table(stdout, &plan, NULL);
+    }
+    if (cfg.mem_limit > 0 && plan.peak_total > (size_t)cfg.mem_limit) {
+        st = report_over_limit(&cfg, &plan, &err);
+        return fail("memplan", st, &err);
+    }
+    return 0;
+}
+
+static int cmd_eval(int argc, char **argv) {
+    if (wants_help(argc, argv) || argc < 2 || argv[1][0] == '-') {
+        printf("usage: locus eval RUN_DIR [--data-dir DIR] [--limit-test N] [--threads N]\n"
+               "Loads RUN_DIR/config.json and RUN_DIR/checkpoint.safetensors and prints the test accuracy.\n");
+        return wants_help(argc, argv) ? 0 : 2;
+    }
+    const char *dir = argv[1];
+    ErrorMsg err = {{0}};
+    TrainConfig cfg;
+    train_config_defaults(&cfg);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    Status st = config_load_json(&cfg, train_config_keys, path, &err);
+    if (st) return fail("eval", st, &err);
+    if ((st = parse_config(&cfg, argc - 1, argv + 1, &err))) return fail("eval", st, &err);
+    Session s;
+    st = session_open(&s, &cfg, 0, &err);
+    RunState rs;
+    double acc = 0;
+    if (!st) st = checkpoint_load(&s, dir, &rs, &err);
+    if (!st) st = session_evaluate(&s, &acc, &err);
+    if (!st)
+        printf("%s after epoch %d: test accuracy %.2f%% on %d images\n", dir, rs.epoch, 100 * acc, s.test_set.n);
+    session_close(&s);
+    return st ? fail("eval", st, &err) : 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "memplan")) return cmd_memplan(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "locus: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

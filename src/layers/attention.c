@@ -1,0 +1,219 @@
+/* attention.c — multi-head self-attention (see attention.h).
+ *
+ * Training forward: one GEMM for qkv over all N*T rows, then per (sample, head), spread over OpenMP
+ * threads, S = scale q k^T and P = softmax(S) into the cache and ctx_h = P v into the cache, then one
+ * GEMM for the output projection. The per-(n, h) GEMMs run single-threaded inside the parallel region
+ * (OpenBLAS's OpenMP build does that on its own); the big projections use OpenBLAS's threads.
+ * Eval forward (no cache): per sample, on per-thread scratch [qkv_n | P | ctx_n].
+ * Backward (dY = out->grad, N*T x D; scale = 1/sqrt(Dh)):
+ *   dW_proj += dY^T ctx,  db_proj += colsum dY,  dctx = dY W_proj                 (batch GEMMs)
+ *   per (n, h):  dP = dctx_h v_h^T,  dv_h = P^T dctx_h,
+ *                dS = P .* (dP - rowsum(dP .* P)) * scale,  dq_h = dS k_h,  dk_h = dS^T q_h
+ *   dW_qkv += dqkv^T x,  db_qkv += colsum dqkv,  dx += dqkv W_qkv                  (batch GEMMs)
+ * Every (n, h) writes disjoint columns of dqkv, and parameter gradients come from batch GEMMs and
+ * column sums in row order, so results do not depend on the thread count.
+ * Scratch in backward: [dctx (N T D) | dqkv (N T 3D) | dP per thread (T T)]. */
+#include "layers/attention.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static Status attn_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out, ErrorMsg *err) {
+    const Attention *a = (const Attention *)l;
+    char b[64];
+    if (n_in != 1) return status_fail(err, LOCUS_ERR_ARG, "attention takes 1 input, got %d", n_in);
+    const Shape *s = &in[0]->shape;
+    if (s->ndim != 3 || s->d[2] != a->d)
+        return status_fail(err, LOCUS_ERR_ARG,
+                           "attention expects tokens N x T x %d, found %s\nhint: check the model width", a->d,
+                           shape_format(s, b, sizeof b));
+    *out = *s;
+    return LOCUS_OK;
+}
+
+/* Cache floats: qkv | probs | ctx, each rounded to 16 floats. */
+static size_t attn_cache_floats(const Attention *a, size_t n, size_t t, size_t *o_probs, size_t *o_ctx) {
+    size_t d = (size_t)a->d;
+    size_t f_qkv = round16(n * t * 3 * d), f_p = round16(n * (size_t)a->heads * t * t), f_ctx = round16(n * t * d);
+    if (o_probs) *o_probs = f_qkv;
+    if (o_ctx) *o_ctx = f_qkv + f_p;
+    return f_qkv + f_p + f_ctx;
+}
+
+static size_t attn_cache(const Layer *l, Tensor *const *in, int n_in, int training) {
+    (void)n_in;
+    const Shape *s = &in[0]->shape;
+    if (!training || s->ndim != 3) return 0;
+    return attn_cache_floats((const Attention *)l, (size_t)s->d[0], (size_t)s->d[1], NULL, NULL) * sizeof(float);
+}
+
+static int attn_threads(int threads) { return threads < 1 ? 1 : threads; }
+
+static size_t attn_scratch(const Layer *l, Tensor *const *in, int n_in, int threads) {
+    (void)n_in;
+    const Attention *a = (const Attention *)l;
+    const Shape *s = &in[0]->shape;
+    if (s->ndim != 3) return 0;
+    size_t n = (size_t)s->d[0], t = (size_t)s->d[1], d = (size_t)a->d, th = (size_t)attn_threads(threads);
+    size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t);
+    size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d));
+    return (bwd > eval ? bwd : eval) * sizeof(float);
+}
+
+/* y (rows x out) = x (rows x in) W^T + b, W out x in */
+static void attn_linear(const float *x, int rows, int in, const float *w, const float *b, int out, float *y) {
+    for (int r = 0; r < rows; r++) memcpy(y + (size_t)r * out, b, sizeof(float) * (size_t)out);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
+}
+
+/* One head of one sample: P (T x T) = softmax(scale q k^T), ctx_h = P v. qkv_n is T x 3D. */
+static void attn_head(const float *qkv_n, int t, int d, int dh, int h, float scale, float *p, float *ctx_n) {
+    const float *q = qkv_n + h * dh, *k = qkv_n + d + h * dh, *v = qkv_n + 2 * d + h * dh;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, scale, q, 3 * d, k, 3 * d, 0.0f, p, t);
+    for (int i = 0; i < t; i++) {
+        float *row = p + (size_t)i * t, mx = row[0];
+        for (int j = 1; j < t; j++) mx = row[j] > mx ? row[j] : mx;
+        float sum = 0.0f;
+        for (int j = 0; j < t; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j < t; j++) row[j] *= inv;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, v, 3 * d, 0.0f, ctx_n + h * dh, d);
+}
+
+static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out,
+                         void *cache) {
+    (void)n_in;
+    const Attention *a = (const Attention *)l;
+    const int n = in[0]->shape.d[0], t = in[0]->shape.d[1], d = a->d, hh = a->heads, dh = d / hh;
+    const float scale = 1.0f / sqrtf((float)dh);
+    const float *x = in[0]->data;
+    const float *wq = params_value(ctx->params, a->qkv_w), *bq = params_value(ctx->params, a->qkv_b);
+    const float *wp = params_value(ctx->params, a->proj_w), *bp = params_value(ctx->params, a->proj_b);
+    float *y = out->data;
+    const size_t tqkv = (size_t)t * 3 * d, ttd = (size_t)t * d, ttt = (size_t)t * t;
+    if (cache) {
+        size_t o_p, o_ctx;
+        attn_cache_floats(a, (size_t)n, (size_t)t, &o_p, &o_ctx);
+        float *qkv = cache, *probs = (float *)cache + o_p, *cx = (float *)cache + o_ctx;
+        attn_linear(x, n * t, d, wq, bq, 3 * d, qkv);
+#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+        for (int nh = 0; nh < n * hh; nh++) {
+            int s = nh / hh, h = nh % hh;
+            attn_head(qkv + s * tqkv, t, d, dh, h, scale, probs + (size_t)nh * ttt, cx + s * ttd);
+        }
+        attn_linear(cx, n * t, d, wp, bp, d, y);
+        return;
+    }
+    /* eval: one sample at a time per thread, on scratch */
+    const size_t per = round16(tqkv) + round16(ttt) + round16(ttd);
+    CHECK((size_t)attn_threads(ctx->threads) * per * sizeof(float) <= ctx->scratch_bytes,
+          "%s: scratch too small", l->name);
+#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+    for (int s = 0; s < n; s++) {
+        float *qkv = ctx->scratch + (size_t)omp_get_thread_num() * per;
+        float *p = qkv + round16(tqkv), *cx = p + round16(ttt);
+        attn_linear(x + s * ttd, t, d, wq, bq, 3 * d, qkv);
+        for (int h = 0; h < hh; h++) attn_head(qkv, t, d, dh, h, scale, p, cx);
+        attn_linear(cx, t, d, wp, bp, d, y + s * ttd);
+    }
+}
+
+/* g[j] += sum over rows of m (rows x cols), columns in blocks, rows in order */
+static void attn_colsum(const float *m, int rows, int cols, float *g, int threads) {
+    const int nblk = (cols + 15) / 16;
+#pragma omp parallel for schedule(static) num_threads(threads) if ((size_t)rows * cols > 32768)
+    for (int bk = 0; bk < nblk; bk++) {
+        int j0 = bk * 16, j1 = j0 + 16 < cols ? j0 + 16 : cols;
+        double acc[16] = {0};
+        for (int r = 0; r < rows; r++)
+            for (int j = j0; j < j1; j++) acc[j - j0] += m[(size_t)r * cols + j];
+        for (int j = j0; j < j1; j++) g[j] += (float)acc[j - j0];
+    }
+}
+
+static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, const Tensor *out,
+                          const void *cache) {
+    (void)n_in;
+    const Attention *a = (const Attention *)l;
+    const int n = in[0]->shape.d[0], t = in[0]->shape.d[1], d = a->d, hh = a->heads, dh = d / hh, nt = n * t;
+    const float scale = 1.0f / sqrtf((float)dh);
+    const float *x = in[0]->data, *dy = out->grad;
+    const float *wq = params_value(ctx->params, a->qkv_w), *wp = params_value(ctx->params, a->proj_w);
+    float *dwq = params_grad(ctx->params, a->qkv_w), *dbq = params_grad(ctx->params, a->qkv_b);
+    float *dwp = params_grad(ctx->params, a->proj_w), *dbp = params_grad(ctx->params, a->proj_b);
+    float *dx = in[0]->grad;
+    size_t o_p, o_ctx;
+    attn_cache_floats(a, (size_t)n, (size_t)t, &o_p, &o_ctx);
+    const float *qkv = cache, *probs = (const float *)cache + o_p, *cx = (const float *)cache + o_ctx;
+    const size_t tqkv = (size_t)t * 3 * d, ttd = (size_t)t * d, ttt = (size_t)t * t;
+    float *dcx = ctx->scratch, *dqkv = dcx + round16((size_t)nt * d), *dpbase = dqkv + round16((size_t)nt * 3 * d);
+    CHECK((size_t)(dpbase + (size_t)attn_threads(ctx->threads) * round16(ttt) - ctx->scratch) * sizeof(float) <=
+              ctx->scratch_bytes,
+          "%s: scratch too small", l->name);
+
+    if (dwp) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nt, 1.0f, dy, d, cx, d, 1.0f, dwp, d);
+    if (dbp) attn_colsum(dy, nt, d, dbp, ctx->threads);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, d, d, 1.0f, dy, d, wp, d, 0.0f, dcx, d);
+
+#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+    for (int nh = 0; nh < n * hh; nh++) {
+        int s = nh / hh, h = nh % hh;
+        float *dp = dpbase + (size_t)omp_get_thread_num() * round16(ttt);
+        const float *p = probs + (size_t)nh * ttt, *qkv_n = qkv + s * tqkv, *dc = dcx + s * ttd + h * dh;
+        const float *q = qkv_n + h * dh, *k = q + d, *v = q + 2 * d;
+        float *dq = dqkv + s * tqkv + h * dh, *dk = dq + d, *dv = dq + 2 * d;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, 1.0f, dc, d, v, 3 * d, 0.0f, dp, t);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, dc, d, 0.0f, dv, 3 * d);
+        for (int i = 0; i < t; i++) {
+            const float *pr = p + (size_t)i * t;
+            float *dr = dp + (size_t)i * t, dot = 0.0f;
+            for (int j = 0; j < t; j++) dot += dr[j] * pr[j];
+            for (int j = 0; j < t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, k, 3 * d, 0.0f, dq, 3 * d);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, q, 3 * d, 0.0f, dk, 3 * d);
+    }
+
+    if (dwq) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3 * d, d, nt, 1.0f, dqkv, 3 * d, x, d, 1.0f, dwq, d);
+    if (dbq) attn_colsum(dqkv, nt, 3 * d, dbq, ctx->threads);
+    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, d, 3 * d, 1.0f, dqkv, 3 * d, wq, d, 1.0f, dx, d);
+}
+
+static const LayerOps attn_ops = {.type = "attention",
+                                  .out_shape = attn_shape,
+                                  .cache_bytes = attn_cache,
+                                  .scratch_bytes = attn_scratch,
+                                  .forward = attn_forward,
+                                  .backward = attn_backward};
+
+void attention_init(Attention *l, ParamStore *ps, const char *name, int d, int heads) {
+    CHECK(d >= 1 && heads >= 1 && d % heads == 0, "attention %s: width %d is not divisible by %d heads", name, d,
+          heads);
+    layer_set_name(&l->base, &attn_ops, name);
+    l->d = d;
+    l->heads = heads;
+    char pn[128];
+    snprintf(pn, sizeof pn, "%s.qkv.weight", name);
+    l->qkv_w = params_add(ps, pn, shape2(3 * d, d), PARAM_TRAINABLE);
+    snprintf(pn, sizeof pn, "%s.qkv.bias", name);
+    l->qkv_b = params_add(ps, pn, shape1(3 * d), PARAM_TRAINABLE);
+    snprintf(pn, sizeof pn, "%s.proj.weight", name);
+    l->proj_w = params_add(ps, pn, shape2(d, d), PARAM_TRAINABLE);
+    snprintf(pn, sizeof pn, "%s.proj.bias", name);
+    l->proj_b = params_add(ps, pn, shape1(d), PARAM_TRAINABLE);
+}
+
+const float *attention_cached_probs(const Attention *l, const void *cache, int n_batch, int t, int n, int h) {
+    size_t o_p;
+    attn_cache_floats(l, (size_t)n_batch, (size_t)t, &o_p, NULL);
+    return (const float *)cache + o_p + ((size_t)n * l->heads + h) * (size_t)t * t;
+}

@@ -1,0 +1,215 @@
+/* batchnorm.c — batch normalisation forward/backward, one OpenMP task per channel (see norm.h).
+ *
+ * Element (n, c, i) of an N x C x S tensor (S = H*W for 2-D, 1 for 1-D) sits at (n*C + c)*S + i, so a
+ * channel is N strips of S contiguous floats and channels never share memory: the per-channel loops run
+ * in parallel with no reduction across threads. Each strip is summed in 16 float lanes (vectorised, a
+ * fixed order whatever the thread count) and the strip sums in double, which keeps the statistics
+ * accurate at close to memory speed.
+ *
+ * Cache (when recording): mean[C], invstd[C] used by the forward, then one float: 1 when they are batch
+ * statistics (training), 0 when they are the running statistics (eval mode while recording, e.g. a frozen
+ * BN in fine-tuning). Backward recomputes xhat = (x - mean) * invstd from the input, so nothing of size
+ * N*C*S is cached. With M values per channel and g = gamma:
+ *   training: dx = g invstd / M * (M dy - sum(dy) - xhat sum(dy xhat))
+ *   eval:     dx = g invstd dy        (the statistics are constants)
+ *   both:     dgamma += sum(dy xhat),  dbeta += sum(dy). */
+#include "layers/norm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Strip reductions in 16 independent float lanes: vectorisable without -ffast-math (each lane is its own
+ * chain, so several SIMD adds are in flight), and a fixed summation order. */
+#define BN_LANES 16
+
+static float lanes_total(const float *lane) {
+    float t = 0.0f;
+    for (int l = 0; l < BN_LANES; l++) t += lane[l];
+    return t;
+}
+
+static float strip_sum(const float *restrict v, int n) {
+    float lane[BN_LANES] = {0};
+    int j = 0;
+    for (; j + BN_LANES <= n; j += BN_LANES)
+        for (int l = 0; l < BN_LANES; l++) lane[l] += v[j + l];
+    for (; j < n; j++) lane[0] += v[j];
+    return lanes_total(lane);
+}
+
+static float strip_sqdev(const float *restrict v, int n, float mean) {
+    float lane[BN_LANES] = {0};
+    int j = 0;
+    for (; j + BN_LANES <= n; j += BN_LANES)
+        for (int l = 0; l < BN_LANES; l++) lane[l] += (v[j + l] - mean) * (v[j + l] - mean);
+    for (; j < n; j++) lane[0] += (v[j] - mean) * (v[j] - mean);
+    return lanes_total(lane);
+}
+
+/* *sdy += sum(dy), *sdyx += sum(dy * xhat) over one strip. */
+static void strip_dots(const float *restrict dy, const float *restrict x, int n, float mean, float invstd,
+                       double *sdy, double *sdyx) {
+    float a[BN_LANES] = {0}, b[BN_LANES] = {0};
+    int j = 0;
+    for (; j + BN_LANES <= n; j += BN_LANES)
+        for (int l = 0; l < BN_LANES; l++) {
+            a[l] += dy[j + l];
+            b[l] += dy[j + l] * ((x[j + l] - mean) * invstd);
+        }
+    for (; j < n; j++) {
+        a[0] += dy[j];
+        b[0] += dy[j] * ((x[j] - mean) * invstd);
+    }
+    *sdy += lanes_total(a);
+    *sdyx += lanes_total(b);
+}
+
+static void bn_dims(const BatchNorm *b, const Shape *s, int *n, int *spatial) {
+    *n = s->d[0];
+    *spatial = b->is2d ? s->d[2] * s->d[3] : 1;
+}
+
+static Status bn_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out, ErrorMsg *err) {
+    const BatchNorm *b = (const BatchNorm *)l;
+    char buf[64];
+    if (n_in != 1) return status_fail(err, LOCUS_ERR_ARG, "%s takes 1 input, got %d", l->ops->type, n_in);
+    const Shape *s = &in[0]->shape;
+    if (s->ndim != (b->is2d ? 4 : 2) || s->d[1] != b->c)
+        return status_fail(err, LOCUS_ERR_ARG,
+                           "%s expects input %s with C = %d, found %s\nhint: check the previous layer's output "
+                           "channels",
+                           l->ops->type, b->is2d ? "N x C x H x W" : "N x C", b->c, shape_format(s, buf, sizeof buf));
+    *out = *s;
+    return LOCUS_OK;
+}
+
+static size_t bn_cache(const Layer *l, Tensor *const *in, int n_in, int training) {
+    (void)in, (void)n_in;
+    return training ? (2 * (size_t)((const BatchNorm *)l)->c + 1) * sizeof(float) : 0;
+}
+
+/* in[0], out: N x C x S; cache: see the file comment (NULL when not recording). */
+static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out, void *cache) {
+    (void)n_in;
+    const BatchNorm *b = (const BatchNorm *)l;
+    int n, S;
+    bn_dims(b, &in[0]->shape, &n, &S);
+    const int C = b->c, train = ctx->training;
+    const size_t M = (size_t)n * S;
+    const float *x = in[0]->data, *gamma = params_value(ctx->params, b->weight);
+    const float *beta = params_value(ctx->params, b->bias);
+    float *rm = params_value(ctx->params, b->running_mean), *rv = params_value(ctx->params, b->running_var);
+    float *y = out->data, *cm = cache, *ci = cm ? cm + C : NULL;
+    if (cm) cm[2 * C] = train ? 1.0f : 0.0f;
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
+    for (int c = 0; c < C; c++) {
+        double mean, var;
+        if (train) {
+            double sum = 0, sq = 0;
+            for (int i = 0; i < n; i++) sum += strip_sum(x + ((size_t)i * C + c) * S, S);
+            mean = sum / (double)M;
+            /* two passes (not sum of squares) so that a large mean does not cancel the variance */
+            for (int i = 0; i < n; i++) sq += strip_sqdev(x + ((size_t)i * C + c) * S, S, (float)mean);
+            var = sq / (double)M;
+            double unbiased = M > 1 ? sq / (double)(M - 1) : var;
+            rm[c] = (float)((1.0 - b->momentum) * rm[c] + b->momentum * mean);
+            rv[c] = (float)((1.0 - b->momentum) * rv[c] + b->momentum * unbiased);
+        } else {
+            mean = rm[c];
+            var = rv[c];
+        }
+        const double invstd = 1.0 / sqrt(var + b->eps);
+        if (cm) cm[c] = (float)mean, ci[c] = (float)invstd;
+        /* (x - mean) first, as PyTorch, so a large mean does not cancel against the shift */
+        const float a = (float)(gamma[c] * invstd), mf = (float)mean, bc = beta[c];
+        for (int i = 0; i < n; i++) {
+            const float *restrict xs = x + ((size_t)i * C + c) * S;
+            float *restrict ys = y + ((size_t)i * C + c) * S;
+#pragma omp simd
+            for (int j = 0; j < S; j++) ys[j] = (xs[j] - mf) * a + bc;
+        }
+    }
+}
+
+/* Reads out->grad and in[0]->data; accumulates into in[0]->grad (if non-NULL), dgamma and dbeta. */
+static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, const Tensor *out,
+                        const void *cache) {
+    (void)n_in;
+    const BatchNorm *b = (const BatchNorm *)l;
+    int n, S;
+    bn_dims(b, &in[0]->shape, &n, &S);
+    const int C = b->c;
+    const size_t M = (size_t)n * S;
+    const float *cm = cache, *ci = cm + C;
+    const int batch_stats = cm[2 * C] != 0.0f;
+    const float *x = in[0]->data, *dy = out->grad, *gamma = params_value(ctx->params, b->weight);
+    float *dx = in[0]->grad, *dg = params_grad(ctx->params, b->weight), *db = params_grad(ctx->params, b->bias);
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
+    for (int c = 0; c < C; c++) {
+        const float mean = cm[c], invstd = ci[c];
+        double sdy = 0, sdyx = 0;
+        for (int i = 0; i < n; i++) {
+            const size_t o = ((size_t)i * C + c) * S;
+            strip_dots(dy + o, x + o, S, mean, invstd, &sdy, &sdyx);
+        }
+        if (dg) dg[c] += (float)sdyx;
+        if (db) db[c] += (float)sdy;
+        if (!dx) continue;
+        const float k = gamma[c] * invstd;
+        const float mdy = batch_stats ? (float)(sdy / (double)M) : 0.0f;
+        const float mdyx = batch_stats ? (float)(sdyx / (double)M) : 0.0f;
+        for (int i = 0; i < n; i++) {
+            const size_t o = ((size_t)i * C + c) * S;
+            const float *restrict xs = x + o, *restrict dys = dy + o;
+            float *restrict dxs = dx + o;
+#pragma omp simd
+            for (int j = 0; j < S; j++) {
+                const float xhat = (xs[j] - mean) * invstd;
+                dxs[j] += k * (dys[j] - mdy - xhat * mdyx);
+            }
+        }
+    }
+}
+
+static const LayerOps bn2d_ops = {.type = "batchnorm2d",
+                                  .out_shape = bn_shape,
+                                  .cache_bytes = bn_cache,
+                                  .forward = bn_forward,
+                                  .backward = bn_backward};
+static const LayerOps bn1d_ops = {.type = "batchnorm1d",
+                                  .out_shape = bn_shape,
+                                  .cache_bytes = bn_cache,
+                                  .forward = bn_forward,
+                                  .backward = bn_backward};
+
+static void bn_init(BatchNorm *l, const LayerOps *ops, ParamStore *ps, const char *name, int c, int is2d) {
+    CHECK(c >= 1, "%s %s: %d channels", ops->type, name, c);
+    memset(l, 0, sizeof *l);
+    layer_set_name(&l->base, ops, name);
+    l->c = c;
+    l->is2d = is2d;
+    l->momentum = 0.1f;
+    l->eps = 1e-5f;
+    char pn[128];
+    snprintf(pn, sizeof pn, "%s.weight", name);
+    l->weight = params_add(ps, pn, shape1(c), PARAM_TRAINABLE);
+    snprintf(pn, sizeof pn, "%s.bias", name);
+    l->bias = params_add(ps, pn, shape1(c), PARAM_TRAINABLE);
+    snprintf(pn, sizeof pn, "%s.running_mean", name);
+    l->running_mean = params_add(ps, pn, shape1(c), PARAM_BUFFER);
+    snprintf(pn, sizeof pn, "%s.running_var", name);
+    l->running_var = params_add(ps, pn, shape1(c), PARAM_BUFFER);
+}
+
+void batchnorm2d_init(BatchNorm *l, ParamStore *ps, const char *name, int c) { bn_init(l, &bn2d_ops, ps, name, c, 1); }
+void batchnorm1d_init(BatchNorm *l, ParamStore *ps, const char *name, int c) { bn_init(l, &bn1d_ops, ps, name, c, 0); }
+
+void batchnorm_reset(const BatchNorm *l, ParamStore *ps) {
+    for (int c = 0; c < l->c; c++) {
+        params_value(ps, l->weight)[c] = 1.0f;
+        params_value(ps, l->bias)[c] = 0.0f;
+        params_value(ps, l->running_mean)[c] = 0.0f;
+        params_value(ps, l->running_var)[c] = 1.0f;
+    }
+}

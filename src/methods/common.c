@@ -1,0 +1,36 @@
+/* common.c — see common.h. */
+#include "methods/common.h"
+
+#include <math.h>
+#include <string.h>
+
+Status method_check_loss(Tape *t, const Tensor *loss, TapeMark m, ErrorMsg *err) {
+    if (!tape_ok(t)) return status_fail(err, t->status, "%s", t->err.text);
+    if (!loss->data || isfinite(loss->data[0])) return LOCUS_OK;
+    const TapeRecord *r = tape_first_nonfinite(t, m);
+    return status_fail(err, LOCUS_ERR_NUMERIC,
+                       "the loss is not finite (%g); the first layer with a non-finite output is %s (%s)\n"
+                       "hint: lower --lr, or check the input data",
+                       (double)loss->data[0], r ? r->layer->name : "(none: the loss itself)",
+                       r ? r->layer->ops->type : "-");
+}
+
+int method_count_correct(const Tensor *logits, const Tensor *labels) {
+    if (!logits->data) return 0;
+    int n = logits->shape.d[0], k = logits->shape.d[1], correct = 0;
+    for (int i = 0; i < n; i++) {
+        const float *row = logits->data + (size_t)i * k;
+        int best = 0;
+        for (int j = 1; j < k; j++)
+            if (row[j] > row[best]) best = j;
+        correct += best == (int)labels->data[i];
+    }
+    return correct;
+}
+
+void method_fill_result(const Tensor *loss, const Tensor *logits, const Tensor *labels, StepResult *r) {
+    memset(r, 0, sizeof *r);
+    if (!loss->data) return;
+    r->loss = loss->data[0];
+    r->correct = method_count_correct(logits, labels);
+}

@@ -1,0 +1,16 @@
+/* common.h — small pieces every method's step needs: loss checks (tape errors, NaN with the first
+ * layer that produced it) and filling the StepResult. */
+#ifndef LOCUS_METHODS_COMMON_H
+#define LOCUS_METHODS_COMMON_H
+
+#include "locus/method.h"
+
+/* LOCUS_OK if the tape is fine and the loss is finite; otherwise a Status with a message that names
+ * the first layer whose output was not finite. Works in plan mode (no data: always OK). */
+Status method_check_loss(Tape *t, const Tensor *loss, TapeMark m, ErrorMsg *err);
+/* loss value and top-1 hits of logits (N x K) against labels (N). No-op in plan mode. */
+void method_fill_result(const Tensor *loss, const Tensor *logits, const Tensor *labels, StepResult *r);
+/* Top-1 hits of logits against labels. */
+int method_count_correct(const Tensor *logits, const Tensor *labels);
+
+#endif

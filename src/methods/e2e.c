@@ -1,0 +1,49 @@
+/* e2e.c — end-to-end backpropagation, the baseline every paper compares against: all units in one
+ * tape, one cross-entropy loss on the logits, one backward over everything. No barrier, so every
+ * unit's activations stay alive until the backward (this is the memory local learning saves). */
+#include <stdlib.h>
+
+#include "layers/loss.h"
+#include "locus/method.h"
+#include "methods/common.h"
+
+typedef struct E2eState {
+    SoftmaxCE ce;
+} E2eState;
+
+static Status e2e_open(Session *s, ErrorMsg *err) {
+    E2eState *st = calloc(1, sizeof *st);
+    if (!st) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
+    softmax_ce_init(&st->ce, "loss", (float)s->cfg.label_smoothing);
+    s->method_state = st;
+    return LOCUS_OK;
+}
+
+static Status e2e_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
+    E2eState *st = s->method_state;
+    Tape *t = &s->tape;
+    TapeMark m = tape_mark(t);
+    Tensor *logits = model_forward(&s->model, t, x);
+    Tensor *loss = tape_call2(t, &st->ce.base, logits, labels);
+    Status status = method_check_loss(t, loss, m, err);
+    if (status) return status;
+    float one = 1.0f;
+    status = tape_backward(t, &loss, &one, 1, m);
+    if (status) return status_fail(err, status, "%s", t->err.text);
+    method_fill_result(loss, logits, labels, r);
+    tape_release(t, m);
+    return LOCUS_OK;
+}
+
+static void e2e_close(Session *s) {
+    free(s->method_state);
+    s->method_state = NULL;
+}
+
+const MethodOps method_e2e = {
+    .name = "e2e",
+    .help = "end-to-end backpropagation (the baseline)",
+    .open = e2e_open,
+    .step = e2e_step,
+    .close = e2e_close,
+};

@@ -1,0 +1,16 @@
+/* registry.c — the list of training methods (--method). */
+#include <string.h>
+
+#include "locus/method.h"
+
+extern const MethodOps method_e2e;
+
+static const MethodOps *const methods[] = {&method_e2e};
+
+const MethodOps *method_find(const char *name) {
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (!strcmp(methods[i]->name, name)) return methods[i];
+    return NULL;
+}
+
+const char *method_list(void) { return "e2e"; }

@@ -1,0 +1,168 @@
+/* resnet.c — CIFAR ResNet-(6n+2) as a chain of units (spec local-learning.md §0.1).
+ *
+ *   stem ("0.0"):   conv3x3 in_c->16 (no bias) + BN + ReLU
+ *   stage s=1..3:   n BasicBlocks, widths 16/32/64, first block of stages 2 and 3 has stride 2
+ *   BasicBlock:     h = BN2(conv3x3(ReLU(BN1(conv3x3(x, stride))))); sc = x, or BN(conv1x1(x, stride))
+ *                   when the stride or width changes (projection shortcut, "option B"); out = ReLU(h + sc)
+ *   head ("head"):  global average pool + Linear(64 -> classes, bias)
+ * Parameter names are PyTorch's (conv1, bn1, layer1.0.conv1, layer1.0.shortcut.0, fc, ...).
+ * Init: convs N(0, sqrt(2 / (k*k*C_out))), BN gamma 1 / beta 0, Linear PyTorch default. */
+#include "models/resnet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/activation.h"
+#include "layers/conv.h"
+#include "layers/linear.h"
+#include "layers/merge.h"
+#include "layers/norm.h"
+#include "layers/pool.h"
+
+typedef struct BasicBlock {
+    Conv2d conv1, conv2, sc_conv;
+    BatchNorm bn1, bn2, sc_bn;
+    Relu relu1, relu2;
+    Add add;
+    int has_shortcut;
+} BasicBlock;
+
+typedef struct ResNet {
+    int n; /* blocks per stage */
+    Conv2d stem_conv;
+    BatchNorm stem_bn;
+    Relu stem_relu;
+    BasicBlock *blocks; /* 3n */
+    GlobalAvgPool gap;
+    Linear fc;
+} ResNet;
+
+int resnet_blocks_per_stage(const char *arch) {
+    if (strncmp(arch, "resnet", 6) != 0) return 0;
+    char *end;
+    long depth = strtol(arch + 6, &end, 10);
+    if (*end || depth < 8 || (depth - 2) % 6 != 0 || depth > 1202) return 0;
+    return (int)((depth - 2) / 6);
+}
+
+static void block_create(BasicBlock *b, ParamStore *ps, const char *prefix, int cin, int c, int stride) {
+    char name[96];
+    snprintf(name, sizeof name, "%s.conv1", prefix);
+    conv2d_init(&b->conv1, ps, name, cin, c, 3, stride, 1, 0);
+    snprintf(name, sizeof name, "%s.bn1", prefix);
+    batchnorm2d_init(&b->bn1, ps, name, c);
+    snprintf(name, sizeof name, "%s.relu1", prefix);
+    relu_init(&b->relu1, name);
+    snprintf(name, sizeof name, "%s.conv2", prefix);
+    conv2d_init(&b->conv2, ps, name, c, c, 3, 1, 1, 0);
+    snprintf(name, sizeof name, "%s.bn2", prefix);
+    batchnorm2d_init(&b->bn2, ps, name, c);
+    b->has_shortcut = stride != 1 || cin != c;
+    if (b->has_shortcut) {
+        snprintf(name, sizeof name, "%s.shortcut.0", prefix);
+        conv2d_init(&b->sc_conv, ps, name, cin, c, 1, stride, 0, 0);
+        snprintf(name, sizeof name, "%s.shortcut.1", prefix);
+        batchnorm2d_init(&b->sc_bn, ps, name, c);
+    }
+    snprintf(name, sizeof name, "%s.add", prefix);
+    add_init(&b->add, name);
+    snprintf(name, sizeof name, "%s.relu2", prefix);
+    relu_init(&b->relu2, name);
+}
+
+static Tensor *block_forward(const BasicBlock *b, Tape *t, Tensor *x) {
+    Tensor *h = tape_call1(t, &b->conv1.base, x);
+    h = tape_call1(t, &b->bn1.base, h);
+    h = tape_call1(t, &b->relu1.base, h);
+    h = tape_call1(t, &b->conv2.base, h);
+    h = tape_call1(t, &b->bn2.base, h);
+    Tensor *sc = x;
+    if (b->has_shortcut) sc = tape_call1(t, &b->sc_bn.base, tape_call1(t, &b->sc_conv.base, x));
+    return tape_call1(t, &b->relu2.base, tape_call2(t, &b->add.base, h, sc));
+}
+
+static Tensor *resnet_unit_forward(Model *m, Tape *t, int u, Tensor *x) {
+    const ResNet *r = m->impl;
+    if (u == 0) {
+        Tensor *h = tape_call1(t, &r->stem_conv.base, x);
+        h = tape_call1(t, &r->stem_bn.base, h);
+        return tape_call1(t, &r->stem_relu.base, h);
+    }
+    if (u == m->n_units - 1) return tape_call1(t, &r->fc.base, tape_call1(t, &r->gap.base, x));
+    return block_forward(&r->blocks[u - 1], t, x);
+}
+
+static void resnet_free_impl(Model *m) {
+    ResNet *r = m->impl;
+    if (r) free(r->blocks);
+    free(r);
+    m->impl = NULL;
+}
+
+Status resnet_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *err) {
+    int n = resnet_blocks_per_stage(spec->arch);
+    if (!n)
+        return status_fail(err, LOCUS_ERR_ARG, "unknown ResNet '%s'\nhint: CIFAR ResNets are resnet6n+2: %s",
+                           spec->arch, "resnet8, resnet20, resnet32, resnet44, resnet56, resnet110");
+    if (spec->in_h < 8 || spec->in_w < 8)
+        return status_fail(err, LOCUS_ERR_ARG, "%s needs inputs of at least 8x8, got %dx%d", spec->arch,
+                           spec->in_h, spec->in_w);
+    ResNet *r = calloc(1, sizeof *r);
+    CHECK(r, "out of memory building %s", spec->arch);
+    r->n = n;
+    r->blocks = calloc((size_t)(3 * n), sizeof *r->blocks);
+    m->units = calloc((size_t)(3 * n + 2), sizeof *m->units);
+    CHECK(r->blocks && m->units, "out of memory building %s", spec->arch);
+    m->impl = r;
+    m->n_units = 3 * n + 2;
+    m->unit_forward = resnet_unit_forward;
+    m->free_impl = resnet_free_impl;
+
+    conv2d_init(&r->stem_conv, ps, "conv1", spec->in_c, 16, 3, 1, 1, 0);
+    batchnorm2d_init(&r->stem_bn, ps, "bn1", 16);
+    relu_init(&r->stem_relu, "relu");
+    int h = spec->in_h, w = spec->in_w;
+    snprintf(m->units[0].name, sizeof m->units[0].name, "0.0");
+    m->units[0].out_c = 16, m->units[0].out_h = h, m->units[0].out_w = w;
+    int cin = 16;
+    for (int s = 0; s < 3; s++) {
+        int c = 16 << s;
+        for (int i = 0; i < n; i++) {
+            int stride = (s > 0 && i == 0) ? 2 : 1;
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "layer%d.%d", s + 1, i);
+            block_create(&r->blocks[s * n + i], ps, prefix, cin, c, stride);
+            if (stride == 2) h = (h + 1) / 2, w = (w + 1) / 2;
+            ModelUnit *un = &m->units[1 + s * n + i];
+            snprintf(un->name, sizeof un->name, "%d.%d", s + 1, i);
+            un->out_c = c, un->out_h = h, un->out_w = w;
+            cin = c;
+        }
+    }
+    global_avgpool_init(&r->gap, "avgpool");
+    linear_init(&r->fc, ps, "fc", 64, spec->classes, 1);
+    ModelUnit *head = &m->units[m->n_units - 1];
+    snprintf(head->name, sizeof head->name, "head");
+    head->out_c = spec->classes;
+    return LOCUS_OK;
+}
+
+void resnet_init_weights(Model *m, Rng *rng) {
+    ResNet *r = m->impl;
+    ParamStore *ps = m->params;
+    conv2d_init_weights(&r->stem_conv, ps, rng);
+    batchnorm_reset(&r->stem_bn, ps);
+    for (int i = 0; i < 3 * r->n; i++) {
+        BasicBlock *b = &r->blocks[i];
+        conv2d_init_weights(&b->conv1, ps, rng);
+        batchnorm_reset(&b->bn1, ps);
+        conv2d_init_weights(&b->conv2, ps, rng);
+        batchnorm_reset(&b->bn2, ps);
+        if (b->has_shortcut) {
+            conv2d_init_weights(&b->sc_conv, ps, rng);
+            batchnorm_reset(&b->sc_bn, ps);
+        }
+    }
+    linear_init_weights(&r->fc, ps, rng);
+}

@@ -1,0 +1,68 @@
+/* config_keys.c — every training option: its key (= long option, with '-' for '_'), type, range and
+ * help text, and the defaults. The default run is the README's quick start: ResNet-20 on
+ * Fashion-MNIST (Debian's dataset-fashion-mnist), finishing in minutes on 2 cores. */
+#include <stddef.h>
+#include <string.h>
+
+#include "locus/train.h"
+
+#define K(name, type, lo, hi, choices, help) \
+    {#name, type, offsetof(TrainConfig, name), sizeof(((TrainConfig *)0)->name), lo, hi, choices, help}
+
+const CfgKey train_config_keys[] = {
+    K(model, CFG_STRING, 0, 0, "resnet8|resnet20|resnet32|resnet44|resnet56|resnet110|vit-tiny|vit-micro",
+      "network architecture"),
+    K(data, CFG_STRING, 0, 0, "fashion-mnist|cifar10", "dataset"),
+    K(data_dir, CFG_STRING, 0, 0, NULL, "dataset folder (default: the Debian package's for fashion-mnist, ./data/cifar10 for cifar10)"),
+    K(method, CFG_STRING, 0, 0, "e2e", "training method"),
+    K(epochs, CFG_INT, 1, 100000, NULL, "epochs"),
+    K(batch, CFG_INT, 1, 65536, NULL, "batch size"),
+    K(lr, CFG_FLOAT, 0, 100, NULL, "base learning rate"),
+    K(optimizer, CFG_STRING, 0, 0, "sgd|adamw", "optimizer"),
+    K(momentum, CFG_FLOAT, 0, 1, NULL, "SGD momentum"),
+    K(nesterov, CFG_BOOL, 0, 1, NULL, "SGD Nesterov momentum"),
+    K(weight_decay, CFG_FLOAT, 0, 10, NULL, "weight decay (SGD: L2 on all parameters; AdamW: decoupled)"),
+    K(beta1, CFG_FLOAT, 0, 1, NULL, "AdamW beta1"),
+    K(beta2, CFG_FLOAT, 0, 1, NULL, "AdamW beta2"),
+    K(schedule, CFG_STRING, 0, 0, "constant|step|cosine|warmup-cosine",
+      "learning-rate schedule (warmup-cosine = the papers' per-epoch schedule)"),
+    K(warmup_steps, CFG_INT, 0, 100000000, NULL, "linear warm-up steps of the cosine schedule"),
+    K(lr_step_epochs, CFG_INT, 1, 100000, NULL, "step schedule: epochs between decays"),
+    K(lr_gamma, CFG_FLOAT, 0, 1, NULL, "step schedule: decay factor"),
+    K(label_smoothing, CFG_FLOAT, 0, 0.99, NULL, "label smoothing of the cross-entropy"),
+    K(augment, CFG_BOOL, 0, 1, NULL, "training augmentation (pad + random crop + flip)"),
+    K(seed, CFG_INT, 0, 9007199254740991.0, NULL, "random seed (init, shuffle, augmentation, dropout)"),
+    K(threads, CFG_INT, 1, 256, NULL, "OpenMP threads"),
+    K(out, CFG_STRING, 0, 0, NULL, "folder that holds the run folders"),
+    K(name, CFG_STRING, 0, 0, NULL, "run name (folder <out>/<name>; default: <model>-<data>-<method>)"),
+    K(limit_train, CFG_INT, 0, 100000000, NULL, "use only the first N training images (0 = all)"),
+    K(limit_test, CFG_INT, 0, 100000000, NULL, "use only the first N test images (0 = all)"),
+    K(mem_limit, CFG_INT, 0, 9.2e18, NULL, "refuse to start if the planned peak exceeds this many bytes (K/M/G suffixes; 0 = no limit)"),
+    K(progress, CFG_STRING, 0, 0, "auto|line|none", "progress display (auto: redraw on a terminal, lines otherwise)"),
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL},
+};
+
+void train_config_defaults(TrainConfig *c) {
+    memset(c, 0, sizeof *c);
+    strcpy(c->model, "resnet20");
+    strcpy(c->data, "fashion-mnist");
+    strcpy(c->method, "e2e");
+    c->epochs = 3;
+    c->batch = 128;
+    c->lr = 0.1;
+    strcpy(c->optimizer, "sgd");
+    c->momentum = 0.9;
+    c->nesterov = 1;
+    c->weight_decay = 1e-4;
+    c->beta1 = 0.9;
+    c->beta2 = 0.999;
+    strcpy(c->schedule, "cosine");
+    c->warmup_steps = 0;
+    c->lr_step_epochs = 30;
+    c->lr_gamma = 0.1;
+    c->augment = 1;
+    c->seed = 1;
+    c->threads = 2;
+    strcpy(c->out, "runs");
+    strcpy(c->progress, "auto");
+}

@@ -1,0 +1,108 @@
+/* report.c — see report.h. */
+#include "train/report.h"
+
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "locus/fileutil.h"
+#include "locus/method.h"
+
+MemReport report_from_tracker(const MemTracker *mt) {
+    MemReport r;
+    for (int t = 0; t < MEM_TAG_COUNT; t++) r.peak[t] = mt->peak[t];
+    r.peak_total = mt->peak_total;
+    return r;
+}
+
+void report_mem_table(FILE *f, const MemReport *planned, const MemReport *measured) {
+    char a[32], b[32];
+    fprintf(f, "  %-8s %12s %12s\n", "memory", "planned", measured ? "measured" : "");
+    for (int t = 0; t < MEM_TAG_COUNT; t++)
+        fprintf(f, "  %-8s %12s %12s\n", mem_tag_name((MemTag)t), mem_format(planned->peak[t], a, sizeof a),
+                measured ? mem_format(measured->peak[t], b, sizeof b) : "");
+    fprintf(f, "  %-8s %12s %12s\n", "total", mem_format(planned->peak_total, a, sizeof a),
+            measured ? mem_format(measured->peak_total, b, sizeof b) : "");
+}
+
+cJSON *report_mem_json(const MemReport *m) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "total", (double)m->peak_total);
+    for (int t = 0; t < MEM_TAG_COUNT; t++) cJSON_AddNumberToObject(o, mem_tag_name((MemTag)t), (double)m->peak[t]);
+    return o;
+}
+
+void report_start(FILE *f, const Session *s, const char *dir, const MemReport *plan) {
+    fprintf(f, "locus train: %s on %s (%d train / %d test images, %dx%dx%d), method %s, run folder %s\n",
+            s->cfg.model, s->cfg.data, s->train_set.n, s->test_set.n, s->train_set.c, s->train_set.h,
+            s->train_set.w, s->cfg.method, dir);
+    fprintf(f, "resolved configuration:\n");
+    config_print(f, &s->cfg, train_config_keys);
+    fprintf(f, "learnable parameters: %zu\n", params_count_trainable(&s->ps));
+    fprintf(f, "memory plan (peak per tag):\n");
+    report_mem_table(f, plan, NULL);
+    fflush(f);
+}
+
+Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport *plan, const Summary *sum,
+                     ErrorMsg *err) {
+    MemReport measured = report_from_tracker(&s->mt);
+    fprintf(f, "\n== summary: %s %s on %s, %d epochs ==\n", s->cfg.model, s->cfg.method, s->cfg.data,
+            (int)s->cfg.epochs);
+    fprintf(f, "  test accuracy   best %.2f%%   last %.2f%%\n", 100 * sum->acc_best, 100 * sum->acc_last);
+    fprintf(f, "  training speed  %.0f images/s (%d threads)\n", sum->img_per_s, (int)s->cfg.threads);
+    fprintf(f, "  wall time       %.1f s\n", sum->wall_s);
+    fprintf(f, "  peak memory by tag:\n");
+    report_mem_table(f, plan, &measured);
+    fprintf(f, "  planned == measured: %s\n",
+            memcmp(plan, &measured, sizeof measured) == 0 ? "yes" : "NO (report this as a bug)");
+    fprintf(f, "  run folder      %s (config.json, metrics.jsonl, checkpoint.safetensors, summary.json)\n", dir);
+
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", s->cfg.model);
+    cJSON_AddStringToObject(o, "method", s->cfg.method);
+    cJSON_AddStringToObject(o, "dataset", s->cfg.data);
+    cJSON_AddNumberToObject(o, "epochs", (double)s->cfg.epochs);
+    cJSON_AddNumberToObject(o, "batch", (double)s->cfg.batch);
+    cJSON_AddNumberToObject(o, "threads", (double)s->cfg.threads);
+    cJSON_AddNumberToObject(o, "test_acc_best", sum->acc_best);
+    cJSON_AddNumberToObject(o, "test_acc_last", sum->acc_last);
+    cJSON_AddNumberToObject(o, "train_img_per_s", sum->img_per_s);
+    cJSON_AddNumberToObject(o, "wall_s", sum->wall_s);
+    cJSON_AddNumberToObject(o, "params_learnable", (double)params_count_trainable(&s->ps));
+    cJSON_AddItemToObject(o, "mem_peak_bytes", report_mem_json(&measured));
+    cJSON_AddItemToObject(o, "mem_predicted_bytes", report_mem_json(plan));
+    char *json = cJSON_Print(o);
+    cJSON_Delete(o);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    Status st = file_write_atomic(path, json, strlen(json), err);
+    free(json);
+    return st;
+}
+
+Status report_over_limit(const TrainConfig *cfg, const MemReport *plan, ErrorMsg *err) {
+    char need[32], lim[32], act[32];
+    /* find the largest batch (halving) that fits */
+    TrainConfig c = *cfg;
+    long fits = 0;
+    for (c.batch = cfg->batch / 2; c.batch >= 1; c.batch /= 2) {
+        MemReport r;
+        ErrorMsg e2;
+        if (train_memplan(&c, &r, &e2)) break;
+        if (r.peak_total <= (size_t)cfg->mem_limit) {
+            fits = (long)c.batch;
+            break;
+        }
+    }
+    char hint[128];
+    if (fits)
+        snprintf(hint, sizeof hint, "--batch %ld fits", fits);
+    else
+        snprintf(hint, sizeof hint, "no batch size fits; the parameters and data alone exceed it");
+    return status_fail(err, LOCUS_ERR_OOM,
+                       "batch %ld needs %s at peak (%s of it activations, ACT); the limit is %s\nhint: %s",
+                       (long)cfg->batch, mem_format(plan->peak_total, need, sizeof need),
+                       mem_format(plan->peak[MEM_TAG_ACT], act, sizeof act),
+                       mem_format((size_t)cfg->mem_limit, lim, sizeof lim), hint);
+}

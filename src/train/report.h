@@ -1,0 +1,26 @@
+/* report.h — what a run tells its user: the start banner (resolved config, memory plan), the final
+ * summary (accuracy, speed, memory by tag: planned beside measured) and summary.json. */
+#ifndef LOCUS_TRAIN_REPORT_H
+#define LOCUS_TRAIN_REPORT_H
+
+#include <stdio.h>
+
+#include "locus/train.h"
+
+typedef struct Summary {
+    double acc_best, acc_last, img_per_s, wall_s;
+} Summary;
+
+void report_start(FILE *f, const Session *s, const char *dir, const MemReport *plan);
+/* Prints the final table and writes <dir>/summary.json. */
+Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport *plan, const Summary *sum,
+                     ErrorMsg *err);
+/* The LOCUS_ERR_OOM answer for --mem-limit: what is needed, per tag, and a batch that would fit. */
+Status report_over_limit(const TrainConfig *cfg, const MemReport *plan, ErrorMsg *err);
+/* The memory table: one row per tag, planned and (if measured != NULL) measured. */
+void report_mem_table(FILE *f, const MemReport *planned, const MemReport *measured);
+/* {"total": .., "param": .., ...} as a cJSON object (caller owns). */
+struct cJSON *report_mem_json(const MemReport *m);
+MemReport report_from_tracker(const MemTracker *mt);
+
+#endif
