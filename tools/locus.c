@@ -2,6 +2,7 @@
  *   locus train   [options]                 train (prints progress and a final summary)
  *   locus eval    RUN_DIR [options]         test accuracy of a run's latest checkpoint
  *   locus memplan [options] [--json]        the peak memory per tag a training run would use
+ *   locus bench   [options] [--json]        time training steps or inference on synthetic data
  * Options are the training configuration keys (`locus train --help`), given as --key value,
  * --key=value, --set key=value, or in a JSON file with --config FILE; later ones win.
  * Every failure becomes a message on stderr and a non-zero exit code (status_exit_code). */
@@ -12,6 +13,7 @@
 
 #include "locus/config.h"
 #include "locus/train.h"
+#include "train/bench.h"
 #include "train/checkpoint.h"
 #include "train/report.h"
 #include "train/session_internal.h"
@@ -23,6 +25,7 @@ static void usage(FILE *f) {
             "  train     train a model (locus train --help for every option)\n"
             "  eval      evaluate a run's latest checkpoint: locus eval RUN_DIR\n"
             "  memplan   predict peak memory per tag without training: locus memplan [train options] [--json]\n"
+            "  bench     time training steps or inference on synthetic data: locus bench --help\n"
             "  help      this text\n\n"
             "quick start: locus train   (ResNet-20 on Fashion-MNIST from Debian's dataset-fashion-mnist)\n");
 }
@@ -162,6 +165,35 @@ static int cmd_eval(int argc, char **argv) {
     return st ? fail("eval", st, &err) : 0;
 }
 
+static int cmd_bench(int argc, char **argv) {
+    BenchConfig cfg;
+    bench_config_defaults(&cfg);
+    if (wants_help(argc, argv)) {
+        printf("usage: locus bench [--KEY VALUE ...]\n"
+               "Times training steps (forward + cross-entropy + backward + SGD) or inference forwards on a\n"
+               "random batch; reports median/min/max step time, img/s, GFLOP/s and peak memory.\noptions:\n");
+        config_print_help(stdout, &cfg, bench_config_keys);
+        return 0;
+    }
+    ErrorMsg err = {{0}};
+    int used = 0;
+    Status st = config_parse_args(&cfg, bench_config_keys, argc - 1, argv + 1, &used, &err);
+    if (!st && used < argc - 1)
+        st = status_fail(&err, LOCUS_ERR_ARG, "unexpected argument '%s'\nhint: see locus bench --help", argv[1 + used]);
+    BenchResult r;
+    if (st || (st = bench_run(&cfg, &r, &err))) return fail("bench", st, &err);
+    if (cfg.json) {
+        cJSON *o = bench_result_json(&cfg, &r);
+        char *s = cJSON_PrintUnformatted(o);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    } else {
+        bench_print(stdout, &cfg, &r);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -171,6 +203,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "memplan")) return cmd_memplan(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

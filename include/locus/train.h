@@ -41,6 +41,7 @@ typedef struct TrainConfig {
     char name[128];
     int64_t limit_train;
     int64_t limit_test;
+    int64_t stop_after;
     int64_t mem_limit;
     char progress[16];
 } TrainConfig;

@@ -3,8 +3,8 @@
  *
  * Parameters (PyTorch state_dict names): "<name>.weight" Cout x Cin x k x k and, when bias is on,
  * "<name>.bias" Cout. Input N x Cin x H x W, output N x Cout x Ho x Wo with Ho = (H + 2 pad - k) / stride + 1
- * (same for W). Scratch per thread: one im2col buffer (none on the 1x1 stride-1 pad-0 path) and, with more
- * than one thread, a private dW/db partial. No cache: backward re-reads the input. */
+ * (same for W). Scratch per thread (min(threads, N) threads): one im2col buffer, Cin k k Ho Wo floats (none
+ * on the 1x1 stride-1 pad-0 path), and a private dW/db partial. No cache: backward re-reads the input. */
 #ifndef LOCUS_LAYERS_CONV_H
 #define LOCUS_LAYERS_CONV_H
 

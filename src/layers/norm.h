@@ -6,6 +6,10 @@
  *   running_mean = (1 - momentum) running_mean + momentum mean,
  *   running_var  = (1 - momentum) running_var  + momentum var * M / (M - 1)   (unbiased, M values).
  * Eval (ctx->training == 0): normalise with the running statistics.
+ * Cache while recording: 2C + 1 floats (the mean and 1/std the forward used, and whether they were batch
+ * statistics), so a BN run in eval mode on a recording tape (frozen BN) also has a correct backward.
+ * M = 1 value per channel in training (PyTorch raises an error) gives y = beta and leaves the running
+ * variance decaying towards 0; callers should not train BN on a batch of one.
  * Parameters: "<name>.weight" (gamma), "<name>.bias" (beta) trainable; "<name>.running_mean",
  * "<name>.running_var" buffers. PyTorch's num_batches_tracked is not stored (it is not used with a
  * fixed momentum). */

@@ -17,7 +17,7 @@ static void relu_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
     float *y = out->data;
     ptrdiff_t n = (ptrdiff_t)tensor_numel(out);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > 65536)
-    for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i]; /* NaN propagates, as in PyTorch */
 }
 
 static void relu_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, const Tensor *out,

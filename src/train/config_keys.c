@@ -37,6 +37,8 @@ const CfgKey train_config_keys[] = {
     K(name, CFG_STRING, 0, 0, NULL, "run name (folder <out>/<name>; default: <model>-<data>-<method>)"),
     K(limit_train, CFG_INT, 0, 100000000, NULL, "use only the first N training images (0 = all)"),
     K(limit_test, CFG_INT, 0, 100000000, NULL, "use only the first N test images (0 = all)"),
+    K(stop_after, CFG_INT, 0, 100000, NULL,
+      "stop after this many epochs, keeping the schedule of --epochs (continue later with --resume; 0 = run all)"),
     K(mem_limit, CFG_INT, 0, 9.2e18, NULL, "refuse to start if the planned peak exceeds this many bytes (K/M/G suffixes; 0 = no limit)"),
     K(progress, CFG_STRING, 0, 0, "auto|line|none", "progress display (auto: redraw on a terminal, lines otherwise)"),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},

@@ -162,6 +162,11 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
                epoch, (int)cfg->epochs, loss_sum / seen, 100.0 * correct / seen, 100 * acc, 100 * rs.best_acc,
                rs.best_epoch, seen / t_train, progress_now() - t_epoch);
         fflush(stdout);
+        if (cfg->stop_after > 0 && epoch >= cfg->stop_after && epoch < cfg->epochs) {
+            printf("stopping after epoch %d as asked (--stop-after); continue with: locus train --resume %s\n",
+                   epoch, dir);
+            break;
+        }
     }
     {
         Summary sum = {0};

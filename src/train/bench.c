@@ -1,0 +1,361 @@
+/* bench.c — the timing behind `locus bench` (see bench.h).
+ *
+ * Setup order mirrors session.c so that memory is allocated once, before the clock starts:
+ *   1. the synthetic batch (DATA), 2. model parameters (PARAM, GRAD), 3. SGD momentum state (OPTIM,
+ *   train only), 4. a plan pass on a throwaway tracker (one training step, or one evaluation forward),
+ *   5. the scratch workspace (SCRATCH), 6. the tape at exactly the planned sizes (ACT).
+ * The FLOP count comes from a separate recording plan pass (a plan tape computes nothing, so this is
+ * free), whose records carry every layer call's input and output shapes.
+ * Invariant: the timed loop performs no allocation (the tape is released back to its mark each step). */
+#include "train/bench.h"
+
+#include <cJSON.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "layers/attention.h"
+#include "layers/conv.h"
+#include "layers/linear.h"
+#include "layers/loss.h"
+#include "layers/patch_embed.h"
+#include "locus/model.h"
+#include "locus/optim.h"
+#include "train/report.h"
+
+#define BENCH_META_BYTES ((size_t)8 << 20) /* plan-tape records; session.c uses the same */
+
+#define K(name, type, lo, hi, choices, help) \
+    {#name, type, offsetof(BenchConfig, name), sizeof(((BenchConfig *)0)->name), lo, hi, choices, help}
+
+const CfgKey bench_config_keys[] = {
+    K(model, CFG_STRING, 0, 0, "resnet8|resnet20|resnet32|resnet44|resnet56|resnet110|vit-tiny|vit-micro",
+      "network architecture"),
+    K(mode, CFG_STRING, 0, 0, "train|infer",
+      "train: forward + cross-entropy + backward + SGD step; infer: evaluation forward"),
+    K(batch, CFG_INT, 1, 65536, NULL, "batch size"),
+    K(threads, CFG_INT, 1, 256, NULL, "OpenMP threads"),
+    K(steps, CFG_INT, 1, 100000, NULL, "timed steps (the report gives their median, min and max)"),
+    K(warmup, CFG_INT, 0, 100000, NULL, "untimed steps before the timed ones"),
+    K(in_c, CFG_INT, 1, 4, NULL, "input channels"),
+    K(in_hw, CFG_INT, 1, 4096, NULL, "input height = width"),
+    K(classes, CFG_INT, 2, 100000, NULL, "classes"),
+    K(lr, CFG_FLOAT, 0, 100, NULL, "SGD learning rate (momentum 0.9, no weight decay)"),
+    K(seed, CFG_INT, 0, 9007199254740991.0, NULL, "seed of the weights and the synthetic batch"),
+    K(peak_gflops, CFG_FLOAT, 0, 1e9, NULL, "FMA peak GFLOP/s for these threads (0 = unknown); adds the fraction of peak"),
+    K(json, CFG_BOOL, 0, 1, NULL, "print one JSON object instead of the text report"),
+    {NULL, CFG_INT, 0, 0, 0, 0, NULL, NULL},
+};
+
+#undef K
+
+void bench_config_defaults(BenchConfig *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->model, sizeof c->model, "resnet32");
+    snprintf(c->mode, sizeof c->mode, "train");
+    c->batch = 128;
+    c->threads = 1;
+    c->steps = 10;
+    c->warmup = 2;
+    c->in_c = 3, c->in_hw = 32, c->classes = 10;
+    c->lr = 0.01;
+    c->seed = 1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Multiply-accumulates of one layer call, from its type and shapes. Layers that are not listed
+ * (BN, ReLU, pools, adds, norms, losses) count zero, as the spec's accounting says. */
+static double record_macs(const TapeRecord *r) {
+    const Layer *l = r->layer;
+    const char *type = l->ops->type;
+    double out = (double)tensor_numel(r->out);
+    if (!strcmp(type, "conv2d")) {
+        const Conv2d *c = (const Conv2d *)l;
+        return out * c->cin * c->k * c->k;
+    }
+    if (!strcmp(type, "linear")) return out * ((const Linear *)l)->in;
+    if (!strcmp(type, "patch_embed")) {
+        const PatchEmbed *p = (const PatchEmbed *)l;
+        double patches = (double)r->in[0]->shape.d[0] * p->grid_h * p->grid_w;
+        return patches * p->d * p->in_c * p->patch * p->patch;
+    }
+    if (!strcmp(type, "attention")) {
+        const Shape *s = &r->in[0]->shape; /* N x T x D */
+        double n = s->d[0], t = s->d[1], d = ((const Attention *)l)->d;
+        return n * t * d * 3 * d  /* qkv projection */
+               + n * t * d * d    /* output projection */
+               + 2 * n * t * t * d; /* QK^T and AV over all heads (H * Dh = D) */
+    }
+    return 0;
+}
+
+double bench_tape_flops(const Tape *t, TapeMark m) {
+    double macs = 0;
+    for (const TapeRecord *r = t->top; r && r != m.top; r = r->prev) macs += record_macs(r);
+    return 2 * macs;
+}
+
+size_t bench_rss_peak_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) {
+            kib = (size_t)strtoull(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kib * 1024;
+}
+
+typedef struct Bench {
+    const BenchConfig *cfg;
+    int train;
+    MemTracker mt;
+    ParamStore ps;
+    Model model;
+    int model_open;
+    Optimizer opt;
+    int opt_open;
+    StepCtx ctx;
+    SoftmaxCE ce;
+    float *x, *y;     /* the synthetic batch (DATA) */
+    size_t x_bytes, y_bytes;
+    float *scratch;
+    size_t scratch_bytes;
+    Tape tape;
+    int tape_open;
+} Bench;
+
+static Shape input_shape(const Bench *b) {
+    const BenchConfig *c = b->cfg;
+    return shape4((int)c->batch, (int)c->in_c, (int)c->in_hw, (int)c->in_hw);
+}
+
+/* One step of the benchmark's mode on b->tape (plan or real), without the optimizer: train = forward +
+ * loss + backward (the loss value goes to *loss_out on a real tape), infer = forward. Leaves the tape at
+ * its entry mark. */
+static Status bench_step(Bench *b, double *loss_out, ErrorMsg *err) {
+    Tape *t = &b->tape;
+    TapeMark m = tape_mark(t);
+    Tensor *x = tape_wrap(t, input_shape(b), b->x, 0);
+    Tensor *y = tape_wrap(t, shape1((int)b->cfg->batch), b->y, 0);
+    Tensor *logits = model_forward(&b->model, t, x);
+    if (!b->train) {
+        Status st = tape_ok(t) ? LOCUS_OK : status_fail(err, t->status, "%s", t->err.text);
+        tape_release(t, m);
+        return st;
+    }
+    Tensor *loss = tape_call2(t, &b->ce.base, logits, y);
+    if (!tape_ok(t)) {
+        Status st = status_fail(err, t->status, "%s", t->err.text);
+        tape_release(t, m);
+        return st;
+    }
+    if (loss->data && !isfinite(loss->data[0])) {
+        double v = loss->data[0];
+        tape_release(t, m);
+        return status_fail(err, LOCUS_ERR_NUMERIC, "the loss is not finite (%g)\nhint: lower --lr", v);
+    }
+    float one = 1.0f;
+    Status st = tape_backward(t, &loss, &one, 1, m);
+    if (st) st = status_fail(err, st, "%s", t->err.text);
+    if (loss->data) *loss_out = loss->data[0];
+    tape_release(t, m);
+    return st;
+}
+
+static void set_mode(Bench *b) {
+    b->ctx.training = b->train;
+    b->tape.recording = b->train;
+}
+
+/* Forward FLOPs per image, from a recording forward on a plan tape with a throwaway tracker. */
+static Status count_flops(Bench *b, double *per_img, ErrorMsg *err) {
+    MemTracker throwaway = {0};
+    StepCtx ctx = b->ctx;
+    ctx.training = 1;
+    Tape plan, *t = &plan;
+    Status st = tape_init_plan(t, &ctx, &throwaway, BENCH_META_BYTES, err);
+    if (st) return st;
+    TapeMark m = tape_mark(t);
+    Tensor *logits = model_forward(&b->model, t, tape_wrap(t, input_shape(b), NULL, 0));
+    if (!logits || !tape_ok(t)) st = status_fail(err, t->status, "%s", t->err.text);
+    else *per_img = bench_tape_flops(t, m) / (double)b->cfg->batch;
+    tape_free(t);
+    return st;
+}
+
+static Status bench_open(Bench *b, ErrorMsg *err) {
+    const BenchConfig *c = b->cfg;
+    b->train = !strcmp(c->mode, "train");
+    b->ctx.params = &b->ps;
+    b->ctx.seed = (uint64_t)c->seed;
+    b->ctx.threads = (int)c->threads;
+    /* as in session.c: we parallelise over samples; OpenBLAS inside our loops stays single-threaded */
+    openblas_set_num_threads(1);
+
+    /* 1. the synthetic batch: N(0,1) pixels, uniform labels */
+    size_t nx = (size_t)c->batch * (size_t)c->in_c * (size_t)c->in_hw * (size_t)c->in_hw;
+    b->x_bytes = nx * sizeof(float), b->y_bytes = (size_t)c->batch * sizeof(float);
+    b->x = mem_alloc(&b->mt, MEM_TAG_DATA, b->x_bytes);
+    b->y = mem_alloc(&b->mt, MEM_TAG_DATA, b->y_bytes);
+    if (!b->x || !b->y) return status_fail(err, LOCUS_ERR_OOM, "cannot allocate the %zu-byte batch", b->x_bytes);
+    Rng rng;
+    rng_seed(&rng, (uint64_t)c->seed ^ 0x5eedba7c4ULL);
+    for (size_t i = 0; i < nx; i++) b->x[i] = rng_normal(&rng);
+    for (int64_t i = 0; i < c->batch; i++) b->y[i] = (float)rng_below(&rng, (uint64_t)c->classes);
+
+    /* 2. model; 3. optimizer */
+    params_init(&b->ps, &b->mt);
+    ModelSpec spec = {c->model, (int)c->in_c, (int)c->in_hw, (int)c->in_hw, (int)c->classes};
+    Status st = model_create(&b->model, &spec, &b->ps, err);
+    if (st) return st;
+    b->model_open = 1;
+    if ((st = params_finalize(&b->ps, err))) return st;
+    rng_seed(&rng, (uint64_t)c->seed);
+    model_init_weights(&b->model, &rng);
+    softmax_ce_init(&b->ce, "loss", 0.0f);
+    if (b->train) {
+        OptimConfig oc = {0};
+        oc.kind = OPTIM_SGD;
+        oc.momentum = 0.9f;
+        if ((st = optim_init(&b->opt, &oc, &b->ps, (int)c->threads, err))) return st;
+        b->opt_open = 1;
+    }
+
+    /* 4. sizing pass on a throwaway tracker */
+    MemTracker throwaway = {0};
+    b->ctx.training = b->train;
+    if ((st = tape_init_plan(&b->tape, &b->ctx, &throwaway, BENCH_META_BYTES, err))) return st;
+    set_mode(b);
+    double unused = 0;
+    st = bench_step(b, &unused, err);
+    size_t data = tape_plan_data_bytes(&b->tape), grad = tape_plan_grad_bytes(&b->tape);
+    size_t meta = tape_plan_meta_bytes(&b->tape), scratch = b->tape.scratch_need;
+    tape_free(&b->tape);
+    if (st) return st;
+
+    /* 5. scratch; 6. the real tape */
+    if (scratch) {
+        b->scratch = mem_alloc(&b->mt, MEM_TAG_SCRATCH, scratch);
+        if (!b->scratch) return status_fail(err, LOCUS_ERR_OOM, "cannot allocate %zu bytes of scratch", scratch);
+    }
+    b->scratch_bytes = scratch;
+    b->ctx.scratch = b->scratch;
+    b->ctx.scratch_bytes = scratch;
+    if ((st = tape_init(&b->tape, &b->ctx, &b->mt, data, grad, meta, err))) return st;
+    b->tape_open = 1;
+    set_mode(b);
+    return LOCUS_OK;
+}
+
+static void bench_close(Bench *b) {
+    if (b->tape_open) tape_free(&b->tape);
+    if (b->scratch) mem_free(&b->mt, MEM_TAG_SCRATCH, b->scratch, b->scratch_bytes);
+    if (b->opt_open) optim_free(&b->opt);
+    if (b->model_open) model_free(&b->model);
+    params_free(&b->ps);
+    if (b->x) mem_free(&b->mt, MEM_TAG_DATA, b->x, b->x_bytes);
+    if (b->y) mem_free(&b->mt, MEM_TAG_DATA, b->y, b->y_bytes);
+}
+
+static Status bench_loop(Bench *b, double *times, double *loss_last, ErrorMsg *err) {
+    const BenchConfig *c = b->cfg;
+    int64_t total = c->warmup + c->steps;
+    for (int64_t i = 0; i < total; i++) {
+        double t0 = now_s();
+        b->ctx.step = (uint64_t)i;
+        if (b->train) params_zero_grads(&b->ps);
+        Status st = bench_step(b, loss_last, err);
+        if (st) return status_wrap(err, st, "step %lld: ", (long long)i + 1);
+        if (b->train) optim_step(&b->opt, (float)c->lr);
+        double dt = now_s() - t0;
+        if (i >= c->warmup) times[i - c->warmup] = dt;
+    }
+    return LOCUS_OK;
+}
+
+Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
+    memset(r, 0, sizeof *r);
+    /* the CLI has checked already; a library caller may not have */
+    Status st = config_validate(c, bench_config_keys, err);
+    if (st) return st;
+    double *times = malloc(sizeof *times * (size_t)c->steps);
+    if (!times) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
+    Bench b;
+    memset(&b, 0, sizeof b);
+    b.cfg = c;
+    st = bench_open(&b, err);
+    if (!st) st = count_flops(&b, &r->gflop_fwd_per_img, err);
+    if (!st) st = bench_loop(&b, times, &r->loss_last, err);
+    if (!st) {
+        qsort(times, (size_t)c->steps, sizeof *times, cmp_double);
+        size_t n = (size_t)c->steps;
+        r->step_s_min = times[0];
+        r->step_s_max = times[n - 1];
+        r->step_s_median = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+        r->img_per_s = (double)c->batch / r->step_s_median;
+        r->gflop_fwd_per_img *= 1e-9;
+        r->gflop_per_img = (b.train ? 3 : 1) * r->gflop_fwd_per_img;
+        r->gflop_per_s = r->gflop_per_img * r->img_per_s;
+        r->peak_fraction = c->peak_gflops > 0 ? r->gflop_per_s / c->peak_gflops : 0;
+        r->mem = report_from_tracker(&b.mt);
+        r->rss_peak_bytes = bench_rss_peak_bytes();
+    }
+    bench_close(&b);
+    free(times);
+    return st;
+}
+
+cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "engine", "locus");
+    cJSON_AddStringToObject(o, "model", c->model);
+    cJSON_AddStringToObject(o, "mode", c->mode);
+    cJSON_AddNumberToObject(o, "batch", (double)c->batch);
+    cJSON_AddNumberToObject(o, "threads", (double)c->threads);
+    cJSON_AddNumberToObject(o, "steps", (double)c->steps);
+    cJSON_AddNumberToObject(o, "warmup", (double)c->warmup);
+    cJSON_AddNumberToObject(o, "img_per_s", r->img_per_s);
+    cJSON_AddNumberToObject(o, "step_s_median", r->step_s_median);
+    cJSON_AddNumberToObject(o, "step_s_min", r->step_s_min);
+    cJSON_AddNumberToObject(o, "step_s_max", r->step_s_max);
+    cJSON_AddNumberToObject(o, "gflop_fwd_per_img", r->gflop_fwd_per_img);
+    cJSON_AddNumberToObject(o, "gflop_per_img", r->gflop_per_img);
+    cJSON_AddNumberToObject(o, "gflop_per_s", r->gflop_per_s);
+    if (c->peak_gflops > 0) {
+        cJSON_AddNumberToObject(o, "peak_gflops", c->peak_gflops);
+        cJSON_AddNumberToObject(o, "peak_fraction", r->peak_fraction);
+    }
+    if (!strcmp(c->mode, "train")) cJSON_AddNumberToObject(o, "loss_last", r->loss_last);
+    cJSON_AddNumberToObject(o, "rss_peak_bytes", (double)r->rss_peak_bytes);
+    cJSON_AddItemToObject(o, "mem_peak_bytes", report_mem_json(&r->mem));
+    return o;
+}
+
+void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
+    char rss[32];
+    fprintf(f, "locus bench: %s %s, batch %lld, %lld threads, %lld steps after %lld warm-up\n", c->model, c->mode,
+            (long long)c->batch, (long long)c->threads, (long long)c->steps, (long long)c->warmup);
+    fprintf(f, "  step time  median %.4f s  (min %.4f, max %.4f)\n", r->step_s_median, r->step_s_min,
+            r->step_s_max);
+    fprintf(f, "  speed      %.1f img/s, %.2f GFLOP/s (%.4f GFLOP/img: %s)", r->img_per_s, r->gflop_per_s,
+            r->gflop_per_img, strcmp(c->mode, "train") ? "forward" : "3 x forward");
+    if (c->peak_gflops > 0) fprintf(f, ", %.1f%% of the %.0f GFLOP/s peak", 100 * r->peak_fraction, c->peak_gflops);
+    fprintf(f, "\n  process    peak RSS %s\n  memory by tag (peak):\n", mem_format(r->rss_peak_bytes, rss, sizeof rss));
+    report_mem_table(f, &r->mem, NULL);
+}
