@@ -78,7 +78,7 @@ static const char *idx_kind(int ndim) { return ndim == 3 ? "images" : "labels"; 
 
 static Status fail_gz(ErrorMsg *err, const char *path, uint64_t done, uint64_t want, const char *zmsg) {
     return status_fail(err, LOCUS_ERR_FORMAT,
-                       "%s: corrupt or truncated gzip data after %llu of %llu data bytes (zlib: %s)\n"
+                       "%s: corrupt or truncated gzip data after %llu of %llu bytes (zlib: %s)\n"
                        "hint: the file is damaged; download or reinstall it (gzip -t %s checks it)",
                        path, (unsigned long long)done, (unsigned long long)want, zmsg ? zmsg : "?", path);
 }
@@ -101,9 +101,10 @@ Status idx_read_u8(const char *path, int ndim, int keep, int value_limit, IdxU8 
     uint8_t hdr[16];
     const char *zmsg = NULL;
     long long got = gz_read_full(g, hdr, (size_t)header_bytes, &zmsg);
-    if (got < 0) {
+    if (got < 0) { /* zlib's message lives in the gzFile: format it before gzclose frees it */
+        st = fail_gz(err, path, 0, (uint64_t)header_bytes, zmsg);
         gzclose(g);
-        return fail_gz(err, path, 0, 0, zmsg);
+        return st;
     }
     if (got < header_bytes) {
         gzclose(g);

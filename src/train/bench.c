@@ -348,7 +348,7 @@ cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
 }
 
 void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
-    char rss[32];
+    char rss[32], tot[32];
     fprintf(f, "locus bench: %s %s, batch %lld, %lld threads, %lld steps after %lld warm-up\n", c->model, c->mode,
             (long long)c->batch, (long long)c->threads, (long long)c->steps, (long long)c->warmup);
     fprintf(f, "  step time  median %.4f s  (min %.4f, max %.4f)\n", r->step_s_median, r->step_s_min,
@@ -356,6 +356,9 @@ void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
     fprintf(f, "  speed      %.1f img/s, %.2f GFLOP/s (%.4f GFLOP/img: %s)", r->img_per_s, r->gflop_per_s,
             r->gflop_per_img, strcmp(c->mode, "train") ? "forward" : "3 x forward");
     if (c->peak_gflops > 0) fprintf(f, ", %.1f%% of the %.0f GFLOP/s peak", 100 * r->peak_fraction, c->peak_gflops);
-    fprintf(f, "\n  process    peak RSS %s\n  memory by tag (peak):\n", mem_format(r->rss_peak_bytes, rss, sizeof rss));
-    report_mem_table(f, &r->mem, NULL);
+    fprintf(f, "\n  memory     peak RSS %s; tracked peak %s:", mem_format(r->rss_peak_bytes, rss, sizeof rss),
+            mem_format(r->mem.peak_total, tot, sizeof tot));
+    for (int t = 0; t < MEM_TAG_COUNT; t++)
+        if (r->mem.peak[t]) fprintf(f, " %s %s", mem_tag_name((MemTag)t), mem_format(r->mem.peak[t], tot, sizeof tot));
+    fprintf(f, "\n");
 }

@@ -1,0 +1,193 @@
+#!/bin/sh
+# bench/run.sh — what `make bench` runs: locus against tuned PyTorch (tcmalloc preloaded) on the CPU,
+# CIFAR ResNet-32, batch 128, random 3x32x32 input, SGD momentum 0.9 (spec performance.md).
+#
+#   sh bench/run.sh [--quick]        (make bench; make bench QUICK=1 for the quick variant)
+#
+# 1. measures this machine's FP32 FMA peak on one core (a tiny C loop of independent FMAs, compiled here;
+#    AVX-512 when the CPU has it, else AVX2), as the best of many short runs so that other processes on a
+#    shared machine lower it as little as possible; the peak for T threads is T x that (the cores are
+#    alike; a 2-thread measurement on a busy 2-core machine would only measure the load). Falls back to
+#    the spec's 220 GFLOP/s per core when the loop cannot be compiled;
+# 2. for threads in 1 2, for mode in train infer: REPEATS x (one locus process, one PyTorch process),
+#    interleaved so that both sides see the same machine load (the machines are shared and noisy);
+# 3. prints a markdown table (min / median / max img/s per side, ratio of medians, GFLOP/s and fraction of
+#    the measured peak, peak RSS) with the date, machine, commit, load, environment and exact commands, and
+#    appends it to bench/RESULTS.md (append-only: results are never edited, only added).
+# Environment: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as the environment sets them (reported);
+# OMP_WAIT_POLICY=passive; neither side enables flush-to-zero / denormals-are-zero.
+# Needs $BUILD/locus (BUILD defaults to build; make passes its BUILD), /usr/bin/python3 with torch, and
+# libtcmalloc-minimal4.
+set -eu
+
+BUILD=${BUILD:-build}
+QUICK=${QUICK:-0}
+for arg in "$@"; do
+    case $arg in
+        --quick) QUICK=1 ;;
+        *) echo "bench/run.sh: unknown argument '$arg' (usage: bench/run.sh [--quick])" >&2; exit 2 ;;
+    esac
+done
+
+LOCUS=$BUILD/locus
+PY=/usr/bin/python3
+TCMALLOC=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
+RESULTS=bench/RESULTS.md
+MODEL=resnet32
+BATCH=128
+if [ "$QUICK" = 1 ]; then
+    REPEATS=1; TRAIN_STEPS="--steps 2 --warmup 1"; INFER_STEPS="--steps 3 --warmup 1"
+else
+    REPEATS=3; TRAIN_STEPS="--steps 5 --warmup 1"; INFER_STEPS="--steps 10 --warmup 2"
+fi
+
+[ -x "$LOCUS" ] || { echo "bench/run.sh: $LOCUS not found (run make first)" >&2; exit 1; }
+[ -r "$TCMALLOC" ] || { echo "bench/run.sh: $TCMALLOC missing (apt-get install libtcmalloc-minimal4)" >&2; exit 1; }
+$PY -c "import torch" 2>/dev/null || { echo "bench/run.sh: $PY cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
+
+export OMP_WAIT_POLICY=passive
+work=$(mktemp -d "${TMPDIR:-/tmp}/locus-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# --- 1. the FMA peak ----------------------------------------------------------------------------------
+cat > "$work/peak.c" <<'EOF'
+/* FP32 FMA peak: 12 independent accumulator chains per thread (enough to cover FMA latency x 2 pipes). */
+#include <immintrin.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#define ITERS 2000000L /* ~1e9 FLOP: a few ms, short enough to often run undisturbed */
+__attribute__((target("avx512f"))) static float run512(void) {
+    __m512 a[12], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    for (int j = 0; j < 12; j++) a[j] = _mm512_set1_ps((float)j);
+    for (long i = 0; i < ITERS; i++)
+        for (int j = 0; j < 12; j++) a[j] = _mm512_fmadd_ps(a[j], m, c);
+    float s = 0;
+    for (int j = 0; j < 12; j++) s += _mm512_reduce_add_ps(a[j]);
+    return s;
+}
+__attribute__((target("avx2,fma"))) static float run256(void) {
+    __m256 a[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+    for (int j = 0; j < 12; j++) a[j] = _mm256_set1_ps((float)j);
+    for (long i = 0; i < ITERS; i++)
+        for (int j = 0; j < 12; j++) a[j] = _mm256_fmadd_ps(a[j], m, c);
+    float buf[8], s = 0;
+    for (int j = 0; j < 12; j++) {
+        _mm256_storeu_ps(buf, a[j]);
+        for (int k = 0; k < 8; k++) s += buf[k];
+    }
+    return s;
+}
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 1;
+    int w512 = __builtin_cpu_supports("avx512f");
+    double best = 0;
+    float sink = 0;
+    for (int rep = 0; rep < 200; rep++) {
+        double t0 = omp_get_wtime();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+        sink += w512 ? run512() : run256();
+        double dt = omp_get_wtime() - t0, g = threads * ITERS * 12.0 * (w512 ? 16 : 8) * 2 / dt * 1e-9;
+        if (g > best) best = g;
+    }
+    printf("%.1f %s %g\n", best, w512 ? "avx512" : "avx2", (double)sink);
+    return 0;
+}
+EOF
+peak_note=""
+if ${CC:-gcc} -O3 -fopenmp "$work/peak.c" -o "$work/peak" 2>"$work/peak.err"; then
+    set -- $("$work/peak" 1); PEAK1=$1; ISA=$2
+    peak_note="measured on 1 core: 12 independent $ISA FMA chains, best of 200 runs of ~1 GFLOP; 2 threads = 2 x 1 core"
+else
+    PEAK1=220
+    peak_note="not measured (peak.c did not compile): the spec's Zen 5 figure, 2 threads = 2 x 1 core"
+fi
+PEAK2=$(awk "BEGIN { print 2 * $PEAK1 }")
+
+# --- 2. the runs ---------------------------------------------------------------------------------------
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+start=$(date +%s)
+: > "$work/runs.jsonl"
+: > "$work/commands.txt"
+for threads in 1 2; do
+    if [ "$threads" = 1 ]; then peak=$PEAK1; else peak=$PEAK2; fi
+    for mode in train infer; do
+        if [ "$mode" = train ]; then steps=$TRAIN_STEPS; else steps=$INFER_STEPS; fi
+        common="--model $MODEL --mode $mode --batch $BATCH --threads $threads $steps --peak-gflops $peak --json"
+        lcmd="OMP_WAIT_POLICY=passive $LOCUS bench $common"
+        tcmd="LD_PRELOAD=$TCMALLOC OMP_WAIT_POLICY=passive $PY bench/torch_ref.py $common"
+        echo "$lcmd" >> "$work/commands.txt"
+        echo "$tcmd" >> "$work/commands.txt"
+        rep=1
+        while [ $rep -le $REPEATS ]; do
+            echo "bench: $MODEL $mode, $threads thread(s), repeat $rep/$REPEATS: locus, then pytorch" >&2
+            $LOCUS bench $common >> "$work/runs.jsonl"
+            LD_PRELOAD=$TCMALLOC $PY bench/torch_ref.py $common >> "$work/runs.jsonl"
+            rep=$((rep + 1))
+        done
+    done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+elapsed=$(( $(date +%s) - start ))
+
+# --- 3. the report -------------------------------------------------------------------------------------
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (+ uncommitted changes)"; fi
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -n 1)
+cores=$(nproc)
+torch_version=$($PY -c "import torch; print(torch.__version__)")
+blas=$(readlink -f "$(ldd "$LOCUS" | sed -n 's/.*libopenblas[^ ]* => \([^ ]*\).*/\1/p' | head -n 1)" 2>/dev/null || echo "?")
+quick_note=""; [ "$QUICK" = 1 ] && quick_note=" (quick: 1 repeat, fewer steps)"
+
+PEAK1=$PEAK1 PEAK2=$PEAK2 $PY - "$work/runs.jsonl" > "$work/table.md" <<'EOF'
+import json, os, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+mib = lambda b: b / 2**20
+print("| threads | mode | locus img/s min / **median** / max | PyTorch img/s min / **median** / max | locus / PyTorch (medians) "
+      "| GFLOP/s locus / PyTorch (% of peak) | peak RSS MiB locus / PyTorch |")
+print("|---|---|---|---|---|---|---|")
+for threads in (1, 2):
+    peak = float(os.environ["PEAK1" if threads == 1 else "PEAK2"])
+    for mode in ("train", "infer"):
+        side = {}
+        for eng in ("locus", "pytorch"):
+            rs = [r for r in runs if r["engine"] == eng and r["threads"] == threads and r["mode"] == mode]
+            ips = sorted(r["img_per_s"] for r in rs)
+            side[eng] = dict(ips=ips, med=statistics.median(ips), gf=statistics.median(r["gflop_per_s"] for r in rs),
+                             rss=statistics.median(r["rss_peak_bytes"] for r in rs))
+        l, t = side["locus"], side["pytorch"]
+        fmt = lambda s: f"{s['ips'][0]:.1f} / **{s['med']:.1f}** / {s['ips'][-1]:.1f}"
+        print(f"| {threads} | {mode} | {fmt(l)} | {fmt(t)} | **{l['med'] / t['med']:.2f}x** "
+              f"| {l['gf']:.1f} ({100 * l['gf'] / peak:.0f}%) / {t['gf']:.1f} ({100 * t['gf'] / peak:.0f}%) "
+              f"| {mib(l['rss']):.0f} / {mib(t['rss']):.0f} |")
+g = {r["engine"]: r["gflop_fwd_per_img"] for r in runs}
+print(f"\nFLOPs per image (forward, 2 x MACs of conv + linear, projection shortcuts included): "
+      f"locus {g['locus']:.6f}, PyTorch {g['pytorch']:.6f} GFLOP; a training step counts 3 x forward.")
+EOF
+
+{
+    echo
+    echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — ResNet-32, batch $BATCH, locus vs PyTorch (tuned)$quick_note"
+    echo
+    echo "- machine: $cpu, $cores cores; FP32 FMA peak $PEAK1 GFLOP/s (1 thread), $PEAK2 GFLOP/s (2 threads), $peak_note"
+    echo "- commit: $commit; locus OpenBLAS: $blas; PyTorch $torch_version with tcmalloc (LD_PRELOAD=$TCMALLOC)"
+    echo "- load average (1/5/15 min) before: $load_before, after: $load_after (2 cores; other work was running if > ~0.5); $elapsed s in all"
+    echo "- environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-(unset)} (as the environment sets them, unchanged);" \
+         "OMP_WAIT_POLICY=passive; FTZ/DAZ off on both sides (PyTorch: set_flush_denormal(False))"
+    echo "- each number is one separate process; $REPEATS repeat(s) per side, locus and PyTorch interleaved;" \
+         "img/s = batch / median step time over the timed steps"
+    echo
+    cat "$work/table.md"
+    echo
+    echo "Commands (each run $REPEATS time(s)):"
+    echo
+    echo '```'
+    cat "$work/commands.txt"
+    echo '```'
+} > "$work/section.md"
+
+[ -f "$RESULTS" ] || printf '# locus benchmark results\n\nAppend-only: `make bench` (bench/run.sh) adds one section per run. Never compare numbers across sections (different days, loads, commits).\n' > "$RESULTS"
+cat "$work/section.md" >> "$RESULTS"
+cat "$work/section.md"
+echo
+echo "bench: appended to $RESULTS"

@@ -1,0 +1,112 @@
+/* test_bench_cli.c — `locus bench` runs, prints one valid JSON object with the documented keys, counts
+ * FLOPs the spec's way (ResNet-32 at 32x32: 0.1377 GFLOP/img forward, within 0.5%: our count includes
+ * the two 1x1 projection-shortcut convs, +0.38%), and a bad option is an error (non-zero exit).
+ * Needs the CLI binary: LOCUS_BIN (set by tools/run-tests.sh); skipped (exit 77) without it. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static int failures = 0;
+
+#define EXPECT(cond, ...)                                                  \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fprintf(stderr, "\n");                                         \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+
+/* Runs `$LOCUS_BIN bench ARGS`; returns its stdout (malloc'd) and exit code. */
+static char *run_bench(const char *bin, const char *args, int *exit_code) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=passive '%s' bench %s", bin, args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += n;
+        if (cap - len < 2) buf = realloc(buf, cap *= 2);
+    }
+    int status = pclose(p);
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (buf) buf[len] = 0;
+    return buf;
+}
+
+static double number(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    EXPECT(cJSON_IsNumber(v), "key %s missing or not a number", key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static cJSON *run_json(const char *bin, const char *args) {
+    int rc = -1;
+    char *out = run_bench(bin, args, &rc);
+    EXPECT(out != NULL, "popen failed for %s", args);
+    EXPECT(rc == 0, "exit code %d for bench %s", rc, args);
+    cJSON *o = out ? cJSON_Parse(out) : NULL;
+    EXPECT(cJSON_IsObject(o), "output is not one JSON object: %s", out ? out : "(none)");
+    free(out);
+    return cJSON_IsObject(o) ? o : NULL;
+}
+
+int main(void) {
+    const char *bin = getenv("LOCUS_BIN");
+    if (!bin || !*bin) {
+        printf("LOCUS_BIN is not set (run through make test)\n");
+        return 77;
+    }
+
+    cJSON *o = run_json(bin, "--model resnet8 --batch 4 --threads 1 --mode train --steps 1 --warmup 0 --json");
+    if (o) {
+        const cJSON *model = cJSON_GetObjectItemCaseSensitive(o, "model");
+        const cJSON *mode = cJSON_GetObjectItemCaseSensitive(o, "mode");
+        EXPECT(cJSON_IsString(model) && !strcmp(model->valuestring, "resnet8"), "model");
+        EXPECT(cJSON_IsString(mode) && !strcmp(mode->valuestring, "train"), "mode");
+        EXPECT(number(o, "batch") == 4 && number(o, "threads") == 1, "batch/threads echoed");
+        double ips = number(o, "img_per_s"), med = number(o, "step_s_median");
+        EXPECT(ips > 0 && isfinite(ips), "img_per_s = %g", ips);
+        EXPECT(fabs(ips - 4 / med) < 1e-6 * ips, "img_per_s %g != batch / median %g", ips, 4 / med);
+        EXPECT(number(o, "step_s_min") <= med && med <= number(o, "step_s_max"), "min <= median <= max");
+        double fwd = number(o, "gflop_fwd_per_img"), per = number(o, "gflop_per_img");
+        EXPECT(fwd > 0 && fabs(per - 3 * fwd) < 1e-12, "train FLOPs = 3 x forward (%g vs %g)", per, fwd);
+        EXPECT(fabs(number(o, "gflop_per_s") - per * ips) < 1e-6 * per * ips, "gflop_per_s = gflop_per_img * img_per_s");
+        EXPECT(number(o, "rss_peak_bytes") > 0, "rss_peak_bytes");
+        EXPECT(isfinite(number(o, "loss_last")), "loss_last finite");
+        const cJSON *mem = cJSON_GetObjectItemCaseSensitive(o, "mem_peak_bytes");
+        EXPECT(cJSON_IsObject(mem), "mem_peak_bytes is an object");
+        EXPECT(number(mem, "act") > 0 && number(mem, "param") > 0 && number(mem, "optim") > 0, "tags");
+        EXPECT(number(mem, "total") >= number(mem, "act"), "total >= act");
+        cJSON_Delete(o);
+    }
+
+    o = run_json(bin, "--model resnet32 --batch 2 --threads 1 --mode infer --steps 1 --warmup 0 --json");
+    if (o) {
+        double g = number(o, "gflop_per_img");
+        EXPECT(fabs(g / 0.1377 - 1) < 0.005, "resnet32 forward GFLOP/img %.6f, spec 0.1377", g);
+        EXPECT(fabs(number(o, "gflop_fwd_per_img") - g) < 1e-12, "infer FLOPs = forward");
+        const cJSON *mem = cJSON_GetObjectItemCaseSensitive(o, "mem_peak_bytes");
+        EXPECT(cJSON_IsObject(mem) && number(mem, "optim") == 0, "no optimizer state in infer mode");
+        cJSON_Delete(o);
+    }
+
+    const char *bad[] = {"--bogus-option 3", "--mode sideways", "--batch 0", "--steps 1.5", "stray"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "--model resnet8 --batch 2 --steps 1 --warmup 0 %s 2>/dev/null", bad[i]);
+        int rc = 0;
+        free(run_bench(bin, args, &rc));
+        EXPECT(rc != 0, "bad option '%s' exited 0", bad[i]);
+    }
+
+    if (failures) fprintf(stderr, "%d failure(s)\n", failures);
+    else printf("test_bench_cli: all checks passed\n");
+    return failures ? 1 : 0;
+}
