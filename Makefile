@@ -17,7 +17,7 @@ PKGS := openblas libcjson zlib
 BUILD ?= build
 CC ?= gcc
 WERROR ?= -Werror
-OPT ?= -O2
+OPT ?= -O3
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra $(WERROR) -fopenmp -Iinclude -Isrc
 CFLAGS += $(CFLAGS_BASE) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,-rpath,$(OPENBLAS_DIR) -lm -lpthread -fopenmp

@@ -13,23 +13,22 @@ static Status relu_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out
 
 static void relu_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out, void *cache) {
     (void)l, (void)n_in, (void)cache, (void)ctx;
-    const float *x = in[0]->data;
-    float *y = out->data;
+    const float *restrict x = in[0]->data;
+    float *restrict y = out->data;
     ptrdiff_t n = (ptrdiff_t)tensor_numel(out);
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > 65536)
+#pragma omp parallel for simd schedule(static) num_threads(ctx->threads) if (n > 65536)
     for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i]; /* NaN propagates, as in PyTorch */
 }
 
 static void relu_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, const Tensor *out,
                           const void *cache) {
     (void)l, (void)n_in, (void)cache;
-    float *dx = in[0]->grad;
+    float *restrict dx = in[0]->grad;
     if (!dx) return;
-    const float *y = out->data, *dy = out->grad;
+    const float *restrict y = out->data, *restrict dy = out->grad;
     ptrdiff_t n = (ptrdiff_t)tensor_numel(out);
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > 65536)
-    for (ptrdiff_t i = 0; i < n; i++)
-        if (y[i] > 0.0f) dx[i] += dy[i];
+#pragma omp parallel for simd schedule(static) num_threads(ctx->threads) if (n > 65536)
+    for (ptrdiff_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f; /* branch-free: vectorises */
 }
 
 static const LayerOps relu_ops = {
