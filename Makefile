@@ -56,7 +56,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	OMP_WAIT_POLICY=passive $(BUILD)/locus train --config configs/default.json
+	OMP_WAIT_POLICY=passive $(BUILD)/locus train --config configs/default.json --overwrite
 
 # Every test binary runs; a binary exiting 77 is skipped. Ends with the "N passed, N failed" line.
 test: $(TEST_BIN) $(BUILD)/locus

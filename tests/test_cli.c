@@ -125,6 +125,9 @@ static void test_train_summary_memplan_eval(void) {
     }
     double acc = cJSON_GetNumberValue(cJSON_GetObjectItem(s, "test_acc_last"));
     EXPECT(acc > 0.3 && acc <= 1.0, "a tiny run learns something: acc %.3f", acc);
+    /* a second run into the same folder is refused, unless --overwrite */
+    snprintf(args, sizeof args, "train " TINY " --epochs 1 --out %s --name a", tmp);
+    EXPECT(run(args) == 2 && strstr(out_text, "--resume"), "existing run folder refused: %s", out_text);
     /* memplan --json predicts the same as the run's measurement */
     snprintf(args, sizeof args, "memplan " TINY " --json");
     EXPECT(run(args) == 0, "memplan --json");

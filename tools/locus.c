@@ -27,7 +27,7 @@ static void usage(FILE *f) {
             "  memplan   predict peak memory per tag without training: locus memplan [train options] [--json]\n"
             "  bench     time training steps or inference on synthetic data: locus bench --help\n"
             "  help      this text\n\n"
-            "quick start: locus train   (ResNet-20 on Fashion-MNIST from Debian's dataset-fashion-mnist)\n");
+            "quick start: locus train --config configs/default.json   (ResNet-8 on Fashion-MNIST, ~3 min)\n");
 }
 
 static int fail(const char *cmd, Status st, const ErrorMsg *err) {

@@ -42,7 +42,8 @@ Status model_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *e
 /* The spec's initialisation (He normal fan-out for convs, PyTorch defaults for linear, ...). */
 void model_init_weights(Model *m, Rng *rng);
 void model_free(Model *m);
-/* All units: the logits (N x classes). */
+/* All units: the logits (N x classes). When the tape is not recording (inference), each unit's
+ * intermediate activations are released as soon as the unit is done. */
 Tensor *model_forward(Model *m, Tape *t, Tensor *x);
 /* Comma-separated list of known architectures, for help texts. */
 const char *model_arch_list(void);

@@ -42,6 +42,7 @@ typedef struct TrainConfig {
     int64_t limit_train;
     int64_t limit_test;
     int64_t stop_after;
+    int overwrite;
     int64_t mem_limit;
     char progress[16];
 } TrainConfig;

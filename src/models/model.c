@@ -44,6 +44,16 @@ void model_free(Model *m) {
 }
 
 Tensor *model_forward(Model *m, Tape *t, Tensor *x) {
-    for (int u = 0; u < m->n_units && x; u++) x = m->unit_forward(m, t, u, x);
+    for (int u = 0; u < m->n_units && x; u++) {
+        if (t->recording) {
+            x = m->unit_forward(m, t, u, x);
+            continue;
+        }
+        /* inference keeps nothing for a backward: free each unit's intermediates as soon as it is done
+         * (the barrier moves the unit's output down to the mark), so the peak is one unit, not the net */
+        TapeMark mark = tape_mark(t);
+        Tensor *y = m->unit_forward(m, t, u, x);
+        x = y ? tape_barrier(t, y, mark) : NULL;
+    }
     return x;
 }

@@ -1,5 +1,5 @@
 /* config_keys.c — every training option: its key (= long option, with '-' for '_'), type, range and
- * help text, and the defaults. The default run is the README's quick start: ResNet-20 on
+ * help text, and the defaults. The defaults train ResNet-8 on
  * Fashion-MNIST (Debian's dataset-fashion-mnist), finishing in minutes on 2 cores. */
 #include <stddef.h>
 #include <string.h>
@@ -39,6 +39,7 @@ const CfgKey train_config_keys[] = {
     K(limit_test, CFG_INT, 0, 100000000, NULL, "use only the first N test images (0 = all)"),
     K(stop_after, CFG_INT, 0, 100000, NULL,
       "stop after this many epochs, keeping the schedule of --epochs (continue later with --resume; 0 = run all)"),
+    K(overwrite, CFG_BOOL, 0, 1, NULL, "replace a finished or interrupted run in the same run folder"),
     K(mem_limit, CFG_INT, 0, 9.2e18, NULL, "refuse to start if the planned peak exceeds this many bytes (K/M/G suffixes; 0 = no limit)"),
     K(progress, CFG_STRING, 0, 0, "auto|line|none", "progress display (auto: redraw on a terminal, lines otherwise)"),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
@@ -46,7 +47,7 @@ const CfgKey train_config_keys[] = {
 
 void train_config_defaults(TrainConfig *c) {
     memset(c, 0, sizeof *c);
-    strcpy(c->model, "resnet20");
+    strcpy(c->model, "resnet8");
     strcpy(c->data, "fashion-mnist");
     strcpy(c->method, "e2e");
     c->epochs = 3;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "locus/fileutil.h"
 #include "locus/method.h"
@@ -63,6 +64,24 @@ static void run_dir_path(const TrainConfig *c, char *buf, size_t n) {
         snprintf(buf, n, "%s/%s-%s-%s", c->out, c->model, c->data, c->method);
 }
 
+/* A new run must not mix its files with an older run's (metrics.jsonl would interleave two runs). */
+static Status claim_run_dir(const char *dir, int overwrite, ErrorMsg *err) {
+    const char *files[] = {"checkpoint.safetensors", "metrics.jsonl", "summary.json"};
+    char path[1200];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        if (access(path, F_OK)) continue;
+        if (!overwrite)
+            return status_fail(err, LOCUS_ERR_ARG,
+                               "the run folder %s already holds a run (%s)\nhint: continue it with --resume %s, "
+                               "start a new one with --name NEW, or replace it with --overwrite",
+                               dir, files[i], dir);
+        if (unlink(path))
+            return status_fail(err, LOCUS_ERR_IO, "cannot remove %s of the old run\nhint: check permissions", path);
+    }
+    return LOCUS_OK;
+}
+
 Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) {
     double t0 = progress_now();
     char dir[1024];
@@ -84,6 +103,7 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
     }
     if ((st = dir_ensure(dir, err))) goto done;
     char path[1200];
+    if (!resume_dir && (st = claim_run_dir(dir, cfg->overwrite, err))) goto done;
     {
         char *json = config_to_json(cfg, train_config_keys);
         snprintf(path, sizeof path, "%s/config.json", dir);
