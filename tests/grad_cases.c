@@ -8,5 +8,7 @@ const GradCaseGroup grad_case_groups[] = {
     {"misc", grad_cases_misc},
     {"core", grad_cases_core},
     {"vit", grad_cases_vit},
+    {"supcon", grad_cases_supcon},
+    {"aux", grad_cases_aux},
     {NULL, NULL},
 };

@@ -14,5 +14,7 @@ int grad_cases_basic(void);
 int grad_cases_misc(void);
 int grad_cases_core(void);
 int grad_cases_vit(void);
+int grad_cases_supcon(void);
+int grad_cases_aux(void);
 
 #endif

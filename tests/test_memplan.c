@@ -21,17 +21,21 @@ static long rss_kib(void) {
     return kib;
 }
 
-static int check_config(const char *model, int batch, int threads) {
+static int check_config(const char *model, const char *method, int k, int batch, int threads) {
     TrainConfig cfg;
     train_config_defaults(&cfg);
     snprintf(cfg.model, sizeof cfg.model, "%s", model);
+    snprintf(cfg.method, sizeof cfg.method, "%s", method);
+    cfg.k = k;
     cfg.batch = batch;
     cfg.threads = threads;
     cfg.limit_train = 3 * batch - 5; /* a partial last batch too */
     cfg.limit_test = batch + 7;
     ErrorMsg err;
     MemReport plan;
-    Status st = train_memplan(&cfg, &plan, &err);
+    BlockMem plan_blocks[LOCUS_MAX_BLOCKS];
+    int plan_n = 0;
+    Status st = train_memplan_blocks(&cfg, &plan, plan_blocks, &plan_n, &err);
     if (st == LOCUS_ERR_IO) {
         printf("skip: %s\n", err.text);
         exit(77);
@@ -79,7 +83,22 @@ static int check_config(const char *model, int batch, int threads) {
     MemReport measured = report_from_tracker(&s.mt);
     size_t reserved = 0;
     for (int t = 0; t < MEM_TAG_COUNT; t++) reserved += s.mt.reserved[t];
-    printf("%s batch %d threads %d:\n", model, batch, threads);
+    printf("%s %s k=%d batch %d threads %d:\n", model, method, k, batch, threads);
+    if (plan_n != s.n_blocks) {
+        printf("FAIL %s %s: %d planned blocks, %d real\n", model, method, plan_n, s.n_blocks);
+        bad++;
+    }
+    for (int b = 0; b < s.n_blocks && b < plan_n; b++)
+        if (memcmp(&plan_blocks[b].peak, &s.blocks[b].peak, sizeof(MemReport))) {
+            printf("FAIL %s %s k=%d: block %d (%s) planned act %zu total %zu, measured act %zu total %zu\n", model,
+                   method, k, b, s.blocks[b].units, plan_blocks[b].peak.peak[MEM_TAG_ACT],
+                   plan_blocks[b].peak.peak_total, s.blocks[b].peak.peak[MEM_TAG_ACT], s.blocks[b].peak.peak_total);
+            bad++;
+        }
+    if (k > 0 && s.n_blocks != k) {
+        printf("FAIL %s %s: --k %d gave %d modules\n", model, method, k, s.n_blocks);
+        bad++;
+    }
     report_mem_table(stdout, &plan, &measured);
     for (int t = 0; t < MEM_TAG_COUNT; t++)
         if (plan.peak[t] != measured.peak[t]) {
@@ -110,9 +129,14 @@ static int check_config(const char *model, int batch, int threads) {
 
 int main(void) {
     int bad = 0;
-    bad += check_config("resnet8", 32, 1);
-    bad += check_config("resnet20", 64, 2);
-    bad += check_config("vit-micro", 16, 2);
+    bad += check_config("resnet8", "e2e", 0, 32, 1);
+    bad += check_config("resnet20", "e2e", 0, 64, 2);
+    bad += check_config("vit-micro", "e2e", 0, 16, 2);
+    /* every local method at K = 2, 4, 8, 16 (resnet32: the papers' cut lists) */
+    const char *methods[] = {"greedy", "dgl", "infopro"};
+    const int ks[] = {2, 4, 8, 16};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) bad += check_config("resnet32", methods[i], ks[j], 8, 2);
     printf("%s\n", bad ? "FAILED" : "PASSED");
     return bad ? 1 : 0;
 }

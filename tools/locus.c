@@ -117,19 +117,39 @@ static int cmd_memplan(int argc, char **argv) {
     int json = take_option(&argc, argv, "--json", 0) != NULL;
     Status st = parse_config(&cfg, argc, argv, &err);
     if (st) return fail("memplan", st, &err);
-    MemReport plan;
-    if ((st = train_memplan(&cfg, &plan, &err))) return fail("memplan", st, &err);
+    MemReport plan, e2e;
+    BlockMem blocks[LOCUS_MAX_BLOCKS];
+    int n_blocks = 0;
+    if ((st = train_memplan_blocks(&cfg, &plan, blocks, &n_blocks, &err))) return fail("memplan", st, &err);
+    TrainConfig cfg_e2e = cfg;
+    snprintf(cfg_e2e.method, sizeof cfg_e2e.method, "e2e");
+    cfg_e2e.k = 0;
+    cfg_e2e.cuts[0] = 0;
+    if ((st = train_memplan(&cfg_e2e, &e2e, &err))) return fail("memplan", st, &err);
+    double save_act = e2e.peak[MEM_TAG_ACT] ? 100.0 * (1.0 - (double)plan.peak[MEM_TAG_ACT] / e2e.peak[MEM_TAG_ACT]) : 0;
+    double save_total = e2e.peak_total ? 100.0 * (1.0 - (double)plan.peak_total / e2e.peak_total) : 0;
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "mem_predicted_bytes", report_mem_json(&plan));
-        char *s = cJSON_Print(o);
-        printf("%s\n", s);
-        free(s);
+        cJSON_AddItemToObject(o, "mem_predicted_per_block", report_blocks_json(blocks, n_blocks));
+        cJSON_AddItemToObject(o, "e2e_predicted_bytes", report_mem_json(&e2e));
+        cJSON_AddNumberToObject(o, "act_saving_percent", save_act);
+        cJSON_AddNumberToObject(o, "total_saving_percent", save_total);
+        char *text = cJSON_Print(o);
+        printf("%s\n", text);
+        free(text);
         cJSON_Delete(o);
     } else {
-        printf("memory plan for %s %s on %s, batch %ld, %ld threads:\n", cfg.model, cfg.method, cfg.data,
-               (long)cfg.batch, (long)cfg.threads);
+        printf("memory plan for %s %s on %s, batch %ld, %ld threads, %d module%s:\n", cfg.model, cfg.method, cfg.data,
+               (long)cfg.batch, (long)cfg.threads, n_blocks, n_blocks == 1 ? "" : "s");
         report_mem_table(stdout, &plan, NULL);
+        if (n_blocks > 1) report_block_table(stdout, blocks, NULL, n_blocks);
+        if (strcmp(cfg.method, "e2e")) {
+            char a[32], b[32];
+            printf("end-to-end (e2e) for comparison: act %s, total %s; %s saves %.1f%% of act, %.1f%% of total\n",
+                   mem_format(e2e.peak[MEM_TAG_ACT], a, sizeof a), mem_format(e2e.peak_total, b, sizeof b),
+                   cfg.method, save_act, save_total);
+        }
     }
     if (cfg.mem_limit > 0 && plan.peak_total > (size_t)cfg.mem_limit) {
         st = report_over_limit(&cfg, &plan, &err);

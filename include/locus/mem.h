@@ -28,6 +28,9 @@ typedef struct MemTracker {
     size_t reserved[MEM_TAG_COUNT];
     size_t live_total;
     size_t peak_total;
+    /* a second set of peaks over a window the caller opens (one local-learning block, say) */
+    size_t window_peak[MEM_TAG_COUNT];
+    size_t window_peak_total;
 } MemTracker;
 
 /* Lower-case tag name ("param", "act", ...): the keys of summary.json's mem objects. */
@@ -38,6 +41,8 @@ void mem_track_use(MemTracker *mt, MemTag tag, size_t bytes);
 void mem_track_unuse(MemTracker *mt, MemTag tag, size_t bytes);
 /* Forget peaks (live stays): used to measure one phase, e.g. steady-state training. */
 void mem_reset_peaks(MemTracker *mt);
+/* Starts a window: window peaks restart from the live bytes now. */
+void mem_window_begin(MemTracker *mt);
 
 /* A 64-byte-aligned, zeroed block that is both reserved and live for `tag`.
  * Returns NULL when the system refuses (caller reports LOCUS_ERR_OOM). mt may be NULL. */

@@ -21,6 +21,13 @@ typedef struct TrainConfig {
     char data[32];
     char data_dir[512];
     char method[32];
+    char cuts[512];
+    int64_t k;
+    char k_convention[16];
+    char aux[16];
+    char infopro_mode[16];
+    char lambda_convention[16];
+    double ixx1, ixx2, ixy1, ixy2;
     int64_t epochs;
     int64_t batch;
     double lr;
@@ -56,6 +63,14 @@ typedef struct MemReport {
     size_t peak_total;
 } MemReport;
 
+/* Peak memory while one block (a run of units trained by one local loss) is processed: its forward,
+ * auxiliary heads, backward and barrier, maximum over all steps. E2E is one block. */
+#define LOCUS_MAX_BLOCKS 128
+typedef struct BlockMem {
+    char units[72]; /* "0.0-1.2": first and last unit of the block */
+    MemReport peak;
+} BlockMem;
+
 typedef struct Session Session;
 typedef struct MethodOps MethodOps;
 
@@ -77,7 +92,16 @@ struct Session {
     int train_loader_open, test_loader_open;
     const MethodOps *method;
     void *method_state;
+    int n_blocks;               /* set by the method's open */
+    BlockMem blocks[LOCUS_MAX_BLOCKS];
 };
+
+/* Brackets the processing of block b inside a method's step: the block's peak (window peaks of the
+ * tracker) is folded into s->blocks[b].peak. */
+void session_block_begin(Session *s);
+void session_block_end(Session *s, int b);
+/* Names block b after its first and last unit. */
+void session_block_name(Session *s, int b, int first_unit, int last_unit);
 
 /* The per-step result a method reports. */
 typedef struct StepResult {
@@ -90,6 +114,8 @@ void session_close(Session *s);
 
 /* Memory plan for cfg: the peak per tag of a real training run. */
 Status train_memplan(const TrainConfig *cfg, MemReport *out, ErrorMsg *err);
+/* The same, plus the peak of each block (blocks: LOCUS_MAX_BLOCKS entries). */
+Status train_memplan_blocks(const TrainConfig *cfg, MemReport *out, BlockMem *blocks, int *n_blocks, ErrorMsg *err);
 
 /* The whole run: epochs, evaluation, checkpoints, metrics, summary. resume_dir: NULL or a run folder. */
 Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err);

@@ -21,6 +21,8 @@ void mem_track_use(MemTracker *mt, MemTag tag, size_t bytes) {
     mt->live_total += bytes;
     if (mt->live[tag] > mt->peak[tag]) mt->peak[tag] = mt->live[tag];
     if (mt->live_total > mt->peak_total) mt->peak_total = mt->live_total;
+    if (mt->live[tag] > mt->window_peak[tag]) mt->window_peak[tag] = mt->live[tag];
+    if (mt->live_total > mt->window_peak_total) mt->window_peak_total = mt->live_total;
 }
 
 void mem_track_unuse(MemTracker *mt, MemTag tag, size_t bytes) {
@@ -34,6 +36,11 @@ void mem_track_unuse(MemTracker *mt, MemTag tag, size_t bytes) {
 void mem_reset_peaks(MemTracker *mt) {
     for (int t = 0; t < MEM_TAG_COUNT; t++) mt->peak[t] = mt->live[t];
     mt->peak_total = mt->live_total;
+}
+
+void mem_window_begin(MemTracker *mt) {
+    for (int t = 0; t < MEM_TAG_COUNT; t++) mt->window_peak[t] = mt->live[t];
+    mt->window_peak_total = mt->live_total;
 }
 
 void *mem_alloc_reserved(MemTracker *mt, MemTag tag, size_t bytes) {

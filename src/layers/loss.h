@@ -25,4 +25,16 @@ typedef struct SigmoidBCE {
 /* Inputs: logits (any shape) and targets of the same shape with values in [0, 1] (not checked). */
 void sigmoid_bce_init(SigmoidBCE *l, const char *name);
 
+/* supcon: supervised contrastive loss, single view, as InfoPro's contrast mode (spec local-learning.md
+ * §1.4; formula and gradient in supcon.c). The L2 normalisation of the features is part of the layer.
+ * Inputs: features N x D (N >= 2), labels [N] (class indices as floats, compared for equality).
+ * Loss scale temperature / base_temperature (InfoPro: 0.07 / 0.07 = 1); both must be > 0.
+ * Cache (training): (N D + N^2 + N) floats. Bitwise independent of the thread count. */
+typedef struct SupCon {
+    Layer base;
+    float temperature, base_temperature;
+} SupCon;
+
+void supcon_init(SupCon *l, const char *name, float temperature, float base_temperature);
+
 #endif

@@ -16,6 +16,8 @@ static Status e2e_open(Session *s, ErrorMsg *err) {
     if (!st) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
     softmax_ce_init(&st->ce, "loss", (float)s->cfg.label_smoothing);
     s->method_state = st;
+    s->n_blocks = 1;
+    session_block_name(s, 0, 0, s->model.n_units - 1);
     return LOCUS_OK;
 }
 
@@ -23,6 +25,7 @@ static Status e2e_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, Err
     E2eState *st = s->method_state;
     Tape *t = &s->tape;
     TapeMark m = tape_mark(t);
+    session_block_begin(s);
     Tensor *logits = model_forward(&s->model, t, x);
     Tensor *loss = tape_call2(t, &st->ce.base, logits, labels);
     Status status = method_check_loss(t, loss, m, err);
@@ -32,6 +35,7 @@ static Status e2e_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, Err
     if (status) return status_fail(err, status, "%s", t->err.text);
     method_fill_result(loss, logits, labels, r);
     tape_release(t, m);
+    session_block_end(s, 0);
     return LOCUS_OK;
 }
 

@@ -14,7 +14,22 @@ const CfgKey train_config_keys[] = {
       "network architecture"),
     K(data, CFG_STRING, 0, 0, "fashion-mnist|cifar10", "dataset"),
     K(data_dir, CFG_STRING, 0, 0, NULL, "dataset folder (default: the Debian package's for fashion-mnist, ./data/cifar10 for cifar10)"),
-    K(method, CFG_STRING, 0, 0, "e2e", "training method"),
+    K(method, CFG_STRING, 0, 0, "e2e|greedy|dgl|infopro", "training method"),
+    K(cuts, CFG_STRING, 0, 0, NULL,
+      "local learning: cut after these units, e.g. \"1.2,2.1,3.0\" (stage.index; 0.0 = the stem)"),
+    K(k, CFG_INT, 0, LOCUS_MAX_BLOCKS, NULL,
+      "local learning: number of modules K (the papers' cut lists for resnet32/110, balanced otherwise; 0 = use --cuts)"),
+    K(k_convention, CFG_STRING, 0, 0, "infopro|hpff",
+      "which papers' cut lists --k maps to (infopro: stem may be its own module; hpff: stem merged into the first)"),
+    K(aux, CFG_STRING, 0, 0, "default|greedy|dgl|dgl-orig|1c2f|2c2f",
+      "auxiliary classifier of local modules (default: greedy->greedy, dgl->dgl, infopro->1c2f)"),
+    K(infopro_mode, CFG_STRING, 0, 0, "contrast|softmax", "InfoPro's label term: SupCon (contrast) or CE (softmax)"),
+    K(lambda_convention, CFG_STRING, 0, 0, "infopro|hpff|man",
+      "how a module's loss weights follow its position (the InfoPro, HPFF or MAN code's convention)"),
+    K(ixx1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 (reconstruction) of the first module (-1: the paper's value for K)"),
+    K(ixx2, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 of the last local module (-1: the paper's value for K)"),
+    K(ixy1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda2 (label term) of the first module (-1: the paper's value for K)"),
+    K(ixy2, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda2 of the last local module (-1: the paper's value for K)"),
     K(epochs, CFG_INT, 1, 100000, NULL, "epochs"),
     K(batch, CFG_INT, 1, 65536, NULL, "batch size"),
     K(lr, CFG_FLOAT, 0, 100, NULL, "base learning rate"),
@@ -50,6 +65,11 @@ void train_config_defaults(TrainConfig *c) {
     strcpy(c->model, "resnet8");
     strcpy(c->data, "fashion-mnist");
     strcpy(c->method, "e2e");
+    strcpy(c->k_convention, "infopro");
+    strcpy(c->aux, "default");
+    strcpy(c->infopro_mode, "contrast");
+    strcpy(c->lambda_convention, "infopro");
+    c->ixx1 = c->ixx2 = c->ixy1 = c->ixy2 = -1;
     c->epochs = 3;
     c->batch = 128;
     c->lr = 0.1;

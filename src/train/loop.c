@@ -91,7 +91,9 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
         run_dir_path(cfg, dir, sizeof dir);
 
     MemReport plan;
-    Status st = train_memplan(cfg, &plan, err);
+    BlockMem plan_blocks[LOCUS_MAX_BLOCKS];
+    int plan_n = 0;
+    Status st = train_memplan_blocks(cfg, &plan, plan_blocks, &plan_n, err);
     if (st) return st;
     if (cfg->mem_limit > 0 && plan.peak_total > (size_t)cfg->mem_limit) return report_over_limit(cfg, &plan, err);
 
@@ -194,7 +196,7 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
         sum.acc_last = acc_last;
         sum.img_per_s = rs.train_time > 0 ? rs.train_images / rs.train_time : 0;
         sum.wall_s = progress_now() - t0;
-        st = report_finish(stdout, &s, dir, &plan, &sum, err);
+        st = report_finish(stdout, &s, dir, &plan, plan_blocks, &sum, err);
     }
 done:
     session_close(&s);

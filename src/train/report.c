@@ -44,8 +44,35 @@ void report_start(FILE *f, const Session *s, const char *dir, const MemReport *p
     fflush(f);
 }
 
-Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport *plan, const Summary *sum,
-                     ErrorMsg *err) {
+void report_block_table(FILE *f, const BlockMem *planned, const BlockMem *measured, int n) {
+    char a[32], b[32], c[32], d[32];
+    fprintf(f, "  %-6s %-14s %12s %12s", "block", "units", "act plan", "total plan");
+    if (measured) fprintf(f, " %12s %12s", "act meas.", "total meas.");
+    fprintf(f, "\n");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "  %-6d %-14s %12s %12s", i, planned[i].units,
+                mem_format(planned[i].peak.peak[MEM_TAG_ACT], a, sizeof a),
+                mem_format(planned[i].peak.peak_total, b, sizeof b));
+        if (measured)
+            fprintf(f, " %12s %12s", mem_format(measured[i].peak.peak[MEM_TAG_ACT], c, sizeof c),
+                    mem_format(measured[i].peak.peak_total, d, sizeof d));
+        fprintf(f, "\n");
+    }
+}
+
+cJSON *report_blocks_json(const BlockMem *blocks, int n) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        cJSON *o = report_mem_json(&blocks[i].peak);
+        cJSON_AddNumberToObject(o, "block", i);
+        cJSON_AddStringToObject(o, "units", blocks[i].units);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport *plan, const BlockMem *plan_blocks,
+                     const Summary *sum, ErrorMsg *err) {
     MemReport measured = report_from_tracker(&s->mt);
     fprintf(f, "\n== summary: %s %s on %s, %d epochs ==\n", s->cfg.model, s->cfg.method, s->cfg.data,
             (int)s->cfg.epochs);
@@ -54,8 +81,14 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
     fprintf(f, "  wall time       %.1f s\n", sum->wall_s);
     fprintf(f, "  peak memory by tag:\n");
     report_mem_table(f, plan, &measured);
-    fprintf(f, "  planned == measured: %s\n",
-            memcmp(plan, &measured, sizeof measured) == 0 ? "yes" : "NO (report this as a bug)");
+    int same = memcmp(plan, &measured, sizeof measured) == 0;
+    for (int b = 0; b < s->n_blocks; b++)
+        same &= memcmp(&plan_blocks[b].peak, &s->blocks[b].peak, sizeof(MemReport)) == 0;
+    if (s->n_blocks > 1) {
+        fprintf(f, "  peak memory by block (%d modules):\n", s->n_blocks);
+        report_block_table(f, plan_blocks, s->blocks, s->n_blocks);
+    }
+    fprintf(f, "  planned == measured: %s\n", same ? "yes" : "NO (report this as a bug)");
     fprintf(f, "  run folder      %s (config.json, metrics.jsonl, checkpoint.safetensors, summary.json)\n", dir);
 
     cJSON *o = cJSON_CreateObject();
@@ -72,6 +105,8 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
     cJSON_AddNumberToObject(o, "params_learnable", (double)params_count_trainable(&s->ps));
     cJSON_AddItemToObject(o, "mem_peak_bytes", report_mem_json(&measured));
     cJSON_AddItemToObject(o, "mem_predicted_bytes", report_mem_json(plan));
+    cJSON_AddItemToObject(o, "mem_peak_per_block", report_blocks_json(s->blocks, s->n_blocks));
+    cJSON_AddItemToObject(o, "mem_predicted_per_block", report_blocks_json(plan_blocks, s->n_blocks));
     char *json = cJSON_Print(o);
     cJSON_Delete(o);
     char path[1200];

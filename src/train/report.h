@@ -12,9 +12,13 @@ typedef struct Summary {
 } Summary;
 
 void report_start(FILE *f, const Session *s, const char *dir, const MemReport *plan);
-/* Prints the final table and writes <dir>/summary.json. */
-Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport *plan, const Summary *sum,
-                     ErrorMsg *err);
+/* Prints the final table and writes <dir>/summary.json. plan_blocks: the planned per-block peaks. */
+Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport *plan, const BlockMem *plan_blocks,
+                     const Summary *sum, ErrorMsg *err);
+/* One line per block: units, ACT and total peak (planned, and measured if given). */
+void report_block_table(FILE *f, const BlockMem *planned, const BlockMem *measured, int n);
+/* [{"block": 0, "units": "0.0-1.2", "total": .., "param": .., ...}, ...] (caller owns). */
+struct cJSON *report_blocks_json(const BlockMem *blocks, int n);
 /* The LOCUS_ERR_OOM answer for --mem-limit: what is needed, per tag, and a batch that would fit. */
 Status report_over_limit(const TrainConfig *cfg, const MemReport *plan, ErrorMsg *err);
 /* The memory table: one row per tag, planned and (if measured != NULL) measured. */

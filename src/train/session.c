@@ -11,6 +11,7 @@
  *      plan mode: the sizing pass again, now charged to the session's tracker. */
 #include <cblas.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "locus/method.h"
@@ -92,6 +93,7 @@ static Status size_tape(Session *s, size_t *data, size_t *grad, size_t *meta, si
     *meta = tape_plan_meta_bytes(&s->tape);
     *scratch = s->tape.scratch_need;
     tape_free(&s->tape);
+    for (int b = 0; b < s->n_blocks; b++) memset(&s->blocks[b].peak, 0, sizeof s->blocks[b].peak);
     return st;
 }
 
@@ -153,13 +155,37 @@ Tensor *session_eval_forward(Session *s, Tensor *x) {
     return logits;
 }
 
-Status train_memplan(const TrainConfig *cfg, MemReport *out, ErrorMsg *err) {
-    Session s;
-    Status st = session_open(&s, cfg, 1, err);
+void session_block_begin(Session *s) { mem_window_begin(&s->mt); }
+
+void session_block_end(Session *s, int b) {
+    CHECK(b >= 0 && b < s->n_blocks, "block %d of %d", b, s->n_blocks);
+    MemReport *p = &s->blocks[b].peak;
+    for (int t = 0; t < MEM_TAG_COUNT; t++)
+        if (s->mt.window_peak[t] > p->peak[t]) p->peak[t] = s->mt.window_peak[t];
+    if (s->mt.window_peak_total > p->peak_total) p->peak_total = s->mt.window_peak_total;
+}
+
+void session_block_name(Session *s, int b, int first_unit, int last_unit) {
+    snprintf(s->blocks[b].units, sizeof s->blocks[b].units, "%s-%s", s->model.units[first_unit].name,
+             s->model.units[last_unit].name);
+}
+
+Status train_memplan_blocks(const TrainConfig *cfg, MemReport *out, BlockMem *blocks, int *n_blocks,
+                            ErrorMsg *err) {
+    Session *s = calloc(1, sizeof *s);
+    if (!s) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
+    Status st = session_open(s, cfg, 1, err);
     if (!st) {
-        for (int t = 0; t < MEM_TAG_COUNT; t++) out->peak[t] = s.mt.peak[t];
-        out->peak_total = s.mt.peak_total;
+        for (int t = 0; t < MEM_TAG_COUNT; t++) out->peak[t] = s->mt.peak[t];
+        out->peak_total = s->mt.peak_total;
+        if (blocks) memcpy(blocks, s->blocks, sizeof s->blocks[0] * (size_t)s->n_blocks);
+        if (n_blocks) *n_blocks = s->n_blocks;
     }
-    session_close(&s);
+    session_close(s);
+    free(s);
     return st;
+}
+
+Status train_memplan(const TrainConfig *cfg, MemReport *out, ErrorMsg *err) {
+    return train_memplan_blocks(cfg, out, NULL, NULL, err);
 }

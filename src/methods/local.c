@@ -1,0 +1,201 @@
+/* local.c — supervised local learning (spec local-learning.md §0.4, §1): the network is cut into K
+ * modules; each module but the last trains on its own auxiliary loss, the last on the network's
+ * cross-entropy; a barrier after each module stops the gradient and frees the module's activations, so
+ * only one module (plus its auxiliary heads) is alive at a time. One optimizer step follows all local
+ * backwards (the shared loop does it).
+ *
+ *   greedy   aux = GAP + linear, CE                                   (spec §1.2)
+ *   dgl      aux = DGL's MLP-SR head (AugLocal port; --aux dgl-orig: original), CE      (§1.3)
+ *   infopro  aux = decoder (BCE against the de-normalised augmented image) weighted lambda1
+ *              + classifier 1c2f (--aux 2c2f) with SupCon (contrast) or CE (softmax) weighted lambda2,
+ *              lambdas linear in the module's position r (lambda.h: the InfoPro, HPFF or MAN convention)  (§1.4)
+ * Evaluation uses only the backbone and its classifier (model_forward). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/loss.h"
+#include "locus/method.h"
+#include "methods/common.h"
+#include "methods/cuts.h"
+#include "methods/lambda.h"
+#include "models/aux_heads.h"
+
+typedef enum LocalKind { LOCAL_GREEDY, LOCAL_DGL, LOCAL_INFOPRO } LocalKind;
+
+typedef struct LocalBlock {
+    int first, last;  /* units */
+    AuxHead *cls;     /* classifier / projection head (NULL for the last module) */
+    AuxHead *dec;     /* InfoPro decoder (NULL otherwise) */
+    float lam_rec, lam_y;
+} LocalBlock;
+
+typedef struct LocalState {
+    LocalKind kind;
+    int contrast;             /* InfoPro: SupCon on a 128-d projection; else CE on class logits */
+    LocalBlock blocks[LOCUS_MAX_BLOCKS];
+    SoftmaxCE ce;
+    SigmoidBCE bce;
+    SupCon supcon;
+    float mean[3], std[3];    /* to de-normalise the input into the reconstruction target */
+} LocalState;
+
+/* InfoPro's (lambda1 first -> last ; lambda2 first -> last) for ResNet-32 on CIFAR-10 (spec §1.4 c);
+ * a K not in the table takes the nearest K's values. */
+static void infopro_default_lambdas(int k, double out[4]) {
+    static const struct { int k; double v[4]; } t[] = {
+        {2, {5, 5, 1, 1}}, {4, {6, 1, 0, 2}}, {8, {5, 0, 0, 2}}, {16, {5, 0.2, 0.05, 0.5}}};
+    int best = 0;
+    for (int i = 1; i < 4; i++)
+        if (abs(t[i].k - k) < abs(t[best].k - k)) best = i;
+    memcpy(out, t[best].v, sizeof t[best].v);
+}
+
+static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
+    const TrainConfig *c = &s->cfg;
+    Model *m = &s->model;
+    if (m->units[0].out_h == 0 || m->units[m->n_units - 2].out_w == 0)
+        return status_fail(err, LOCUS_ERR_ARG, "--method %s needs a convolutional network (a ResNet); %s is not\n"
+                           "hint: use --model resnet32 (local learning for the ViT comes with MAN++)",
+                           c->method, m->arch);
+    LocalState *st = calloc(1, sizeof *st);
+    if (!st) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
+    s->method_state = st;
+    st->kind = kind;
+    st->contrast = !strcmp(c->infopro_mode, "contrast");
+    int last_unit[LOCUS_MAX_BLOCKS], n = 0;
+    Status r = cuts_resolve(m, c->cuts, (int)c->k, c->k_convention, last_unit, &n, LOCUS_MAX_BLOCKS, err);
+    if (r) return r;
+    s->n_blocks = n;
+    softmax_ce_init(&st->ce, "loss", (float)c->label_smoothing);
+    sigmoid_bce_init(&st->bce, "loss.rec");
+    supcon_init(&st->supcon, "loss.supcon", 0.07f, 0.07f);
+    DataPreset p;
+    if ((r = data_preset(c->data, 1, &p, err))) return r;
+    memcpy(st->mean, p.mean, sizeof st->mean);
+    memcpy(st->std, p.std, sizeof st->std);
+
+    AuxKind cls_kind = kind == LOCAL_GREEDY ? AUX_GREEDY : kind == LOCAL_DGL ? AUX_DGL : AUX_INFOPRO_1C2F;
+    if (strcmp(c->aux, "default") && aux_kind_parse(c->aux, &cls_kind))
+        return status_fail(err, LOCUS_ERR_ARG, "unknown --aux '%s'", c->aux);
+    LambdaConvention conv;
+    if (lambda_convention_parse(c->lambda_convention, &conv))
+        return status_fail(err, LOCUS_ERR_ARG, "unknown --lambda-convention '%s'", c->lambda_convention);
+    double lam[4] = {c->ixx1, c->ixx2, c->ixy1, c->ixy2}, def[4];
+    infopro_default_lambdas(n, def);
+    for (int i = 0; i < 4; i++)
+        if (lam[i] < 0) lam[i] = def[i];
+    int first = 0;
+    for (int b = 0; b < n; b++) {
+        LocalBlock *lb = &st->blocks[b];
+        lb->first = first;
+        lb->last = last_unit[b];
+        first = lb->last + 1;
+        session_block_name(s, b, lb->first, lb->last);
+        if (b == n - 1) break;
+        const ModelUnit *u = &m->units[lb->last];
+        AuxSpec as = {cls_kind, u->out_c, u->out_h, u->out_w, m->classes, m->in_c, m->in_h, m->in_w};
+        if (kind == LOCAL_INFOPRO && st->contrast) as.out_dim = 128;
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "aux.%d.cls", b);
+        if ((r = aux_head_create(&lb->cls, &as, &s->ps, prefix, err))) return r;
+        lb->lam_rec = 0, lb->lam_y = 1;
+        if (kind == LOCAL_INFOPRO) {
+            as.kind = AUX_DECODER;
+            snprintf(prefix, sizeof prefix, "aux.%d.dec", b);
+            if ((r = aux_head_create(&lb->dec, &as, &s->ps, prefix, err))) return r;
+            int next_stage = m->units[lb->last + 1].name[0] - '0';
+            double rr = lambda_position(conv, b, n, (int)c->k, next_stage);
+            lambda_weights(lam, rr, &lb->lam_rec, &lb->lam_y);
+        }
+    }
+    return LOCUS_OK;
+}
+
+static Status greedy_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_GREEDY, err); }
+static Status dgl_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_DGL, err); }
+static Status infopro_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_INFOPRO, err); }
+
+static void local_init_weights(Session *s, Rng *rng) {
+    LocalState *st = s->method_state;
+    for (int b = 0; b < s->n_blocks - 1; b++) {
+        aux_head_init_weights(st->blocks[b].cls, &s->ps, rng);
+        if (st->blocks[b].dec) aux_head_init_weights(st->blocks[b].dec, &s->ps, rng);
+    }
+}
+
+/* The reconstruction target: the augmented input de-normalised back to [0, 1]. */
+static Tensor *make_img01(Tape *t, const LocalState *st, const Tensor *x) {
+    Tensor *img = tape_tensor(t, x->shape, 0);
+    if (!img || !img->data) return img;
+    int n = x->shape.d[0], c = x->shape.d[1];
+    size_t plane = (size_t)x->shape.d[2] * x->shape.d[3];
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *src = x->data + ((size_t)i * c + ch) * plane;
+            float *dst = img->data + ((size_t)i * c + ch) * plane;
+            for (size_t q = 0; q < plane; q++) dst[q] = src[q] * st->std[ch] + st->mean[ch];
+        }
+    return img;
+}
+
+static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
+    LocalState *st = s->method_state;
+    Tape *t = &s->tape;
+    Model *m = &s->model;
+    TapeMark m0 = tape_mark(t);
+    Tensor *img01 = st->kind == LOCAL_INFOPRO ? make_img01(t, st, x) : NULL;
+    Tensor *h = x;
+    Status status = LOCUS_OK;
+    for (int b = 0; b < s->n_blocks && !status; b++) {
+        const LocalBlock *lb = &st->blocks[b];
+        session_block_begin(s);
+        TapeMark mb = tape_mark(t);
+        for (int u = lb->first; u <= lb->last; u++) h = m->unit_forward(m, t, u, h);
+        Tensor *loss[2];
+        float scale[2];
+        int nl = 0;
+        if (b == s->n_blocks - 1) {
+            loss[nl] = tape_call2(t, &st->ce.base, h, labels), scale[nl++] = 1.0f;
+        } else {
+            Tensor *z = aux_head_forward(lb->cls, t, h);
+            const Layer *ly = st->kind == LOCAL_INFOPRO && st->contrast ? &st->supcon.base : &st->ce.base;
+            if (lb->lam_y != 0.0f) loss[nl] = tape_call2(t, ly, z, labels), scale[nl++] = lb->lam_y;
+            if (lb->dec && lb->lam_rec != 0.0f) {
+                Tensor *rec = aux_head_forward(lb->dec, t, h);
+                loss[nl] = tape_call2(t, &st->bce.base, rec, img01), scale[nl++] = lb->lam_rec;
+            }
+        }
+        for (int i = 0; i < nl && !status; i++) status = method_check_loss(t, loss[i], mb, err);
+        if (!status && nl) status = tape_backward(t, loss, scale, nl, mb);
+        if (status && !err->text[0]) status_fail(err, status, "%s", t->err.text);
+        if (!status && b == s->n_blocks - 1) method_fill_result(loss[0], h, labels, r);
+        if (!status && b < s->n_blocks - 1) {
+            h = tape_barrier(t, h, mb);
+            if (!h) status = status_fail(err, t->status, "%s", t->err.text);
+        }
+        session_block_end(s, b);
+    }
+    tape_release(t, m0);
+    return status;
+}
+
+static void local_close(Session *s) {
+    LocalState *st = s->method_state;
+    if (!st) return;
+    for (int b = 0; b < LOCUS_MAX_BLOCKS; b++) {
+        if (st->blocks[b].cls) aux_head_free(st->blocks[b].cls);
+        if (st->blocks[b].dec) aux_head_free(st->blocks[b].dec);
+    }
+    free(st);
+    s->method_state = NULL;
+}
+
+const MethodOps method_greedy = {.name = "greedy", .help = "greedy supervised local learning (GAP + linear heads)",
+                                 .open = greedy_open, .step = local_step, .init_weights = local_init_weights,
+                                 .close = local_close};
+const MethodOps method_dgl = {.name = "dgl", .help = "DGL: decoupled greedy learning with MLP-SR heads",
+                              .open = dgl_open, .step = local_step, .init_weights = local_init_weights,
+                              .close = local_close};
+const MethodOps method_infopro = {.name = "infopro", .help = "InfoPro: reconstruction + SupCon/CE local losses",
+                                  .open = infopro_open, .step = local_step, .init_weights = local_init_weights,
+                                  .close = local_close};

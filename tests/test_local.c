@@ -1,0 +1,195 @@
+/* test_local.c — local learning's defining properties, on real Fashion-MNIST batches:
+ *  - one module == end-to-end: the greedy method with no cut gives the same loss and bit-identical
+ *    gradients as e2e;
+ *  - no gradient crosses a barrier: InfoPro with every auxiliary weight 0 (so only the last module's
+ *    loss exists) leaves every parameter before the last cut with an exactly zero gradient, and the last
+ *    module's parameters with a non-zero one;
+ *  - cut lists: --k maps to the papers' lists (resnet32 K=16: 16 modules, the stem alone; hpff: 15),
+ *    bad --cuts are refused with a hint. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "locus/method.h"
+#include "methods/cuts.h"
+#include "methods/lambda.h"
+#include "train/session_internal.h"
+
+static int fails;
+#define EXPECT(c, ...)                                  \
+    do {                                                \
+        if (!(c)) {                                     \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+            printf(__VA_ARGS__);                        \
+            printf("\n");                               \
+            fails++;                                    \
+        }                                               \
+    } while (0)
+
+static TrainConfig base_config(void) {
+    TrainConfig c;
+    train_config_defaults(&c);
+    snprintf(c.model, sizeof c.model, "resnet20");
+    c.batch = 16;
+    c.limit_train = 32;
+    c.limit_test = 16;
+    c.threads = 2;
+    return c;
+}
+
+/* One training step on the first batch of epoch 1; the session keeps the gradients. */
+static int one_step(Session *s, const TrainConfig *c, double *loss) {
+    ErrorMsg err;
+    if (session_open(s, c, 0, &err)) {
+        printf("open %s: %s\n", c->method, err.text);
+        return -1;
+    }
+    loader_start_epoch(&s->train_loader, 1);
+    const float *xb, *yb;
+    int n;
+    CHECK(loader_next(&s->train_loader, &xb, &yb, &n), "no batch");
+    params_zero_grads(&s->ps);
+    TapeMark m = tape_mark(&s->tape);
+    Tensor *x = tape_wrap(&s->tape, shape4(n, s->train_set.c, s->train_set.h, s->train_set.w), (float *)xb, 0);
+    Tensor *y = tape_wrap(&s->tape, shape1(n), (float *)yb, 0);
+    StepResult r;
+    Status st = s->method->step(s, x, y, &r, &err);
+    tape_release(&s->tape, m);
+    if (st) {
+        printf("step %s: %s\n", c->method, err.text);
+        return -1;
+    }
+    *loss = r.loss;
+    return 0;
+}
+
+static void test_one_module_is_e2e(void) {
+    TrainConfig a = base_config(), b = base_config();
+    snprintf(b.method, sizeof b.method, "greedy");
+    Session sa, sb;
+    double la, lb;
+    if (one_step(&sa, &a, &la) || one_step(&sb, &b, &lb)) {
+        EXPECT(0, "steps failed");
+        return;
+    }
+    EXPECT(sb.n_blocks == 1, "no cut: one module (%d)", sb.n_blocks);
+    EXPECT(la == lb, "loss e2e %.9g == greedy one module %.9g", la, lb);
+    EXPECT(sa.ps.numel_trainable == sb.ps.numel_trainable &&
+               !memcmp(sa.ps.grads, sb.ps.grads, sizeof(float) * sa.ps.numel_trainable),
+           "gradients bit-identical");
+    session_close(&sa);
+    session_close(&sb);
+}
+
+static void test_barrier(void) {
+    TrainConfig c = base_config();
+    snprintf(c.method, sizeof c.method, "infopro");
+    c.k = 4;
+    c.ixx1 = c.ixx2 = c.ixy1 = c.ixy2 = 0; /* only the last module's loss remains */
+    Session s;
+    double loss;
+    if (one_step(&s, &c, &loss)) {
+        EXPECT(0, "step failed");
+        return;
+    }
+    EXPECT(s.n_blocks == 4, "4 modules");
+    /* the last module starts at the unit after the third cut; its parameters are layer3.* (for resnet20
+     * K=4 balanced: units 0..9 split 0-2, 3-4, 5-7, 8-9+head) and fc */
+    const char *last_first = s.blocks[3].units; /* "x.y-head" */
+    char stage = last_first[0], idx = last_first[2];
+    int zero_before = 1, nonzero_last = 0, checked = 0;
+    for (int h = 0; h < s.ps.count; h++) {
+        const ParamInfo *pi = &s.ps.info[h];
+        if (pi->kind != PARAM_TRAINABLE || !strncmp(pi->name, "aux.", 4)) continue;
+        int in_last = !strncmp(pi->name, "fc.", 3);
+        if (!strncmp(pi->name, "layer", 5)) {
+            char st = pi->name[5], ix = pi->name[7];
+            in_last = st > stage || (st == stage && ix >= idx);
+        }
+        double sum = 0;
+        const float *g = params_grad(&s.ps, h);
+        for (size_t i = 0; i < pi->numel; i++) sum += fabs(g[i]);
+        if (!in_last && sum != 0.0) {
+            printf("  %s has gradient %g upstream of the barrier\n", pi->name, sum);
+            zero_before = 0;
+        }
+        if (in_last && sum > 0) nonzero_last++;
+        checked++;
+    }
+    EXPECT(checked > 10 && zero_before, "no gradient upstream of the last barrier");
+    EXPECT(nonzero_last > 2, "the last module learns (%d tensors with gradient)", nonzero_last);
+    session_close(&s);
+}
+
+static void test_cuts(void) {
+    MemTracker mt = {0};
+    ParamStore ps;
+    params_init(&ps, &mt);
+    Model m;
+    ErrorMsg err;
+    ModelSpec spec = {"resnet32", 3, 32, 32, 10};
+    CHECK(model_create(&m, &spec, &ps, &err) == LOCUS_OK, "%s", err.text);
+    int last[LOCUS_MAX_BLOCKS], n = 0;
+    EXPECT(cuts_resolve(&m, "", 16, "infopro", last, &n, LOCUS_MAX_BLOCKS, &err) == LOCUS_OK && n == 16 &&
+               last[0] == 0 && last[15] == m.n_units - 1,
+           "infopro K=16: 16 modules, stem alone (n=%d, first ends at %d)", n, last[0]);
+    EXPECT(cuts_resolve(&m, "", 16, "hpff", last, &n, LOCUS_MAX_BLOCKS, &err) == LOCUS_OK && n == 15 && last[0] == 1,
+           "hpff K=16: 15 segments, stem merged (n=%d)", n);
+    EXPECT(cuts_resolve(&m, "", 8, "infopro", last, &n, LOCUS_MAX_BLOCKS, &err) == LOCUS_OK && n == 8 &&
+               !strcmp(m.units[last[1]].name, "1.2") && !strcmp(m.units[last[6]].name, "3.2"),
+           "infopro K=8 follows the paper's list");
+    EXPECT(cuts_resolve(&m, "1.2,2.1,3.0", 0, "infopro", last, &n, LOCUS_MAX_BLOCKS, &err) == LOCUS_OK && n == 4,
+           "explicit cuts");
+    EXPECT(cuts_resolve(&m, "1.2,9.9", 0, "infopro", last, &n, LOCUS_MAX_BLOCKS, &err) == LOCUS_ERR_ARG &&
+               strstr(err.text, "hint"),
+           "unknown unit refused: %s", err.text);
+    EXPECT(cuts_resolve(&m, "2.1,1.2", 0, "infopro", last, &n, LOCUS_MAX_BLOCKS, &err) == LOCUS_ERR_ARG,
+           "out-of-order cuts refused");
+    EXPECT(cuts_resolve(&m, "3.4", 0, "infopro", last, &n, LOCUS_MAX_BLOCKS, &err) == LOCUS_ERR_ARG,
+           "a cut that leaves the head alone is refused");
+    EXPECT(cuts_resolve(&m, "1.0", 4, "infopro", last, &n, LOCUS_MAX_BLOCKS, &err) == LOCUS_ERR_ARG,
+           "--k and --cuts together refused");
+    EXPECT(cuts_resolve(&m, "", 6, "infopro", last, &n, LOCUS_MAX_BLOCKS, &err) == LOCUS_OK && n == 6,
+           "K without a table: balanced");
+    model_free(&m);
+    params_free(&ps);
+}
+
+static void test_lambdas(void) {
+    float a, b;
+    /* InfoPro R-32 K=4 (6 -> 1 ; 0 -> 2): modules 0, 1, 2 at r = 0, 1/2, 1 */
+    const double ip[4] = {6, 1, 0, 2};
+    const float want_rec[3] = {6, 3.5f, 1}, want_y[3] = {0, 1, 2};
+    for (int m = 0; m < 3; m++) {
+        lambda_weights(ip, lambda_position(LAMBDA_INFOPRO, m, 4, 4, 0), &a, &b);
+        EXPECT(a == want_rec[m] && b == want_y[m], "infopro K=4 module %d: %g %g", m, a, b);
+    }
+    EXPECT(lambda_position(LAMBDA_INFOPRO, 0, 2, 2, 0) == 0.0, "K=2: r = 0");
+    /* HPFF: nominal K=16 with 15 segments: segment i at i/14 */
+    EXPECT(lambda_position(LAMBDA_HPFF, 7, 15, 16, 2) == 7.0 / 14.0, "hpff uses the nominal K");
+    EXPECT(lambda_position(LAMBDA_INFOPRO, 7, 15, 16, 2) == 7.0 / 13.0, "infopro uses the modules built");
+    /* MAN R-32 K=16, README (5 -> 0 ; 0.5 -> 0): lambda1 = 5*13/14, 5*12/14, 5*11/14 by stage */
+    const double man[4] = {5, 0, 0.5, 0};
+    for (int stage = 1; stage <= 3; stage++) {
+        lambda_weights(man, lambda_position(LAMBDA_MAN, 9, 15, 16, stage), &a, &b);
+        EXPECT(fabsf(a - 5.0f * (14 - stage) / 14.0f) < 1e-6f && fabsf(b - a / 10.0f) < 1e-6f,
+               "man stage %d: %g %g", stage, a, b);
+    }
+    LambdaConvention c;
+    EXPECT(lambda_convention_parse("man", &c) == 0 && c == LAMBDA_MAN && lambda_convention_parse("x", &c) == -1,
+           "parse");
+}
+
+int main(void) {
+    if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) {
+        printf("skip: Fashion-MNIST not installed\n");
+        return 77;
+    }
+    test_cuts();
+    test_lambdas();
+    test_one_module_is_e2e();
+    test_barrier();
+    printf("%s (%d failures)\n", fails ? "FAILED" : "PASSED", fails);
+    return fails ? 1 : 0;
+}
