@@ -13,17 +13,8 @@
 #include <string.h>
 
 #include "models/aux_heads.h"
+#include "expect.h"
 
-static int fails;
-#define EXPECT(c, ...)                                  \
-    do {                                                \
-        if (!(c)) {                                     \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-            fails++;                                    \
-        }                                               \
-    } while (0)
 
 static AuxSpec spec_of(AuxKind k, int c, int h, int w, int out_dim, int img_c, int img_hw) {
     AuxSpec s = {k, c, h, w, out_dim, img_c, img_hw, img_hw};
@@ -311,6 +302,5 @@ int main(void) {
     test_shapes(3, 96);
     test_forward();
     test_errors();
-    printf("%s: %d failures\n", fails ? "FAILED" : "PASSED", fails);
-    return fails ? 1 : 0;
+    return expect_report();
 }

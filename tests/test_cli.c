@@ -17,21 +17,12 @@
 
 #include "locus/fileutil.h"
 #include "locus/safetensors.h"
+#include "expect.h"
 
-static int fails;
 static const char *bin;
 static char tmp[256];
 static char out_text[1 << 16];
 
-#define EXPECT(c, ...)                                      \
-    do {                                                    \
-        if (!(c)) {                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);     \
-            printf(__VA_ARGS__);                            \
-            printf("\n");                                   \
-            fails++;                                        \
-        }                                                   \
-    } while (0)
 
 /* Runs "locus ARGS", captures stdout+stderr into out_text, returns the exit code. */
 static int run(const char *args) {
@@ -264,7 +255,6 @@ int main(void) {
     test_nan();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    if (!fails && system(cmd) != 0) printf("note: could not remove %s\n", tmp);
-    printf("%s (%d failures)\n", fails ? "FAILED" : "PASSED", fails);
-    return fails ? 1 : 0;
+    if (!expect_failures && system(cmd) != 0) printf("note: could not remove %s\n", tmp);
+    return expect_report();
 }

@@ -15,17 +15,8 @@
 #include "methods/cuts.h"
 #include "methods/lambda.h"
 #include "train/session_internal.h"
+#include "expect.h"
 
-static int fails;
-#define EXPECT(c, ...)                                  \
-    do {                                                \
-        if (!(c)) {                                     \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-            fails++;                                    \
-        }                                               \
-    } while (0)
 
 static TrainConfig base_config(void) {
     TrainConfig c;
@@ -190,6 +181,5 @@ int main(void) {
     test_lambdas();
     test_one_module_is_e2e();
     test_barrier();
-    printf("%s (%d failures)\n", fails ? "FAILED" : "PASSED", fails);
-    return fails ? 1 : 0;
+    return expect_report();
 }

@@ -10,17 +10,8 @@
 #include <cblas.h>
 
 #include "locus/model.h"
+#include "expect.h"
 
-static int fails;
-#define EXPECT(c, ...)                         \
-    do {                                       \
-        if (!(c)) {                            \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);               \
-            printf("\n");                      \
-            fails++;                           \
-        }                                      \
-    } while (0)
 
 static double now(void) {
     struct timespec ts;
@@ -135,6 +126,5 @@ int main(void) {
         time_step("resnet32", 128, 1);
         time_step("resnet32", 128, 2);
     }
-    printf("%s (%d failures)\n", fails ? "FAILED" : "PASSED", fails);
-    return fails ? 1 : 0;
+    return expect_report();
 }

@@ -16,17 +16,8 @@
 #include "layers/linear.h"
 #include "layers/loss.h"
 #include "locus/tape.h"
+#include "expect.h"
 
-static int fails;
-#define EXPECT(c, ...)                                  \
-    do {                                                \
-        if (!(c)) {                                     \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-            fails++;                                    \
-        }                                               \
-    } while (0)
 
 static void test_gradpool(void) {
     MemTracker mt_real = {0}, mt_plan = {0};
@@ -267,6 +258,5 @@ int main(void) {
     test_gradpool();
     test_barrier_shared_accum();
     test_plan_equals_real_and_oom();
-    printf("%s (%d failures)\n", fails ? "FAILED" : "PASSED", fails);
-    return fails ? 1 : 0;
+    return expect_report();
 }

@@ -29,13 +29,13 @@ script also runs the float32 PyTorch version and prints its worst deviation from
 error a correct float32 implementation may show).
 """
 import argparse
-import json
 import os
-import struct
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from st_io import read_safetensors, write_safetensors
 
 SEED = 20240612
 
@@ -133,40 +133,6 @@ def make_cases(gen):
     return cases
 
 
-def write_safetensors(path, tensors, metadata):
-    """u64 LE header length, JSON header padded with spaces to an 8-byte aligned buffer, F32 LE data."""
-    header = {"__metadata__": metadata}
-    blobs, offset = [], 0
-    for name, t in tensors.items():
-        a = t.detach().to(torch.float32).contiguous().reshape(-1)
-        data = struct.pack("<%df" % a.numel(), *a.tolist())
-        shape = list(t.shape) if t.dim() > 0 else [1]
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * ((8 - (8 + len(h)) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n].decode("utf-8"))
-    header.pop("__metadata__", None)
-    out = {}
-    for name, e in header.items():
-        b, end = e["data_offsets"]
-        vals = struct.unpack("<%df" % ((end - b) // 4), raw[8 + n + b:8 + n + end])
-        out[name] = torch.tensor(vals, dtype=torch.float32).reshape(e["shape"])
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -192,7 +158,7 @@ def main():
             "computed": "float64 (torch %s), stored as float32" % torch.__version__}
     path = os.path.join(args.out, "supcon.safetensors")
     write_safetensors(path, out, meta)
-    back = read_safetensors(path)
+    back, _ = read_safetensors(path)
     assert list(back.keys()) == list(out.keys())
     for k, v in out.items():
         assert torch.equal(back[k].reshape(-1), v.float().reshape(-1)), k
