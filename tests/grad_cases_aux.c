@@ -16,7 +16,9 @@
  * large enough (3e-2 to 5e-2) for float noise not to matter.
  *
  * Modes: every BN head is checked with frozen BN (running statistics, on a recording tape, eps 5e-2).
- * Training-mode BN (batch statistics, eps 3e-2) is checked for 1c2f, 2c2f and the decoder. The two DGL heads
+ * Training-mode BN (batch statistics, eps 3e-2) is checked for 1c2f, 2c2f and the decoder. Robustness,
+ * measured: over 20 other seed sets (240 case runs) one tensor failed once (a 1c2f input gradient of 2e-4,
+ * err/tol 1.08); the seeds below pass. The two DGL heads
  * are not checked in training mode here: their BatchNorm1d normalises over a batch of 4, which makes the
  * loss so curved that central differences need eps <= 1e-3, where float32 noise is larger than the
  * tolerance (failing tensors per seed 0-6, also with batches of 8 and 16); and in this linear-ReLU regime

@@ -12,6 +12,9 @@ typedef struct E2eState {
 } E2eState;
 
 static Status e2e_open(Session *s, ErrorMsg *err) {
+    if (s->cfg.k > 0 || s->cfg.cuts[0])
+        return status_fail(err, LOCUS_ERR_ARG, "--k and --cuts cut the network for local learning; --method e2e "
+                           "trains it whole\nhint: add --method greedy|dgl|infopro, or drop --k/--cuts");
     E2eState *st = calloc(1, sizeof *st);
     if (!st) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
     softmax_ce_init(&st->ce, "loss", (float)s->cfg.label_smoothing);

@@ -118,21 +118,42 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
 
 Status report_over_limit(const TrainConfig *cfg, const MemReport *plan, ErrorMsg *err) {
     char need[32], lim[32], act[32];
-    /* find the largest batch (halving) that fits */
+    ErrorMsg e2;
+    /* the largest batch (halving) that fits */
     TrainConfig c = *cfg;
-    long fits = 0;
+    long fits_batch = 0;
     for (c.batch = cfg->batch / 2; c.batch >= 1; c.batch /= 2) {
         MemReport r;
-        ErrorMsg e2;
         if (train_memplan(&c, &r, &e2)) break;
         if (r.peak_total <= (size_t)cfg->mem_limit) {
-            fits = (long)c.batch;
+            fits_batch = (long)c.batch;
             break;
         }
     }
-    char hint[128];
-    if (fits)
-        snprintf(hint, sizeof hint, "--batch %ld fits", fits);
+    /* for local learning, the smallest K above the current one that fits at this batch */
+    long fits_k = 0;
+    if (strcmp(cfg->method, "e2e")) {
+        const int ks[] = {2, 4, 8, 16, 32, 55};
+        c = *cfg;
+        c.cuts[0] = 0;
+        for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+            if (ks[i] <= cfg->k) continue;
+            c.k = ks[i];
+            MemReport r;
+            if (train_memplan(&c, &r, &e2)) continue; /* K too large for this network */
+            if (r.peak_total <= (size_t)cfg->mem_limit) {
+                fits_k = ks[i];
+                break;
+            }
+        }
+    }
+    char hint[160];
+    if (fits_batch && fits_k)
+        snprintf(hint, sizeof hint, "--batch %ld fits, and so does --k %ld at this batch", fits_batch, fits_k);
+    else if (fits_batch)
+        snprintf(hint, sizeof hint, "--batch %ld fits", fits_batch);
+    else if (fits_k)
+        snprintf(hint, sizeof hint, "--k %ld fits at this batch", fits_k);
     else
         snprintf(hint, sizeof hint, "no batch size fits; the parameters and data alone exceed it");
     return status_fail(err, LOCUS_ERR_OOM,
