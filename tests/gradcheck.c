@@ -99,6 +99,9 @@ int gradcheck_run(const GradcheckCase *c) {
     ErrorMsg err;
     CHECK(tape_init(&e.tape, &e.ctx, &mt, (size_t)48 << 20, (size_t)48 << 20, (size_t)1 << 20, &err) == LOCUS_OK,
           "%s", err.text);
+    /* eval mode changes what layers compute (BN running statistics, no dropout), not whether backward
+     * runs: the tape records in both modes, so eval-mode cases are checked too */
+    e.tape.recording = 1;
     Rng rng;
     rng_seed(&rng, c->seed + 1);
     for (int i = 0; i < c->n_in; i++) {
@@ -118,8 +121,8 @@ int gradcheck_run(const GradcheckCase *c) {
     e.R = malloc(sizeof(float) * e.out_numel);
     for (size_t k = 0; k < e.out_numel; k++) e.R[k] = rng_normal(&rng);
     if (c->params) params_zero_grads(c->params);
-    int bad = 0;
-    if (e.tape.recording) {
+    int bad = 0, compared = 0;
+    {
         CHECK(tape_backward_from(&e.tape, out, e.R, m) == LOCUS_OK, "%s: backward failed: %s", c->name,
               e.tape.err.text);
         float *dins[4];
@@ -138,17 +141,20 @@ int gradcheck_run(const GradcheckCase *c) {
         for (int i = 0; i < c->n_in; i++) {
             char what[64];
             snprintf(what, sizeof what, "input %d", i);
-            if (dins[i]) bad += compare(&e, what, e.inputs[i], dins[i], shape_numel(&c->in_shape[i]), &rng);
+            if (dins[i]) bad += compare(&e, what, e.inputs[i], dins[i], shape_numel(&c->in_shape[i]), &rng), compared++;
             free(dins[i]);
         }
         for (int p = 0; c->params && p < c->params->count; p++) {
             const ParamInfo *pi = &c->params->info[p];
             if (pi->kind != PARAM_TRAINABLE) continue;
             bad += compare(&e, pi->name, params_value(c->params, p), pgrads + pi->grad_offset, pi->numel, &rng);
+            compared++;
         }
         free(pgrads);
-    } else {
-        tape_release(&e.tape, m);
+    }
+    if (compared == 0) {
+        printf("  FAIL     %s compared no tensor (nothing to differentiate?)\n", c->name);
+        bad++;
     }
     CHECK(e.tape.grads.live == 0, "%s: %zu bytes of activation gradients still held after release", c->name,
           e.tape.grads.live);

@@ -4,6 +4,7 @@
  *  - no gradient crosses a barrier: InfoPro with every auxiliary weight 0 (so only the last module's
  *    loss exists) leaves every parameter before the last cut with an exactly zero gradient, and the last
  *    module's parameters with a non-zero one;
+ *  - PFF: patch decoders backpropagated one at a time == all at once, with a lower activation peak;
  *  - cut lists: --k maps to the papers' lists (resnet32 K=16: 16 modules, the stem alone; hpff: 15),
  *    bad --cuts are refused with a hint. */
 #include <math.h>
@@ -172,6 +173,38 @@ static void test_lambdas(void) {
            "parse");
 }
 
+/* PFF: backpropagating the 4 patch decoders one at a time gives the same gradients as one backward over
+ * all of them, and needs less activation memory. */
+static void test_pff_sequential(void) {
+    TrainConfig a = base_config(), b = base_config();
+    snprintf(a.method, sizeof a.method, "pff");
+    a.k = 4;
+    b = a;
+    b.pff_sequential = 0;
+    Session sa, sb;
+    double la, lb;
+    if (one_step(&sa, &a, &la) || one_step(&sb, &b, &lb)) {
+        EXPECT(0, "pff steps failed");
+        return;
+    }
+    EXPECT(la == lb, "same loss %.9g %.9g", la, lb);
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < sa.ps.numel_trainable; i++) {
+        diff = fmax(diff, fabs((double)sa.ps.grads[i] - sb.ps.grads[i]));
+        norm = fmax(norm, fabs((double)sb.ps.grads[i]));
+    }
+    EXPECT(norm > 0 && diff <= 1e-5 * norm, "sequential == all at once (max diff %g of %g)", diff, norm);
+    int decoders = 0;
+    for (int h = 0; h < sa.ps.count; h++) decoders += strstr(sa.ps.info[h].name, ".dec.q3.") != NULL;
+    EXPECT(decoders > 0, "quadrant decoders exist");
+    size_t act_seq = sa.mt.peak[MEM_TAG_ACT], act_all = sb.mt.peak[MEM_TAG_ACT];
+    EXPECT(act_seq < act_all, "sequential needs less ACT (%zu vs %zu)", act_seq, act_all);
+    printf("pff: ACT peak sequential %zu, all at once %zu; max grad diff %g (max |g| %g)\n", act_seq, act_all, diff,
+           norm);
+    session_close(&sa);
+    session_close(&sb);
+}
+
 int main(void) {
     if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) {
         printf("skip: Fashion-MNIST not installed\n");
@@ -181,5 +214,6 @@ int main(void) {
     test_lambdas();
     test_one_module_is_e2e();
     test_barrier();
+    test_pff_sequential();
     return expect_report();
 }

@@ -27,6 +27,7 @@ typedef struct TrainConfig {
     char aux[16];
     char infopro_mode[16];
     char lambda_convention[16];
+    int pff_sequential;
     double ixx1, ixx2, ixy1, ixy2;
     int64_t epochs;
     int64_t batch;

@@ -9,10 +9,13 @@
  *   infopro  aux = decoder (BCE against the de-normalised augmented image) weighted lambda1
  *              + classifier 1c2f (--aux 2c2f) with SupCon (contrast) or CE (softmax) weighted lambda2,
  *              lambdas linear in the module's position r (lambda.h: the InfoPro, HPFF or MAN convention)  (§1.4)
+ *   pff      InfoPro with the decoder replaced by PFF's four quadrant decoders (the HPFF authors' code;
+ *              spec §2.4), backpropagated one quadrant at a time (--no-pff-sequential: all at once)
  * Evaluation uses only the backbone and its classifier (model_forward). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers/crop.h"
 #include "layers/loss.h"
 #include "locus/method.h"
 #include "methods/common.h"
@@ -20,12 +23,14 @@
 #include "methods/lambda.h"
 #include "models/aux_heads.h"
 
-typedef enum LocalKind { LOCAL_GREEDY, LOCAL_DGL, LOCAL_INFOPRO } LocalKind;
+typedef enum LocalKind { LOCAL_GREEDY, LOCAL_DGL, LOCAL_INFOPRO, LOCAL_PFF } LocalKind;
 
 typedef struct LocalBlock {
     int first, last;  /* units */
     AuxHead *cls;     /* classifier / projection head (NULL for the last module) */
     AuxHead *dec;     /* InfoPro decoder (NULL otherwise) */
+    AuxHead *qdec[4]; /* PFF: one decoder per quadrant of the module's output */
+    Crop2d qcrop[4];  /* PFF: the quadrants of the module's output */
     float lam_rec, lam_y;
 } LocalBlock;
 
@@ -36,6 +41,8 @@ typedef struct LocalState {
     SoftmaxCE ce;
     SigmoidBCE bce;
     SupCon supcon;
+    Crop2d img_crop[4];       /* PFF: the quadrants of the reconstruction target */
+    int pff_sequential;       /* PFF: backward each quadrant right away (one quadrant alive at a time) */
     float mean[3], std[3];    /* to de-normalise the input into the reconstruction target */
 } LocalState;
 
@@ -75,6 +82,16 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
     memcpy(st->std, p.std, sizeof st->std);
 
     AuxKind cls_kind = kind == LOCAL_GREEDY ? AUX_GREEDY : kind == LOCAL_DGL ? AUX_DGL : AUX_INFOPRO_1C2F;
+    st->pff_sequential = c->pff_sequential;
+    /* PFF quadrants (spec §2.4, the authors' code): rows [0, h/2) / [h/2, h), columns likewise */
+    const int H = m->in_h, W = m->in_w;
+    for (int q = 0; q < 4; q++) {
+        int top = q / 2, left = q % 2;
+        char name[32];
+        snprintf(name, sizeof name, "pff.img.q%d", q);
+        crop2d_init(&st->img_crop[q], name, top ? H / 2 : 0, left ? W / 2 : 0, top ? H - H / 2 : H / 2,
+                    left ? W - W / 2 : W / 2);
+    }
     if (strcmp(c->aux, "default") && aux_kind_parse(c->aux, &cls_kind))
         return status_fail(err, LOCUS_ERR_ARG, "unknown --aux '%s'", c->aux);
     LambdaConvention conv;
@@ -94,15 +111,28 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
         if (b == n - 1) break;
         const ModelUnit *u = &m->units[lb->last];
         AuxSpec as = {cls_kind, u->out_c, u->out_h, u->out_w, m->classes, m->in_c, m->in_h, m->in_w};
-        if (kind == LOCAL_INFOPRO && st->contrast) as.out_dim = 128;
+        if (kind >= LOCAL_INFOPRO && st->contrast) as.out_dim = 128;
         char prefix[64];
         snprintf(prefix, sizeof prefix, "aux.%d.cls", b);
         if ((r = aux_head_create(&lb->cls, &as, &s->ps, prefix, err))) return r;
         lb->lam_rec = 0, lb->lam_y = 1;
-        if (kind == LOCAL_INFOPRO) {
+        if (kind == LOCAL_PFF) {
+            for (int q = 0; q < 4; q++) {
+                int top = q / 2, left = q % 2, h = u->out_h, w = u->out_w;
+                char name[48];
+                snprintf(name, sizeof name, "aux.%d.pff.q%d", b, q);
+                crop2d_init(&lb->qcrop[q], name, top ? h / 2 : 0, left ? w / 2 : 0, top ? h - h / 2 : h / 2,
+                            left ? w - w / 2 : w / 2);
+                const Crop2d *ic = &st->img_crop[q];
+                AuxSpec qs = {AUX_DECODER, u->out_c, lb->qcrop[q].h, lb->qcrop[q].w, 0, m->in_c, ic->h, ic->w};
+                snprintf(prefix, sizeof prefix, "aux.%d.dec.q%d", b, q);
+                if ((r = aux_head_create(&lb->qdec[q], &qs, &s->ps, prefix, err))) return r;
+            }
+        }
+        if (kind == LOCAL_INFOPRO || kind == LOCAL_PFF) {
             as.kind = AUX_DECODER;
             snprintf(prefix, sizeof prefix, "aux.%d.dec", b);
-            if ((r = aux_head_create(&lb->dec, &as, &s->ps, prefix, err))) return r;
+            if (kind == LOCAL_INFOPRO && (r = aux_head_create(&lb->dec, &as, &s->ps, prefix, err))) return r;
             int next_stage = m->units[lb->last + 1].name[0] - '0';
             double rr = lambda_position(conv, b, n, (int)c->k, next_stage);
             lambda_weights(lam, rr, &lb->lam_rec, &lb->lam_y);
@@ -114,12 +144,15 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
 static Status greedy_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_GREEDY, err); }
 static Status dgl_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_DGL, err); }
 static Status infopro_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_INFOPRO, err); }
+static Status pff_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_PFF, err); }
 
 static void local_init_weights(Session *s, Rng *rng) {
     LocalState *st = s->method_state;
     for (int b = 0; b < s->n_blocks - 1; b++) {
         aux_head_init_weights(st->blocks[b].cls, &s->ps, rng);
         if (st->blocks[b].dec) aux_head_init_weights(st->blocks[b].dec, &s->ps, rng);
+        for (int q = 0; q < 4; q++)
+            if (st->blocks[b].qdec[q]) aux_head_init_weights(st->blocks[b].qdec[q], &s->ps, rng);
     }
 }
 
@@ -138,12 +171,35 @@ static Tensor *make_img01(Tape *t, const LocalState *st, const Tensor *x) {
     return img;
 }
 
+/* PFF (the authors' code, spec §2.4): each quadrant of the module's output h goes through its own
+ * decoder against the matching quadrant of the image; L_rec = sum of the 4 BCE means. Sequential: each
+ * quadrant's loss is backpropagated at once, down to h (its gradient accumulates there), and its
+ * activations are freed before the next quadrant, so one quadrant's decoder is alive at a time. Otherwise
+ * the 4 losses join the module's losses for one backward. */
+static Status pff_losses(Tape *t, const LocalState *st, const LocalBlock *lb, Tensor *h, Tensor *img01,
+                         int sequential, Tensor **loss, float *scale, int *nl, ErrorMsg *err) {
+    for (int q = 0; q < 4; q++) {
+        TapeMark mq = tape_mark(t);
+        Tensor *rec = aux_head_forward(lb->qdec[q], t, tape_call1(t, &lb->qcrop[q].base, h));
+        Tensor *l = tape_call2(t, &st->bce.base, rec, tape_call1(t, &st->img_crop[q].base, img01));
+        Status status = method_check_loss(t, l, mq, err);
+        if (status) return status;
+        if (!sequential) {
+            loss[*nl] = l, scale[(*nl)++] = lb->lam_rec;
+            continue;
+        }
+        if ((status = tape_backward(t, &l, &lb->lam_rec, 1, mq))) return status_fail(err, status, "%s", t->err.text);
+        tape_release(t, mq);
+    }
+    return LOCUS_OK;
+}
+
 static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
     LocalState *st = s->method_state;
     Tape *t = &s->tape;
     Model *m = &s->model;
     TapeMark m0 = tape_mark(t);
-    Tensor *img01 = st->kind == LOCAL_INFOPRO ? make_img01(t, st, x) : NULL;
+    Tensor *img01 = st->kind == LOCAL_INFOPRO || st->kind == LOCAL_PFF ? make_img01(t, st, x) : NULL;
     Tensor *h = x;
     Status status = LOCUS_OK;
     for (int b = 0; b < s->n_blocks && !status; b++) {
@@ -151,14 +207,16 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
         session_block_begin(s);
         TapeMark mb = tape_mark(t);
         for (int u = lb->first; u <= lb->last; u++) h = m->unit_forward(m, t, u, h);
-        Tensor *loss[2];
-        float scale[2];
+        Tensor *loss[6];
+        float scale[6];
         int nl = 0;
         if (b == s->n_blocks - 1) {
             loss[nl] = tape_call2(t, &st->ce.base, h, labels), scale[nl++] = 1.0f;
         } else {
+            if (lb->qdec[0] && lb->lam_rec != 0.0f) /* first, so no other head is alive meanwhile */
+                status = pff_losses(t, st, lb, h, img01, st->pff_sequential, loss, scale, &nl, err);
             Tensor *z = aux_head_forward(lb->cls, t, h);
-            const Layer *ly = st->kind == LOCAL_INFOPRO && st->contrast ? &st->supcon.base : &st->ce.base;
+            const Layer *ly = st->kind >= LOCAL_INFOPRO && st->contrast ? &st->supcon.base : &st->ce.base;
             if (lb->lam_y != 0.0f) loss[nl] = tape_call2(t, ly, z, labels), scale[nl++] = lb->lam_y;
             if (lb->dec && lb->lam_rec != 0.0f) {
                 Tensor *rec = aux_head_forward(lb->dec, t, h);
@@ -166,8 +224,9 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
             }
         }
         for (int i = 0; i < nl && !status; i++) status = method_check_loss(t, loss[i], mb, err);
-        if (!status && nl) status = tape_backward(t, loss, scale, nl, mb);
-        if (status && !err->text[0]) status_fail(err, status, "%s", t->err.text);
+        /* also with no loss left (PFF already sent its gradient into h): replay the module */
+        if (!status && (nl || h->grad_held) && (status = tape_backward(t, loss, scale, nl, mb)))
+            status_fail(err, status, "%s", t->err.text);
         if (!status && b == s->n_blocks - 1) method_fill_result(loss[0], h, labels, r);
         if (!status && b < s->n_blocks - 1) {
             h = tape_barrier(t, h, mb);
@@ -185,6 +244,8 @@ static void local_close(Session *s) {
     for (int b = 0; b < LOCUS_MAX_BLOCKS; b++) {
         if (st->blocks[b].cls) aux_head_free(st->blocks[b].cls);
         if (st->blocks[b].dec) aux_head_free(st->blocks[b].dec);
+        for (int q = 0; q < 4; q++)
+            if (st->blocks[b].qdec[q]) aux_head_free(st->blocks[b].qdec[q]);
     }
     free(st);
     s->method_state = NULL;
@@ -195,6 +256,10 @@ const MethodOps method_greedy = {.name = "greedy", .help = "greedy supervised lo
                                  .close = local_close};
 const MethodOps method_dgl = {.name = "dgl", .help = "DGL: decoupled greedy learning with MLP-SR heads",
                               .open = dgl_open, .step = local_step, .init_weights = local_init_weights,
+                              .close = local_close};
+const MethodOps method_pff = {.name = "pff",
+                              .help = "InfoPro heads with patch feature fusion: 4 quadrant decoders (HPFF's PFF)",
+                              .open = pff_open, .step = local_step, .init_weights = local_init_weights,
                               .close = local_close};
 const MethodOps method_infopro = {.name = "infopro", .help = "InfoPro: reconstruction + SupCon/CE local losses",
                                   .open = infopro_open, .step = local_step, .init_weights = local_init_weights,

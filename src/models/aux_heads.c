@@ -260,9 +260,10 @@ static Status validate(const AuxSpec *s, ParamStore *ps, const char *prefix, Err
                            "aux head %s: out_dim %d\nhint: the number of classes, or 128 for a contrast projection",
                            kn, s->out_dim);
     }
-    /* the largest 4C x 4C / 2C x 2C weight must fit the int shapes of the layers */
+    /* DGL's hidden weight is 4C x 4C: keep its element count (and every other one) inside an int */
     if ((long long)s->c * 4 * s->c * 4 > (1LL << 31) - 1)
-        return status_fail(err, LOCUS_ERR_ARG, "aux head %s: C = %d is too wide", kn, s->c);
+        return status_fail(err, LOCUS_ERR_ARG, "aux head %s: C = %d is too wide\nhint: at most 11585 channels",
+                           kn, s->c);
     const char *p = prefix ? prefix : "";
     /* longest suffix: ".classifier.9.running_mean" (27) or ".head.16.running_mean"; keep 40 bytes spare */
     if (strlen(p) > 55)
