@@ -6,7 +6,8 @@
  *    keeps its values; the arena is back at the barrier's mark afterwards;
  *  - a parameter used twice gets the sum of the gradients of both uses (checked against a copy);
  *  - gradient accumulation over two half batches == one full batch (no batch coupling: linear layers);
- *  - plan mode makes the same ACT peak as a real forward + backward. */
+ *  - plan mode makes the same ACT peak as a real forward + backward;
+ *  - compaction (HiLo's sliding window) keeps values and re-points pointers. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,9 +255,54 @@ static void test_plan_equals_real_and_oom(void) {
     params_free(&n.ps);
 }
 
+/* tape_compact: the older region goes, `keep` moves down, the newer region slides behind it with its
+ * values intact and its pointers (tensor data, record caches) re-pointed; plan mode counts the same. */
+static void test_compact(void) {
+    size_t used_after[2];
+    for (int plan = 0; plan < 2; plan++) {
+        Net n;
+        net_open(&n, plan);
+        Tape *t = &n.tape;
+        float xd[8 * 6];
+        for (int i = 0; i < 48; i++) xd[i] = (float)i / 10.0f;
+        Tensor *x = tape_wrap(t, shape2(8, 6), plan ? NULL : xd, 0);
+        TapeMark lo = tape_mark(t);
+        Tensor *a = tape_call1(t, &n.relu.base, tape_call1(t, &n.fc1.base, x)); /* older block, output a */
+        TapeMark hi = tape_mark(t);
+        Tensor *b = tape_call1(t, &n.fc2.base, a);                             /* newer block reads a */
+        Tensor *c = tape_call1(t, &n.relu.base, b);
+        float a_vals[64], c_vals[64];
+        if (!plan) memcpy(a_vals, a->data, sizeof a_vals), memcpy(c_vals, c->data, sizeof c_vals);
+        size_t before = t->data.used;
+        tape_compact(t, lo, hi, a);
+        used_after[plan] = t->data.used;
+        EXPECT(t->data.used < before, "compaction frees memory (%zu -> %zu)", before, t->data.used);
+        EXPECT(n.mt.live[MEM_TAG_ACT] == t->data.used + t->meta.used + t->grads.live, "accounting follows");
+        if (!plan) {
+            EXPECT((char *)a->data == t->data.base + lo.data && !memcmp(a->data, a_vals, sizeof a_vals),
+                   "kept tensor moved to lo with its values");
+            EXPECT(!memcmp(c->data, c_vals, sizeof c_vals) && (char *)c->data < t->data.base + t->data.used,
+                   "newer tensors keep their values at their new place");
+            /* the newer block still backpropagates (its records were re-pointed) */
+            a->requires_grad = 0;
+            float dc[64];
+            for (int i = 0; i < 64; i++) dc[i] = 1.0f;
+            params_zero_grads(&n.ps);
+            EXPECT(tape_backward_from(t, c, dc, hi) == LOCUS_OK, "backward after compaction");
+            float s = 0;
+            for (size_t i = 0; i < params_numel(&n.ps, n.fc2.w); i++) s += fabsf(params_grad(&n.ps, n.fc2.w)[i]);
+            EXPECT(s > 0, "fc2 got a gradient");
+        }
+        tape_release(t, (TapeMark){0, 0, NULL, NULL});
+        net_close(&n);
+    }
+    EXPECT(used_after[0] == used_after[1], "plan mode compacts the same (%zu vs %zu)", used_after[1], used_after[0]);
+}
+
 int main(void) {
     test_gradpool();
     test_barrier_shared_accum();
     test_plan_equals_real_and_oom();
+    test_compact();
     return expect_report();
 }

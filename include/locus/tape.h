@@ -92,6 +92,14 @@ Status tape_backward_from(Tape *t, Tensor *out, const float *dout, TapeMark m);
  * (requires_grad = 0). h must have been created above m. */
 Tensor *tape_barrier(Tape *t, Tensor *h, TapeMark m);
 
+/* Drops the activations created between marks lo and hi, except `keep` (a tensor created there, e.g. a
+ * block's output that the next block reads): keep moves down to lo, and everything created after hi
+ * slides down right behind it; the moved tensors' data and the moved records' caches are re-pointed.
+ * Records and tensors between lo and hi other than keep must not be used again. Marks taken before the
+ * call above hi are invalid after it. This frees the older of two live blocks without a second arena
+ * (HiLo's sliding window). In plan mode only the accounting moves. */
+void tape_compact(Tape *t, TapeMark lo, TapeMark hi, Tensor *keep);
+
 /* The first record above m (in forward order) whose output holds a NaN or Inf, or NULL. */
 const TapeRecord *tape_first_nonfinite(const Tape *t, TapeMark m);
 

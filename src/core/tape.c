@@ -246,6 +246,34 @@ Tensor *tape_barrier(Tape *t, Tensor *h, TapeMark m) {
     return x;
 }
 
+void tape_compact(Tape *t, TapeMark lo, TapeMark hi, Tensor *keep) {
+    CHECK(lo.data <= hi.data && hi.data <= t->data.used, "tape_compact: marks out of order");
+    size_t keep_bytes = keep ? mem_round_up(tensor_bytes(keep)) : 0;
+    CHECK(lo.data + keep_bytes <= hi.data, "tape_compact: the kept tensor does not fit below hi");
+    char *base = t->data.base;
+    if (keep && base) {
+        memmove(base + lo.data, keep->data, tensor_bytes(keep));
+        keep->data = (float *)(base + lo.data);
+    }
+    size_t delta = hi.data - (lo.data + keep_bytes), top = t->data.used;
+    if (!delta) return;
+    if (base) {
+        memmove(base + lo.data + keep_bytes, base + hi.data, top - hi.data);
+        for (TapeTensor *tt = t->tensors; tt != hi.tensors; tt = tt->prev) {
+            CHECK(tt, "tape_compact: hi is not below the top of the tape");
+            char *d = (char *)tt->t.data;
+            if (d >= base + hi.data && d < base + top) tt->t.data = (float *)(d - delta);
+        }
+        for (TapeRecord *r = t->top; r != hi.top; r = r->prev) {
+            CHECK(r, "tape_compact: hi is not below the top of the records");
+            char *c = r->cache;
+            if (c >= base + hi.data && c < base + top) r->cache = c - delta;
+        }
+    }
+    t->data.used -= delta;
+    mem_track_unuse(t->data.mt, t->data.tag, delta);
+}
+
 const TapeRecord *tape_first_nonfinite(const Tape *t, TapeMark m) {
     const TapeRecord *first = NULL;
     for (const TapeRecord *r = t->top; r && r != m.top; r = r->prev) {

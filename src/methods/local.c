@@ -21,6 +21,7 @@
 #include "methods/common.h"
 #include "methods/cuts.h"
 #include "methods/lambda.h"
+#include "methods/pff.h"
 #include "models/aux_heads.h"
 
 typedef enum LocalKind { LOCAL_GREEDY, LOCAL_DGL, LOCAL_INFOPRO, LOCAL_PFF } LocalKind;
@@ -171,24 +172,20 @@ static Tensor *make_img01(Tape *t, const LocalState *st, const Tensor *x) {
     return img;
 }
 
-/* PFF (the authors' code, spec §2.4): each quadrant of the module's output h goes through its own
- * decoder against the matching quadrant of the image; L_rec = sum of the 4 BCE means. Sequential: each
- * quadrant's loss is backpropagated at once, down to h (its gradient accumulates there), and its
- * activations are freed before the next quadrant, so one quadrant's decoder is alive at a time. Otherwise
- * the 4 losses join the module's losses for one backward. */
-static Status pff_losses(Tape *t, const LocalState *st, const LocalBlock *lb, Tensor *h, Tensor *img01,
-                         int sequential, Tensor **loss, float *scale, int *nl, ErrorMsg *err) {
+Status pff_losses(Tape *t, const Layer *bce, AuxHead *const *qdec, const Crop2d *qcrop, const Crop2d *img_crop,
+                  Tensor *h, Tensor *img01, float lam, int sequential, Tensor **loss, float *scale, int *nl,
+                  ErrorMsg *err) {
     for (int q = 0; q < 4; q++) {
         TapeMark mq = tape_mark(t);
-        Tensor *rec = aux_head_forward(lb->qdec[q], t, tape_call1(t, &lb->qcrop[q].base, h));
-        Tensor *l = tape_call2(t, &st->bce.base, rec, tape_call1(t, &st->img_crop[q].base, img01));
+        Tensor *rec = aux_head_forward(qdec[q], t, tape_call1(t, &qcrop[q].base, h));
+        Tensor *l = tape_call2(t, bce, rec, tape_call1(t, &img_crop[q].base, img01));
         Status status = method_check_loss(t, l, mq, err);
         if (status) return status;
         if (!sequential) {
-            loss[*nl] = l, scale[(*nl)++] = lb->lam_rec;
+            loss[*nl] = l, scale[(*nl)++] = lam;
             continue;
         }
-        if ((status = tape_backward(t, &l, &lb->lam_rec, 1, mq))) return status_fail(err, status, "%s", t->err.text);
+        if ((status = tape_backward(t, &l, &lam, 1, mq))) return status_fail(err, status, "%s", t->err.text);
         tape_release(t, mq);
     }
     return LOCUS_OK;
@@ -214,7 +211,8 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
             loss[nl] = tape_call2(t, &st->ce.base, h, labels), scale[nl++] = 1.0f;
         } else {
             if (lb->qdec[0] && lb->lam_rec != 0.0f) /* first, so no other head is alive meanwhile */
-                status = pff_losses(t, st, lb, h, img01, st->pff_sequential, loss, scale, &nl, err);
+                status = pff_losses(t, &st->bce.base, lb->qdec, lb->qcrop, st->img_crop, h, img01, lb->lam_rec,
+                                    st->pff_sequential, loss, scale, &nl, err);
             Tensor *z = aux_head_forward(lb->cls, t, h);
             const Layer *ly = st->kind >= LOCAL_INFOPRO && st->contrast ? &st->supcon.base : &st->ce.base;
             if (lb->lam_y != 0.0f) loss[nl] = tape_call2(t, ly, z, labels), scale[nl++] = lb->lam_y;

@@ -1,0 +1,18 @@
+/* pff.h — patch feature fusion's reconstruction loss (HPFF, the authors' code; spec local-learning.md
+ * §2.4), shared by the pff and hpff methods: each quadrant of a module's output h goes through its own
+ * decoder against the matching quadrant of the image; L_rec = sum of the 4 BCE means, weighted lam.
+ * sequential: each quadrant's loss is backpropagated at once down to h (its gradient accumulates in h's
+ * gradient) and its activations are freed before the next, so one quadrant's decoder is alive at a time;
+ * otherwise the 4 losses are appended to loss/scale for the caller's single backward. */
+#ifndef LOCUS_METHODS_PFF_H
+#define LOCUS_METHODS_PFF_H
+
+#include "layers/crop.h"
+#include "locus/tape.h"
+#include "models/aux_heads.h"
+
+Status pff_losses(Tape *t, const Layer *bce, AuxHead *const *qdec, const Crop2d *qcrop, const Crop2d *img_crop,
+                  Tensor *h, Tensor *img01, float lam, int sequential, Tensor **loss, float *scale, int *nl,
+                  ErrorMsg *err);
+
+#endif
