@@ -5,6 +5,7 @@
  *    loss exists) leaves every parameter before the last cut with an exactly zero gradient, and the last
  *    module's parameters with a non-zero one;
  *  - PFF: patch decoders backpropagated one at a time == all at once, with a lower activation peak;
+ *  - HiLo / HPFF evaluating each block once == the reference's three evaluations (gradients);
  *  - cut lists: --k maps to the papers' lists (resnet32 K=16: 16 modules, the stem alone; hpff: 15),
  *    bad --cuts are refused with a hint. */
 #include <math.h>
@@ -205,6 +206,43 @@ static void test_pff_sequential(void) {
     session_close(&sb);
 }
 
+/* HiLo evaluates each block once; the reference evaluates it three times. Same loss, same gradients up to
+ * float summation order (BN running statistics differ by design: the reference updates them 3 times). */
+static void test_hilo_once_equals_naive(const char *method) {
+    TrainConfig a = base_config(), b;
+    snprintf(a.method, sizeof a.method, "%s", method);
+    a.k = 4;
+    b = a;
+    b.hilo_naive = 1;
+    Session sa, sb;
+    double la, lb;
+    if (one_step(&sa, &a, &la) || one_step(&sb, &b, &lb)) {
+        EXPECT(0, "%s steps failed", method);
+        return;
+    }
+    EXPECT(fabs(la - lb) <= 1e-6 * fabs(lb), "%s loss once %.9g naive %.9g", method, la, lb);
+    double diff = 0, norm = 0;
+    const char *worst = "";
+    for (int h = 0; h < sa.ps.count; h++) {
+        const ParamInfo *pi = &sa.ps.info[h];
+        if (pi->kind != PARAM_TRAINABLE) continue;
+        const float *ga = params_grad(&sa.ps, h), *gb = params_grad(&sb.ps, h);
+        for (size_t i = 0; i < pi->numel; i++) {
+            double d = fabs((double)ga[i] - gb[i]);
+            if (d > diff) diff = d, worst = pi->name;
+            norm = fmax(norm, fabs((double)gb[i]));
+        }
+    }
+    EXPECT(norm > 0 && diff <= 1e-4 * norm, "%s once == naive: max diff %g (%s) of max |g| %g", method, diff, worst,
+           norm);
+    EXPECT(sa.mt.peak[MEM_TAG_ACT] < sb.mt.peak[MEM_TAG_ACT], "%s once needs less ACT (%zu vs %zu)", method,
+           sa.mt.peak[MEM_TAG_ACT], sb.mt.peak[MEM_TAG_ACT]);
+    printf("%s: once vs naive max grad diff %g (max |g| %g), ACT %zu vs %zu\n", method, diff, norm,
+           sa.mt.peak[MEM_TAG_ACT], sb.mt.peak[MEM_TAG_ACT]);
+    session_close(&sa);
+    session_close(&sb);
+}
+
 int main(void) {
     if (access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", R_OK)) {
         printf("skip: Fashion-MNIST not installed\n");
@@ -215,5 +253,7 @@ int main(void) {
     test_one_module_is_e2e();
     test_barrier();
     test_pff_sequential();
+    test_hilo_once_equals_naive("hilo");
+    test_hilo_once_equals_naive("hpff");
     return expect_report();
 }

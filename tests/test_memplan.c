@@ -133,9 +133,9 @@ int main(void) {
     bad += check_config("resnet20", "e2e", 0, 64, 2);
     bad += check_config("vit-micro", "e2e", 0, 16, 2);
     /* every local method at K = 2, 4, 8, 16 (resnet32: the papers' cut lists) */
-    const char *methods[] = {"greedy", "dgl", "infopro", "pff"};
+    const char *methods[] = {"greedy", "dgl", "infopro", "pff", "hilo", "hpff"};
     const int ks[] = {2, 4, 8, 16};
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         for (int j = 0; j < 4; j++) bad += check_config("resnet32", methods[i], ks[j], 8, 2);
     printf("%s\n", bad ? "FAILED" : "PASSED");
     return bad ? 1 : 0;

@@ -28,6 +28,8 @@ typedef struct TrainConfig {
     char infopro_mode[16];
     char lambda_convention[16];
     int pff_sequential;
+    int hilo_naive;
+    double hilo_wx, hilo_wy;
     double ixx1, ixx2, ixy1, ixy2;
     int64_t epochs;
     int64_t batch;

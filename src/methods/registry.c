@@ -3,9 +3,11 @@
 
 #include "locus/method.h"
 
-extern const MethodOps method_e2e, method_greedy, method_dgl, method_infopro, method_pff;
+extern const MethodOps method_e2e, method_greedy, method_dgl, method_infopro, method_pff,
+    method_hilo, method_hpff;
 
-static const MethodOps *const methods[] = {&method_e2e, &method_greedy, &method_dgl, &method_infopro, &method_pff};
+static const MethodOps *const methods[] = {&method_e2e, &method_greedy, &method_dgl, &method_infopro, &method_pff,
+                                           &method_hilo, &method_hpff};
 
 const MethodOps *method_find(const char *name) {
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
@@ -13,4 +15,4 @@ const MethodOps *method_find(const char *name) {
     return NULL;
 }
 
-const char *method_list(void) { return "e2e, greedy, dgl, infopro, pff"; }
+const char *method_list(void) { return "e2e, greedy, dgl, infopro, pff, hilo, hpff"; }

@@ -14,7 +14,7 @@ const CfgKey train_config_keys[] = {
       "network architecture"),
     K(data, CFG_STRING, 0, 0, "fashion-mnist|cifar10", "dataset"),
     K(data_dir, CFG_STRING, 0, 0, NULL, "dataset folder (default: the Debian package's for fashion-mnist, ./data/cifar10 for cifar10)"),
-    K(method, CFG_STRING, 0, 0, "e2e|greedy|dgl|infopro|pff", "training method"),
+    K(method, CFG_STRING, 0, 0, "e2e|greedy|dgl|infopro|pff|hilo|hpff", "training method"),
     K(cuts, CFG_STRING, 0, 0, NULL,
       "local learning: cut after these units, e.g. \"1.2,2.1,3.0\" (stage.index; 0.0 = the stem)"),
     K(k, CFG_INT, 0, LOCUS_MAX_BLOCKS, NULL,
@@ -28,6 +28,10 @@ const CfgKey train_config_keys[] = {
       "how a module's loss weights follow its position (the InfoPro, HPFF or MAN code's convention)"),
     K(pff_sequential, CFG_BOOL, 0, 1, NULL,
       "PFF: backpropagate each patch decoder at once, so one patch is alive at a time (same gradients, less memory)"),
+    K(hilo_wx, CFG_FLOAT, 0, 1000, NULL, "HiLo: weight of the independent losses (the HPFF code's wx)"),
+    K(hilo_wy, CFG_FLOAT, 0, 1000, NULL, "HiLo: weight of the cascade losses (the HPFF code's wy)"),
+    K(hilo_naive, CFG_BOOL, 0, 1, NULL,
+      "HiLo: evaluate each block three times like the reference code (for checking; more memory and time)"),
     K(ixx1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 (reconstruction) of the first module (-1: the paper's value for K)"),
     K(ixx2, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 of the last local module (-1: the paper's value for K)"),
     K(ixy1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda2 (label term) of the first module (-1: the paper's value for K)"),
@@ -72,6 +76,8 @@ void train_config_defaults(TrainConfig *c) {
     strcpy(c->infopro_mode, "contrast");
     strcpy(c->lambda_convention, "infopro");
     c->pff_sequential = 1;
+    c->hilo_wx = 0.001;
+    c->hilo_wy = 0.999;
     c->ixx1 = c->ixx2 = c->ixy1 = c->ixy2 = -1;
     c->epochs = 3;
     c->batch = 128;

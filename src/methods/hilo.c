@@ -1,0 +1,297 @@
+/* hilo.c — HiLo (hierarchical local modules) and HPFF = HiLo + PFF (spec local-learning.md §2.2-2.4, the
+ * authors' CIFAR code). M segments E_0..E_{M-1} (--k with --k-convention hpff: the stem merged into E_0).
+ * Segment i (1 <= i <= M-2) is trained by
+ *   an independent classifier on its own output (CE, weight wx = 0.001), and
+ *   a cascade over (E_{i-1}, E_i) — decoder BCE (hpff: PFF's four quadrant decoders) and a classifier —
+ *   weighted wy = 0.999 and lambda1/lambda2 at r = i/(K-2) (K nominal);
+ * E_0 (and the stem) learns only through cascade 1; the last segment through wx*CE + wy*CE on the logits.
+ * The reference code evaluates each block three times per step. Here each block is evaluated once: the
+ * independent loss is backpropagated through E_i alone (E_{i-1}'s output detached for that pass), then the
+ * cascade loss through E_i and E_{i-1} (the tape may be replayed: the caches stay valid), then E_{i-1}'s
+ * activations are dropped by tape_compact, keeping its output, which E_i reads. Two segments are alive at
+ * a time. --hilo-naive runs the reference's three evaluations instead (for checking; same gradients up to
+ * float summation order, more memory; BN running statistics are updated three times, as in the
+ * reference). Aux classifiers use cross-entropy, as HPFF's README does. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers/loss.h"
+#include "locus/method.h"
+#include "methods/common.h"
+#include "methods/cuts.h"
+#include "methods/lambda.h"
+#include "methods/pff.h"
+
+typedef struct HiloSeg {
+    int first, last;
+    AuxHead *ind, *cas, *dec, *qdec[4];
+    Crop2d qcrop[4];
+    float lam_rec, lam_y;
+} HiloSeg;
+
+typedef struct HiloState {
+    int pff, naive, pff_sequential;
+    float wx, wy;
+    HiloSeg seg[LOCUS_MAX_BLOCKS];
+    SoftmaxCE ce;
+    SigmoidBCE bce;
+    Crop2d img_crop[4];
+    float mean[3], std[3];
+} HiloState;
+
+static Status hilo_open_kind(Session *s, int pff, ErrorMsg *err) {
+    const TrainConfig *c = &s->cfg;
+    Model *m = &s->model;
+    if (m->units[0].out_h == 0 || m->units[m->n_units - 2].out_w == 0)
+        return status_fail(err, LOCUS_ERR_ARG, "--method %s needs a ResNet; %s is not\nhint: use --model resnet32",
+                           c->method, m->arch);
+    HiloState *st = calloc(1, sizeof *st);
+    if (!st) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
+    s->method_state = st;
+    st->pff = pff;
+    st->naive = c->hilo_naive;
+    st->pff_sequential = c->pff_sequential;
+    st->wx = (float)c->hilo_wx, st->wy = (float)c->hilo_wy;
+    int last_unit[LOCUS_MAX_BLOCKS], n = 0;
+    Status r = cuts_resolve(m, c->cuts, (int)c->k, c->k_convention, last_unit, &n, LOCUS_MAX_BLOCKS, err);
+    if (r) return r;
+    if (n < 2) return status_fail(err, LOCUS_ERR_ARG, "--method %s needs at least 2 segments\nhint: --k 4", c->method);
+    s->n_blocks = n;
+    softmax_ce_init(&st->ce, "loss", (float)c->label_smoothing);
+    sigmoid_bce_init(&st->bce, "loss.rec");
+    DataPreset p;
+    if ((r = data_preset(c->data, 1, &p, err))) return r;
+    memcpy(st->mean, p.mean, sizeof st->mean);
+    memcpy(st->std, p.std, sizeof st->std);
+    for (int q = 0; q < 4; q++) {
+        int top = q / 2, left = q % 2, H = m->in_h, W = m->in_w;
+        crop2d_init(&st->img_crop[q], "pff.img", top ? H / 2 : 0, left ? W / 2 : 0, top ? H - H / 2 : H / 2,
+                    left ? W - W / 2 : W / 2);
+    }
+    AuxKind cls_kind = AUX_INFOPRO_2C2F;
+    if (strcmp(c->aux, "default") && aux_kind_parse(c->aux, &cls_kind))
+        return status_fail(err, LOCUS_ERR_ARG, "unknown --aux '%s'", c->aux);
+    LambdaConvention conv;
+    if (lambda_convention_parse(c->lambda_convention, &conv))
+        return status_fail(err, LOCUS_ERR_ARG, "unknown --lambda-convention '%s'", c->lambda_convention);
+    const double readme[4] = {5, 0, 0.5, 0}; /* HPFF README: ixx_1 5, ixx_2 0, ixy_1 0.5, ixy_2 0 */
+    double lam[4] = {c->ixx1, c->ixx2, c->ixy1, c->ixy2};
+    for (int i = 0; i < 4; i++)
+        if (lam[i] < 0) lam[i] = readme[i];
+    int first = 0;
+    for (int b = 0; b < n; b++) {
+        HiloSeg *sg = &st->seg[b];
+        sg->first = first, sg->last = last_unit[b], first = sg->last + 1;
+        session_block_name(s, b, sg->first, sg->last);
+        if (b == 0 || b == n - 1) continue;
+        const ModelUnit *u = &m->units[sg->last];
+        AuxSpec as = {cls_kind, u->out_c, u->out_h, u->out_w, m->classes, m->in_c, m->in_h, m->in_w};
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "aux.%d.ind", b);
+        if ((r = aux_head_create(&sg->ind, &as, &s->ps, prefix, err))) return r;
+        snprintf(prefix, sizeof prefix, "aux.%d.cas", b);
+        if ((r = aux_head_create(&sg->cas, &as, &s->ps, prefix, err))) return r;
+        if (pff) {
+            for (int q = 0; q < 4; q++) {
+                int top = q / 2, left = q % 2, h = u->out_h, w = u->out_w;
+                crop2d_init(&sg->qcrop[q], "pff.q", top ? h / 2 : 0, left ? w / 2 : 0, top ? h - h / 2 : h / 2,
+                            left ? w - w / 2 : w / 2);
+                AuxSpec qs = {AUX_DECODER, u->out_c, sg->qcrop[q].h, sg->qcrop[q].w, 0, m->in_c,
+                              st->img_crop[q].h, st->img_crop[q].w};
+                snprintf(prefix, sizeof prefix, "aux.%d.dec.q%d", b, q);
+                if ((r = aux_head_create(&sg->qdec[q], &qs, &s->ps, prefix, err))) return r;
+            }
+        } else {
+            as.kind = AUX_DECODER;
+            snprintf(prefix, sizeof prefix, "aux.%d.dec", b);
+            if ((r = aux_head_create(&sg->dec, &as, &s->ps, prefix, err))) return r;
+        }
+        int next_stage = m->units[sg->last + 1].name[0] - '0';
+        lambda_weights(lam, lambda_position(conv, b, n, (int)c->k, next_stage), &sg->lam_rec, &sg->lam_y);
+    }
+    return LOCUS_OK;
+}
+
+static Status hilo_open(Session *s, ErrorMsg *err) { return hilo_open_kind(s, 0, err); }
+static Status hpff_open(Session *s, ErrorMsg *err) { return hilo_open_kind(s, 1, err); }
+
+static void hilo_init_weights(Session *s, Rng *rng) {
+    HiloState *st = s->method_state;
+    for (int b = 1; b < s->n_blocks - 1; b++) {
+        HiloSeg *sg = &st->seg[b];
+        AuxHead *heads[7] = {sg->ind, sg->cas, sg->dec, sg->qdec[0], sg->qdec[1], sg->qdec[2], sg->qdec[3]};
+        for (int i = 0; i < 7; i++)
+            if (heads[i]) aux_head_init_weights(heads[i], &s->ps, rng);
+    }
+}
+
+static Tensor *detached_copy(Tape *t, const Tensor *h) {
+    Tensor *d = tape_tensor(t, h->shape, 0);
+    if (d && d->data) memcpy(d->data, h->data, tensor_bytes(h));
+    return d;
+}
+
+static Tensor *img01_of(Tape *t, const HiloState *st, const Tensor *x) {
+    Tensor *img = tape_tensor(t, x->shape, 0);
+    if (!img || !img->data) return img;
+    int n = x->shape.d[0], c = x->shape.d[1];
+    size_t plane = (size_t)x->shape.d[2] * x->shape.d[3];
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++)
+            for (size_t q = 0; q < plane; q++) {
+                size_t k = ((size_t)i * c + ch) * plane + q;
+                img->data[k] = x->data[k] * st->std[ch] + st->mean[ch];
+            }
+    return img;
+}
+
+static Tensor *run_segment(Session *s, const HiloSeg *sg, Tensor *h) {
+    for (int u = sg->first; u <= sg->last; u++) h = s->model.unit_forward(&s->model, &s->tape, u, h);
+    return h;
+}
+
+static Status backward(Tape *t, Tensor **loss, float *scale, int n, TapeMark m, ErrorMsg *err) {
+    for (int i = 0; i < n; i++) {
+        Status st = method_check_loss(t, loss[i], m, err);
+        if (st) return st;
+    }
+    Status st = tape_backward(t, loss, scale, n, m);
+    return st ? status_fail(err, st, "%s", t->err.text) : LOCUS_OK;
+}
+
+/* The independent loss of segment i on its output h: backpropagated to `from` (E_i's start). */
+static Status independent(Session *s, const HiloSeg *sg, int last, Tensor *h, Tensor *labels, TapeMark from,
+                          ErrorMsg *err) {
+    HiloState *st = s->method_state;
+    Tensor *l = tape_call2(&s->tape, &st->ce.base, last ? h : aux_head_forward(sg->ind, &s->tape, h), labels);
+    return backward(&s->tape, &l, &st->wx, 1, from, err);
+}
+
+/* The cascade loss on z (the output of the window (E_{i-1}, E_i)): backpropagated to `from`. */
+static Status cascade(Session *s, const HiloSeg *sg, int last, Tensor *z, Tensor *labels, Tensor *img01,
+                      TapeMark from, StepResult *r, ErrorMsg *err) {
+    HiloState *st = s->method_state;
+    Tape *t = &s->tape;
+    Tensor *loss[6];
+    float scale[6];
+    int nl = 0;
+    Status status = LOCUS_OK;
+    if (last) {
+        loss[nl] = tape_call2(t, &st->ce.base, z, labels), scale[nl++] = st->wy;
+    } else {
+        float wrec = st->wy * sg->lam_rec;
+        if (st->pff && wrec != 0.0f)
+            status = pff_losses(t, &st->bce.base, sg->qdec, sg->qcrop, st->img_crop, z, img01, wrec,
+                                st->pff_sequential, loss, scale, &nl, err);
+        if (!status && !st->pff && wrec != 0.0f)
+            loss[nl] = tape_call2(t, &st->bce.base, aux_head_forward(sg->dec, t, z), img01), scale[nl++] = wrec;
+        if (!status && sg->lam_y != 0.0f)
+            loss[nl] = tape_call2(t, &st->ce.base, aux_head_forward(sg->cas, t, z), labels),
+            scale[nl++] = st->wy * sg->lam_y;
+    }
+    if (status) return status;
+    if ((status = backward(t, loss, scale, nl, from, err))) return status;
+    if (last) method_fill_result(loss[0], z, labels, r);
+    return LOCUS_OK;
+}
+
+static Status hilo_step_once(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
+    HiloState *st = s->method_state;
+    Tape *t = &s->tape;
+    const int n = s->n_blocks;
+    Tensor *img01 = img01_of(t, st, x);
+    session_block_begin(s);
+    TapeMark prev = tape_mark(t); /* start of E_{i-1} */
+    Tensor *x_prev = run_segment(s, &st->seg[0], x);
+    session_block_end(s, 0);
+    Status status = tape_ok(t) ? LOCUS_OK : status_fail(err, t->status, "%s", t->err.text);
+    for (int i = 1; i < n && !status; i++) {
+        const HiloSeg *sg = &st->seg[i];
+        const int last = i == n - 1;
+        session_block_begin(s);
+        TapeMark mi = tape_mark(t);
+        Tensor *h = run_segment(s, sg, x_prev);
+        if (!h) {
+            status = status_fail(err, t->status, "%s", t->err.text);
+            break;
+        }
+        TapeMark mh = tape_mark(t);
+        x_prev->requires_grad = 0; /* the independent loss must not reach E_{i-1} */
+        status = independent(s, sg, last, h, labels, mi, err);
+        x_prev->requires_grad = 1;
+        tape_release(t, mh);
+        if (!status) status = cascade(s, sg, last, h, labels, img01, prev, r, err);
+        tape_release(t, mh);
+        if (!status && !last) {
+            /* E_{i-1} goes; its output (E_i's input) moves down to prev and E_i slides behind it */
+            TapeMark next = mi;
+            next.data = prev.data + mem_round_up(tensor_bytes(x_prev));
+            tape_compact(t, prev, mi, x_prev);
+            x_prev->requires_grad = 0;
+            prev = next;
+            x_prev = h;
+        }
+        session_block_end(s, i);
+    }
+    return status;
+}
+
+/* The reference code's order: every block evaluated on the x path and twice more on cascade paths. */
+static Status hilo_step_naive(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
+    HiloState *st = s->method_state;
+    Tape *t = &s->tape;
+    const int n = s->n_blocks;
+    Tensor *img01 = img01_of(t, st, x);
+    session_block_begin(s);
+    Tensor *xd = detached_copy(t, run_segment(s, &st->seg[0], x)); /* x = stop_grad(E_0(x0)) */
+    Tensor *y = x;                                                  /* the y path keeps the stem */
+    session_block_end(s, 0);
+    Status status = tape_ok(t) ? LOCUS_OK : status_fail(err, t->status, "%s", t->err.text);
+    for (int i = 1; i < n && !status; i++) {
+        const HiloSeg *sg = &st->seg[i];
+        const int last = i == n - 1;
+        session_block_begin(s);
+        TapeMark ms = tape_mark(t);
+        Tensor *xi = run_segment(s, sg, xd);
+        status = xi ? independent(s, sg, last, xi, labels, ms, err) : status_fail(err, t->status, "%s", t->err.text);
+        TapeMark mc = tape_mark(t);
+        Tensor *yin = status ? NULL : run_segment(s, &st->seg[i - 1], y);
+        Tensor *z = yin ? run_segment(s, sg, yin) : NULL;
+        if (!status && !z) status = status_fail(err, t->status, "%s", t->err.text);
+        if (!status) status = cascade(s, sg, last, z, labels, img01, mc, r, err);
+        if (!status && !last) {
+            xd = detached_copy(t, xi);
+            y = detached_copy(t, yin);
+        }
+        session_block_end(s, i);
+    }
+    return status;
+}
+
+static Status hilo_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
+    HiloState *st = s->method_state;
+    TapeMark m0 = tape_mark(&s->tape);
+    Status status = st->naive ? hilo_step_naive(s, x, labels, r, err) : hilo_step_once(s, x, labels, r, err);
+    tape_release(&s->tape, m0);
+    return status;
+}
+
+static void hilo_close(Session *s) {
+    HiloState *st = s->method_state;
+    if (!st) return;
+    for (int b = 0; b < LOCUS_MAX_BLOCKS; b++) {
+        HiloSeg *sg = &st->seg[b];
+        AuxHead *heads[7] = {sg->ind, sg->cas, sg->dec, sg->qdec[0], sg->qdec[1], sg->qdec[2], sg->qdec[3]};
+        for (int i = 0; i < 7; i++)
+            if (heads[i]) aux_head_free(heads[i]);
+    }
+    free(st);
+    s->method_state = NULL;
+}
+
+const MethodOps method_hilo = {.name = "hilo", .help = "HiLo: independent + cascade local modules (window 2)",
+                               .open = hilo_open, .step = hilo_step, .init_weights = hilo_init_weights,
+                               .close = hilo_close};
+const MethodOps method_hpff = {.name = "hpff", .help = "HPFF: HiLo + patch feature fusion decoders",
+                               .open = hpff_open, .step = hilo_step, .init_weights = hilo_init_weights,
+                               .close = hilo_close};
