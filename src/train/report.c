@@ -89,6 +89,22 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
         report_block_table(f, plan_blocks, s->blocks, s->n_blocks);
     }
     fprintf(f, "  planned == measured: %s\n", same ? "yes" : "NO (report this as a bug)");
+    if (strcmp(s->cfg.method, "e2e")) {
+        /* the same run trained end to end, planned: what local learning saved */
+        TrainConfig e2e = s->cfg;
+        snprintf(e2e.method, sizeof e2e.method, "e2e");
+        e2e.k = 0, e2e.cuts[0] = 0;
+        MemReport ep;
+        ErrorMsg e2;
+        if (train_memplan(&e2e, &ep, &e2) == LOCUS_OK) {
+            char a[32], b[32], c[32], d[32];
+            fprintf(f, "  vs end-to-end   act %s (e2e %s, %.1f%% saved)   total %s (e2e %s, %.1f%% saved)\n",
+                    mem_format(measured.peak[MEM_TAG_ACT], a, sizeof a), mem_format(ep.peak[MEM_TAG_ACT], b, sizeof b),
+                    100.0 * (1.0 - (double)measured.peak[MEM_TAG_ACT] / (double)ep.peak[MEM_TAG_ACT]),
+                    mem_format(measured.peak_total, c, sizeof c), mem_format(ep.peak_total, d, sizeof d),
+                    100.0 * (1.0 - (double)measured.peak_total / (double)ep.peak_total));
+        }
+    }
     fprintf(f, "  run folder      %s (config.json, metrics.jsonl, checkpoint.safetensors, summary.json)\n", dir);
 
     cJSON *o = cJSON_CreateObject();
