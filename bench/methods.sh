@@ -1,0 +1,32 @@
+#!/bin/sh
+# bench/methods.sh — the local-learning methods side by side on one recipe: accuracy, peak memory (ACT and
+# total, planned == measured) and images/s per method and K, written as a markdown table to stdout.
+# Usage: sh bench/methods.sh [LIMIT_TRAIN] [EPOCHS] [MODEL]     (defaults: 5000 images, 2 epochs, resnet32)
+# The full benchmark of issue 3 is LIMIT_TRAIN=0 (all 60,000 images) and more epochs: hours on 2 cores.
+set -u
+LIMIT=${1:-5000}; EPOCHS=${2:-2}; MODEL=${3:-resnet32}
+BIN=${BIN:-build/locus}; OUT=${OUT:-/tmp/locus-methods}
+COMMON="--model $MODEL --limit-train $LIMIT --limit-test 2000 --epochs $EPOCHS --batch 128 --no-augment --seed 1 --threads 2 --progress none --out $OUT --overwrite"
+echo "| method | K | test acc (best) | ACT peak MiB | total peak MiB | img/s |"
+echo "|---|---|---|---|---|---|"
+run() { # name, args...
+    name=$1; shift
+    OMP_WAIT_POLICY=passive $BIN train $COMMON --name "$name" "$@" > "$OUT-$name.log" 2>&1 || { echo "| $name | failed, see $OUT-$name.log |"; return; }
+    /usr/bin/python3 - "$OUT/$name/summary.json" "$name" "$@" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); args = sys.argv[3:]
+k = args[args.index("--k") + 1] if "--k" in args else "-"
+m = s["mem_peak_bytes"]
+label = s["method"] + (" (" + args[args.index("--aux") + 1] + " heads)" if "--aux" in args else "")
+print("| %s | %s | %.2f%% | %.1f | %.1f | %.0f |" % (label, k, 100 * s["test_acc_best"], m["act"] / 2**20,
+      m["total"] / 2**20, s["train_img_per_s"]))
+PY
+}
+mkdir -p "$OUT"
+run e2e
+for k in 4 8 16; do
+    run dgl-$k --method dgl --k $k
+    run infopro-$k --method infopro --k $k
+    run hpff-dgl-$k --method hpff --k $k --k-convention hpff --aux dgl
+    run hpff-$k --method hpff --k $k --k-convention hpff
+done
