@@ -34,3 +34,17 @@ void method_fill_result(const Tensor *loss, const Tensor *logits, const Tensor *
     r->loss = loss->data[0];
     r->correct = method_count_correct(logits, labels);
 }
+
+Tensor *method_image01(Tape *t, const Tensor *x, const float *mean, const float *std) {
+    Tensor *img = tape_tensor(t, x->shape, 0);
+    if (!img || !img->data) return img;
+    int n = x->shape.d[0], c = x->shape.d[1];
+    size_t plane = (size_t)x->shape.d[2] * x->shape.d[3];
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const float *src = x->data + ((size_t)i * c + ch) * plane;
+            float *dst = img->data + ((size_t)i * c + ch) * plane;
+            for (size_t q = 0; q < plane; q++) dst[q] = src[q] * std[ch] + mean[ch];
+        }
+    return img;
+}

@@ -10,6 +10,9 @@
 Status method_check_loss(Tape *t, const Tensor *loss, TapeMark m, ErrorMsg *err);
 /* loss value and top-1 hits of logits (N x K) against labels (N). No-op in plan mode. */
 void method_fill_result(const Tensor *loss, const Tensor *logits, const Tensor *labels, StepResult *r);
+/* The reconstruction target of decoders: x (a normalised batch) de-normalised back to [0, 1] with the
+ * dataset's per-channel mean and std, as a new tape tensor (no gradient). */
+Tensor *method_image01(Tape *t, const Tensor *x, const float *mean, const float *std);
 /* Top-1 hits of logits against labels. */
 int method_count_correct(const Tensor *logits, const Tensor *labels);
 

@@ -63,11 +63,7 @@ static Status hilo_open_kind(Session *s, int pff, ErrorMsg *err) {
     if ((r = data_preset(c->data, 1, &p, err))) return r;
     memcpy(st->mean, p.mean, sizeof st->mean);
     memcpy(st->std, p.std, sizeof st->std);
-    for (int q = 0; q < 4; q++) {
-        int top = q / 2, left = q % 2, H = m->in_h, W = m->in_w;
-        crop2d_init(&st->img_crop[q], "pff.img", top ? H / 2 : 0, left ? W / 2 : 0, top ? H - H / 2 : H / 2,
-                    left ? W - W / 2 : W / 2);
-    }
+    pff_quadrants(st->img_crop, "pff.img", m->in_h, m->in_w);
     AuxKind cls_kind = AUX_INFOPRO_2C2F;
     if (strcmp(c->aux, "default") && aux_kind_parse(c->aux, &cls_kind))
         return status_fail(err, LOCUS_ERR_ARG, "unknown --aux '%s'", c->aux);
@@ -92,10 +88,8 @@ static Status hilo_open_kind(Session *s, int pff, ErrorMsg *err) {
         snprintf(prefix, sizeof prefix, "aux.%d.cas", b);
         if ((r = aux_head_create(&sg->cas, &as, &s->ps, prefix, err))) return r;
         if (pff) {
+            pff_quadrants(sg->qcrop, "pff.q", u->out_h, u->out_w);
             for (int q = 0; q < 4; q++) {
-                int top = q / 2, left = q % 2, h = u->out_h, w = u->out_w;
-                crop2d_init(&sg->qcrop[q], "pff.q", top ? h / 2 : 0, left ? w / 2 : 0, top ? h - h / 2 : h / 2,
-                            left ? w - w / 2 : w / 2);
                 AuxSpec qs = {AUX_DECODER, u->out_c, sg->qcrop[q].h, sg->qcrop[q].w, 0, m->in_c,
                               st->img_crop[q].h, st->img_crop[q].w};
                 snprintf(prefix, sizeof prefix, "aux.%d.dec.q%d", b, q);
@@ -129,20 +123,6 @@ static Tensor *detached_copy(Tape *t, const Tensor *h) {
     Tensor *d = tape_tensor(t, h->shape, 0);
     if (d && d->data) memcpy(d->data, h->data, tensor_bytes(h));
     return d;
-}
-
-static Tensor *img01_of(Tape *t, const HiloState *st, const Tensor *x) {
-    Tensor *img = tape_tensor(t, x->shape, 0);
-    if (!img || !img->data) return img;
-    int n = x->shape.d[0], c = x->shape.d[1];
-    size_t plane = (size_t)x->shape.d[2] * x->shape.d[3];
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++)
-            for (size_t q = 0; q < plane; q++) {
-                size_t k = ((size_t)i * c + ch) * plane + q;
-                img->data[k] = x->data[k] * st->std[ch] + st->mean[ch];
-            }
-    return img;
 }
 
 static Tensor *run_segment(Session *s, const HiloSeg *sg, Tensor *h) {
@@ -199,7 +179,7 @@ static Status hilo_step_once(Session *s, Tensor *x, Tensor *labels, StepResult *
     HiloState *st = s->method_state;
     Tape *t = &s->tape;
     const int n = s->n_blocks;
-    Tensor *img01 = img01_of(t, st, x);
+    Tensor *img01 = method_image01(t, x, st->mean, st->std);
     session_block_begin(s);
     TapeMark prev = tape_mark(t); /* start of E_{i-1} */
     Tensor *x_prev = run_segment(s, &st->seg[0], x);
@@ -241,7 +221,7 @@ static Status hilo_step_naive(Session *s, Tensor *x, Tensor *labels, StepResult 
     HiloState *st = s->method_state;
     Tape *t = &s->tape;
     const int n = s->n_blocks;
-    Tensor *img01 = img01_of(t, st, x);
+    Tensor *img01 = method_image01(t, x, st->mean, st->std);
     session_block_begin(s);
     Tensor *xd = detached_copy(t, run_segment(s, &st->seg[0], x)); /* x = stop_grad(E_0(x0)) */
     Tensor *y = x;                                                  /* the y path keeps the stem */

@@ -84,15 +84,7 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
 
     AuxKind cls_kind = kind == LOCAL_GREEDY ? AUX_GREEDY : kind == LOCAL_DGL ? AUX_DGL : AUX_INFOPRO_1C2F;
     st->pff_sequential = c->pff_sequential;
-    /* PFF quadrants (spec §2.4, the authors' code): rows [0, h/2) / [h/2, h), columns likewise */
-    const int H = m->in_h, W = m->in_w;
-    for (int q = 0; q < 4; q++) {
-        int top = q / 2, left = q % 2;
-        char name[32];
-        snprintf(name, sizeof name, "pff.img.q%d", q);
-        crop2d_init(&st->img_crop[q], name, top ? H / 2 : 0, left ? W / 2 : 0, top ? H - H / 2 : H / 2,
-                    left ? W - W / 2 : W / 2);
-    }
+    pff_quadrants(st->img_crop, "pff.img", m->in_h, m->in_w);
     if (strcmp(c->aux, "default") && aux_kind_parse(c->aux, &cls_kind))
         return status_fail(err, LOCUS_ERR_ARG, "unknown --aux '%s'", c->aux);
     LambdaConvention conv;
@@ -118,12 +110,8 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
         if ((r = aux_head_create(&lb->cls, &as, &s->ps, prefix, err))) return r;
         lb->lam_rec = 0, lb->lam_y = 1;
         if (kind == LOCAL_PFF) {
+            pff_quadrants(lb->qcrop, "pff.q", u->out_h, u->out_w);
             for (int q = 0; q < 4; q++) {
-                int top = q / 2, left = q % 2, h = u->out_h, w = u->out_w;
-                char name[48];
-                snprintf(name, sizeof name, "aux.%d.pff.q%d", b, q);
-                crop2d_init(&lb->qcrop[q], name, top ? h / 2 : 0, left ? w / 2 : 0, top ? h - h / 2 : h / 2,
-                            left ? w - w / 2 : w / 2);
                 const Crop2d *ic = &st->img_crop[q];
                 AuxSpec qs = {AUX_DECODER, u->out_c, lb->qcrop[q].h, lb->qcrop[q].w, 0, m->in_c, ic->h, ic->w};
                 snprintf(prefix, sizeof prefix, "aux.%d.dec.q%d", b, q);
@@ -157,46 +145,12 @@ static void local_init_weights(Session *s, Rng *rng) {
     }
 }
 
-/* The reconstruction target: the augmented input de-normalised back to [0, 1]. */
-static Tensor *make_img01(Tape *t, const LocalState *st, const Tensor *x) {
-    Tensor *img = tape_tensor(t, x->shape, 0);
-    if (!img || !img->data) return img;
-    int n = x->shape.d[0], c = x->shape.d[1];
-    size_t plane = (size_t)x->shape.d[2] * x->shape.d[3];
-    for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < c; ch++) {
-            const float *src = x->data + ((size_t)i * c + ch) * plane;
-            float *dst = img->data + ((size_t)i * c + ch) * plane;
-            for (size_t q = 0; q < plane; q++) dst[q] = src[q] * st->std[ch] + st->mean[ch];
-        }
-    return img;
-}
-
-Status pff_losses(Tape *t, const Layer *bce, AuxHead *const *qdec, const Crop2d *qcrop, const Crop2d *img_crop,
-                  Tensor *h, Tensor *img01, float lam, int sequential, Tensor **loss, float *scale, int *nl,
-                  ErrorMsg *err) {
-    for (int q = 0; q < 4; q++) {
-        TapeMark mq = tape_mark(t);
-        Tensor *rec = aux_head_forward(qdec[q], t, tape_call1(t, &qcrop[q].base, h));
-        Tensor *l = tape_call2(t, bce, rec, tape_call1(t, &img_crop[q].base, img01));
-        Status status = method_check_loss(t, l, mq, err);
-        if (status) return status;
-        if (!sequential) {
-            loss[*nl] = l, scale[(*nl)++] = lam;
-            continue;
-        }
-        if ((status = tape_backward(t, &l, &lam, 1, mq))) return status_fail(err, status, "%s", t->err.text);
-        tape_release(t, mq);
-    }
-    return LOCUS_OK;
-}
-
 static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
     LocalState *st = s->method_state;
     Tape *t = &s->tape;
     Model *m = &s->model;
     TapeMark m0 = tape_mark(t);
-    Tensor *img01 = st->kind == LOCAL_INFOPRO || st->kind == LOCAL_PFF ? make_img01(t, st, x) : NULL;
+    Tensor *img01 = st->kind == LOCAL_INFOPRO || st->kind == LOCAL_PFF ? method_image01(t, x, st->mean, st->std) : NULL;
     Tensor *h = x;
     Status status = LOCUS_OK;
     for (int b = 0; b < s->n_blocks && !status; b++) {

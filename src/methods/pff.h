@@ -11,6 +11,10 @@
 #include "locus/tape.h"
 #include "models/aux_heads.h"
 
+/* The four quadrants of an h x w map (rows [0, h/2) / [h/2, h), columns likewise: the authors' integer
+ * floor split), as crop layers q[0] top-left, q[1] top-right, q[2] bottom-left, q[3] bottom-right. */
+void pff_quadrants(Crop2d q[4], const char *name, int h, int w);
+
 Status pff_losses(Tape *t, const Layer *bce, AuxHead *const *qdec, const Crop2d *qcrop, const Crop2d *img_crop,
                   Tensor *h, Tensor *img01, float lam, int sequential, Tensor **loss, float *scale, int *nl,
                   ErrorMsg *err);
