@@ -33,13 +33,11 @@ static void avgpool_forward(const Layer *l, const StepCtx *ctx, Tensor *const *i
         const float *xp = x + pl * H * W;
         float *yp = y + pl * Ho * Wo;
         for (int oh = 0; oh < Ho; oh++) {
-            int h0 = oh * s - pad, h1 = h0 + k;
-            if (h0 < 0) h0 = 0;
-            if (h1 > H) h1 = H;
+            int h0, h1;
+            pool_window_range(oh, s, pad, k, H, &h0, &h1);
             for (int ow = 0; ow < Wo; ow++) {
-                int w0 = ow * s - pad, w1 = w0 + k;
-                if (w0 < 0) w0 = 0;
-                if (w1 > W) w1 = W;
+                int w0, w1;
+                pool_window_range(ow, s, pad, k, W, &w0, &w1);
                 float sum = 0.0f;
                 for (int h = h0; h < h1; h++)
                     for (int w = w0; w < w1; w++) sum += xp[h * W + w];
@@ -66,13 +64,11 @@ static void avgpool_backward(const Layer *l, const StepCtx *ctx, Tensor *const *
         float *dxp = dx + pl * H * W;
         const float *dyp = dy + pl * Ho * Wo;
         for (int oh = 0; oh < Ho; oh++) {
-            int h0 = oh * s - pad, h1 = h0 + k;
-            if (h0 < 0) h0 = 0;
-            if (h1 > H) h1 = H;
+            int h0, h1;
+            pool_window_range(oh, s, pad, k, H, &h0, &h1);
             for (int ow = 0; ow < Wo; ow++) {
-                int w0 = ow * s - pad, w1 = w0 + k;
-                if (w0 < 0) w0 = 0;
-                if (w1 > W) w1 = W;
+                int w0, w1;
+                pool_window_range(ow, s, pad, k, W, &w0, &w1);
                 float g = dyp[oh * Wo + ow] * inv;
                 for (int h = h0; h < h1; h++)
                     for (int w = w0; w < w1; w++) dxp[h * W + w] += g;
@@ -98,17 +94,7 @@ static inline int bin_end(int i, int in, int out) { return (int)(((long long)(i 
 
 static Status adaptive_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out, ErrorMsg *err) {
     const AdaptiveAvgPool2d *p = (const AdaptiveAvgPool2d *)l;
-    if (n_in != 1) return status_fail(err, LOCUS_ERR_ARG, "adaptive_avgpool2d takes 1 input, got %d", n_in);
-    char buf[64];
-    const Shape *s = &in[0]->shape;
-    if (s->ndim != 4)
-        return status_fail(err, LOCUS_ERR_ARG, "adaptive_avgpool2d expects an N x C x H x W input, found %s",
-                           shape_format(s, buf, sizeof buf));
-    if (p->out_h < 1 || p->out_w < 1)
-        return status_fail(err, LOCUS_ERR_ARG, "adaptive_avgpool2d: output size %d x %d\nhint: expected >= 1 x 1",
-                           p->out_h, p->out_w);
-    *out = shape4(s->d[0], s->d[1], p->out_h, p->out_w);
-    return LOCUS_OK;
+    return spatial_resize_shape(l, in, n_in, p->out_h, p->out_w, out, err);
 }
 
 static void adaptive_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out,

@@ -41,13 +41,11 @@ static void maxpool_forward(const Layer *l, const StepCtx *ctx, Tensor *const *i
         float *yp = y + pl * Ho * Wo;
         int32_t *ap = arg ? arg + pl * Ho * Wo : NULL;
         for (int oh = 0; oh < Ho; oh++) {
-            int h0 = oh * s - pad, h1 = h0 + k;
-            if (h0 < 0) h0 = 0;
-            if (h1 > H) h1 = H;
+            int h0, h1;
+            pool_window_range(oh, s, pad, k, H, &h0, &h1);
             for (int ow = 0; ow < Wo; ow++) {
-                int w0 = ow * s - pad, w1 = w0 + k;
-                if (w0 < 0) w0 = 0;
-                if (w1 > W) w1 = W;
+                int w0, w1;
+                pool_window_range(ow, s, pad, k, W, &w0, &w1);
                 float best = -INFINITY;
                 int32_t bi = h0 * W + w0;
                 for (int h = h0; h < h1; h++)

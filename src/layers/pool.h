@@ -40,5 +40,15 @@ void global_avgpool_init(GlobalAvgPool *l, const char *name);
 /* Shared by maxpool and avgpool: validates a 4-D input and the window, sets *out to the pooled shape. */
 Status pool_window_shape(const Layer *l, Tensor *const *in, int n_in, int k, int stride, int pad, Shape *out,
                          ErrorMsg *err);
+/* N x C x H x W -> N x C x out_h x out_w (adaptive_avgpool2d, resize_bilinear); out_h, out_w >= 1. */
+Status spatial_resize_shape(const Layer *l, Tensor *const *in, int n_in, int out_h, int out_w, Shape *out,
+                            ErrorMsg *err);
+/* The input rows [*lo, *hi) under output index o of a window of k with stride s and padding pad, clipped
+ * to [0, n). */
+static inline void pool_window_range(int o, int s, int pad, int k, int n, int *lo, int *hi) {
+    int a = o * s - pad, b = a + k;
+    *lo = a < 0 ? 0 : a;
+    *hi = b > n ? n : b;
+}
 
 #endif

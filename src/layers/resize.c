@@ -7,6 +7,7 @@
  * (a backward scatter writes only its own plane). */
 #include <stddef.h>
 
+#include "layers/pool.h"
 #include "layers/resize.h"
 
 typedef struct Tap {
@@ -28,17 +29,7 @@ static inline Tap resize_tap(int i, int in, int out) {
 
 static Status resize_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out, ErrorMsg *err) {
     const ResizeBilinear *r = (const ResizeBilinear *)l;
-    if (n_in != 1) return status_fail(err, LOCUS_ERR_ARG, "resize_bilinear takes 1 input, got %d", n_in);
-    char buf[64];
-    const Shape *s = &in[0]->shape;
-    if (s->ndim != 4)
-        return status_fail(err, LOCUS_ERR_ARG, "resize_bilinear expects an N x C x H x W input, found %s",
-                           shape_format(s, buf, sizeof buf));
-    if (r->out_h < 1 || r->out_w < 1)
-        return status_fail(err, LOCUS_ERR_ARG, "resize_bilinear: output size %d x %d\nhint: expected >= 1 x 1",
-                           r->out_h, r->out_w);
-    *out = shape4(s->d[0], s->d[1], r->out_h, r->out_w);
-    return LOCUS_OK;
+    return spatial_resize_shape(l, in, n_in, r->out_h, r->out_w, out, err);
 }
 
 static void resize_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out,
