@@ -13,23 +13,13 @@
 #include "layers/norm.h"
 #include "locus/init.h"
 
-static int failures;
-
-#define EXPECT(cond, ...)                                               \
-    do {                                                                \
-        if (!(cond)) {                                                  \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                 \
-            printf(__VA_ARGS__);                                        \
-            printf("\n");                                               \
-            failures++;                                                 \
-        }                                                               \
-    } while (0)
+#include "expect.h"
 
 static void expect_close(const char *what, const float *got, const float *want, size_t n, double tol) {
     for (size_t i = 0; i < n; i++)
         if (!(fabs((double)got[i] - want[i]) <= tol * (1.0 + fabs((double)want[i])))) {
             printf("FAIL %s[%zu]: got %.7g want %.7g\n", what, i, got[i], want[i]);
-            failures++;
+            expect_failures++;
             return;
         }
 }
@@ -446,6 +436,5 @@ int main(void) {
     test_linear_reference();
     test_concat_add_known();
     test_shape_errors();
-    printf("%s: %d failures\n", failures ? "FAILED" : "PASSED", failures);
-    return failures ? 1 : 0;
+    return expect_report();
 }

@@ -100,17 +100,8 @@ static const float ce_big_labels[2] = {0, 2};
 static const float bce_x[8] = {-100, -3, -0.5, 0, 0.7, 2, 50, 100};
 static const float bce_t[8] = {0, 1, 0.3f, 0.5f, 1, 0, 1, 0};
 
-static int failures;
 
-#define EXPECT(cond, ...)                                        \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
-            printf(__VA_ARGS__);                                 \
-            printf("\n");                                        \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
+#include "expect.h"
 
 static float pattern_x(size_t i) { return (float)((int)((i * 37) % 7) - 3) * 0.5f; }
 static float pattern_dy(size_t i) { return (float)(i % 5) * 0.5f - 1.0f; }
@@ -125,7 +116,7 @@ static void expect_near(const char *what, const float *got, const float *want, s
             bad++;
         }
     }
-    if (bad) failures++;
+    if (bad) expect_failures++;
     printf("%-4s %s (%zu values)\n", bad ? "BAD" : "ok", what, n);
 }
 
@@ -431,6 +422,5 @@ int main(void) {
     test_losses();
     test_dropout();
     test_shape_errors();
-    printf("%s: %d failures\n", failures ? "FAILED" : "PASSED", failures);
-    return failures ? 1 : 0;
+    return expect_report();
 }

@@ -20,16 +20,7 @@
 #include "locus/model.h"
 #include "locus/tape.h"
 
-static int failures;
-#define EXPECT(cond, ...)                                                    \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                      \
-            printf(__VA_ARGS__);                                             \
-            printf("\n");                                                    \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "expect.h"
 
 typedef struct Env {
     MemTracker mt;
@@ -374,6 +365,5 @@ int main(void) {
     attention_values();
     layernorm_values();
     micro_eval_equals_train();
-    printf("%s: %d failures\n", failures ? "FAILED" : "PASSED", failures);
-    return failures ? 1 : 0;
+    return expect_report();
 }
