@@ -1,5 +1,5 @@
-/* expect.h — the one assertion macro of the plain-C tests: EXPECT(cond, fmt, ...) prints the file, line
- * and message of a failed check and counts it; the test's main returns expect_report(). Include it in
+/* expect.h — the one assertion macro of the plain-C tests: EXPECT(cond, fmt, ...) prints the file, line,
+ * condition and message of a failed check and counts it; the test's main returns expect_report(). Include it in
  * exactly one file per test binary. */
 #ifndef LOCUS_TEST_EXPECT_H
 #define LOCUS_TEST_EXPECT_H
@@ -11,7 +11,7 @@ static int expect_failures;
 #define EXPECT(c, ...)                                  \
     do {                                                \
         if (!(c)) {                                     \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+            printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #c); \
             printf(__VA_ARGS__);                        \
             printf("\n");                               \
             expect_failures++;                          \

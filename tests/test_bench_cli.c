@@ -9,17 +9,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static int failures = 0;
 
-#define EXPECT(cond, ...)                                                  \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fprintf(stderr, "\n");                                         \
-            failures++;                                                    \
-        }                                                                  \
-    } while (0)
+#include "expect.h"
 
 /* Runs `$LOCUS_BIN bench ARGS`; returns its stdout (malloc'd) and exit code. */
 static char *run_bench(const char *bin, const char *args, int *exit_code) {
@@ -106,7 +97,7 @@ int main(void) {
         EXPECT(rc != 0, "bad option '%s' exited 0", bad[i]);
     }
 
-    if (failures) fprintf(stderr, "%d failure(s)\n", failures);
+    if (expect_failures) fprintf(stderr, "%d failure(s)\n", expect_failures);
     else printf("test_bench_cli: all checks passed\n");
-    return failures ? 1 : 0;
+    return expect_failures ? 1 : 0;
 }

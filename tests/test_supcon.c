@@ -26,17 +26,8 @@
 #define TOL_LOSS 1e-5
 #define TOL_GRAD 1e-5
 
-static int failures;
 
-#define EXPECT(cond, ...)                           \
-    do {                                            \
-        if (!(cond)) {                              \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                    \
-            printf("\n");                           \
-            failures++;                             \
-        }                                           \
-    } while (0)
+#include "expect.h"
 
 /* One forward (+ backward seeded with `seed` when grad != NULL) of a SupCon layer on x (N x D), y [N].
  * Returns the status; *loss gets the loss and grad (N x D) the feature gradient. */
@@ -111,7 +102,7 @@ static void compare_grad(const char *what, const float *got, const float *ref, s
     int ok = finite && norm_err <= tol && max_err <= tol;
     printf("%s %-28s max|err|/max|ref| %.2e  rel.norm %.2e  worst [%zu] got %.8g ref %.8g\n", ok ? "ok  " : "FAIL",
            what, max_err, norm_err, wi, got[wi], ref[wi]);
-    if (!ok) failures++;
+    if (!ok) expect_failures++;
 }
 
 static void check_case(const StFile *st, const char *name) {
@@ -141,7 +132,7 @@ static void check_case(const StFile *st, const char *name) {
             printf("%s %-28s N=%d D=%d tau=%g base=%g  loss %.8g ref %.8g  rel.err %.2e\n",
                    rel <= TOL_LOSS ? "ok  " : "FAIL", name, N, D, (double)p[0], (double)p[1], (double)loss,
                    (double)ref_loss[0], rel);
-            if (!(rel <= TOL_LOSS)) failures++;
+            if (!(rel <= TOL_LOSS)) expect_failures++;
             snprintf(key, sizeof key, "%s dfeatures", name);
             compare_grad(key, grad, ref_grad, nx, TOL_GRAD);
             /* seeded with 2.5: the gradient scales with out->grad */
@@ -198,7 +189,7 @@ static void expect_arg_error(const char *what, float tau, Shape xs, Shape ys) {
     Tensor *out = tape_call2(&t, &l.base, x, y);
     int ok = out == NULL && t.status == LOCUS_ERR_ARG && strstr(t.err.text, "supcon") != NULL;
     printf("%s refuses %-26s -> %s\n", ok ? "ok  " : "FAIL", what, t.err.text);
-    if (!ok) failures++;
+    if (!ok) expect_failures++;
     tape_free(&t);
 }
 
@@ -220,6 +211,6 @@ int main(void) {
     expect_arg_error("rank-3 features", 0.07f, shape3(2, 2, 2), shape1(2));
     expect_arg_error("temperature 0", 0.0f, shape2(4, 4), shape1(4));
 
-    printf("%s: %d failures\n", failures ? "FAILED" : "PASSED", failures);
-    return failures ? 1 : 0;
+    printf("%s: %d expect_failures\n", expect_failures ? "FAILED" : "PASSED", expect_failures);
+    return expect_failures ? 1 : 0;
 }
