@@ -25,6 +25,8 @@ TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# the CLI: tools/locus.c (main) plus tools/cli_common.c and one tools/cmd_*.c per further subcommand
+CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tools/*.c)))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 # tests/fuzz_*.c are fuzz drivers with their own main (built on demand: make BUILD=b b/tests/fuzz_idx)
@@ -43,7 +45,7 @@ $(BUILD)/liblocus.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/locus: $(BUILD)/tools/locus.o $(BUILD)/liblocus.a
+$(BUILD)/locus: $(CLI_OBJ) $(BUILD)/liblocus.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(BUILD)/liblocus.a
@@ -74,4 +76,4 @@ bench: $(BUILD)/locus
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(BUILD)/tools/locus.d
+-include $(LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(CLI_OBJ:.o=.d)

@@ -3,6 +3,7 @@
  *   locus eval    RUN_DIR [options]         test accuracy of a run's latest checkpoint
  *   locus memplan [options] [--json]        the peak memory per tag a training run would use
  *   locus bench   [options] [--json]        time training steps or inference on synthetic data
+ * Further subcommands live in tools/cmd_*.c (see cli.h); shared helpers in cli_common.c.
  * Options are the training configuration keys (`locus train --help`), given as --key value,
  * --key=value, --set key=value, or in a JSON file with --config FILE; later ones win.
  * Every failure becomes a message on stderr and a non-zero exit code (status_exit_code). */
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "locus/config.h"
 #include "locus/train.h"
 #include "train/bench.h"
@@ -30,41 +32,6 @@ static void usage(FILE *f) {
             "quick start: locus train --config configs/default.json   (ResNet-8 on Fashion-MNIST, ~3 min)\n");
 }
 
-static int fail(const char *cmd, Status st, const ErrorMsg *err) {
-    fprintf(stderr, "locus %s: error (%s): %s\n", cmd, status_name(st), err->text);
-    return status_exit_code(st);
-}
-
-/* Removes "--NAME VALUE" / "--NAME=VALUE" / "--NAME" (flag) from argv; returns the value, "" for a flag,
- * or NULL when absent. */
-static const char *take_option(int *argc, char **argv, const char *name, int has_value) {
-    size_t len = strlen(name);
-    for (int i = 1; i < *argc; i++) {
-        if (strncmp(argv[i], name, len)) continue;
-        const char *val = NULL;
-        int drop = 0;
-        if (argv[i][len] == 0) {
-            if (has_value && i + 1 < *argc) val = argv[i + 1], drop = 2;
-            else if (!has_value) val = "", drop = 1;
-            else return NULL;
-        } else if (argv[i][len] == '=' && has_value) {
-            val = argv[i] + len + 1, drop = 1;
-        } else {
-            continue;
-        }
-        for (int j = i; j + drop < *argc; j++) argv[j] = argv[j + drop];
-        *argc -= drop;
-        return val;
-    }
-    return NULL;
-}
-
-static int wants_help(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-    return 0;
-}
-
 static Status parse_config(TrainConfig *cfg, int argc, char **argv, ErrorMsg *err) {
     int used = 0;
     Status st = config_parse_args(cfg, train_config_keys, argc - 1, argv + 1, &used, err);
@@ -76,7 +43,7 @@ static Status parse_config(TrainConfig *cfg, int argc, char **argv, ErrorMsg *er
 }
 
 static int cmd_train(int argc, char **argv) {
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         printf("usage: locus train [--config FILE] [--set key=value] [--KEY VALUE ...] [--resume RUN_DIR]\n\n"
                "  --resume RUN_DIR   continue a run from its last checkpoint (its config.json, then the\n"
                "                     options given here, e.g. --epochs to extend it)\n"
@@ -91,21 +58,21 @@ static int cmd_train(int argc, char **argv) {
     ErrorMsg err = {{0}};
     TrainConfig cfg;
     train_config_defaults(&cfg);
-    const char *resume = take_option(&argc, argv, "--resume", 1);
+    const char *resume = cli_take_option(&argc, argv, "--resume", 1);
     Status st = LOCUS_OK;
     if (resume) {
         char path[1100];
         snprintf(path, sizeof path, "%s/config.json", resume);
         st = config_load_json(&cfg, train_config_keys, path, &err);
-        if (st) return fail("train", status_wrap(&err, st, "cannot resume %s: ", resume), &err);
+        if (st) return cli_fail("train", status_wrap(&err, st, "cannot resume %s: ", resume), &err);
     }
-    if ((st = parse_config(&cfg, argc, argv, &err))) return fail("train", st, &err);
-    if ((st = train_run(&cfg, resume, &err))) return fail("train", st, &err);
+    if ((st = parse_config(&cfg, argc, argv, &err))) return cli_fail("train", st, &err);
+    if ((st = train_run(&cfg, resume, &err))) return cli_fail("train", st, &err);
     return 0;
 }
 
 static int cmd_memplan(int argc, char **argv) {
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         printf("usage: locus memplan [train options] [--json]\n"
                "Predicts the peak memory per tag (param grad optim ema act scratch data) of `locus train`\n"
                "with the same options, without training. --json prints {\"mem_predicted_bytes\": {...}}.\n");
@@ -114,18 +81,18 @@ static int cmd_memplan(int argc, char **argv) {
     ErrorMsg err = {{0}};
     TrainConfig cfg;
     train_config_defaults(&cfg);
-    int json = take_option(&argc, argv, "--json", 0) != NULL;
+    int json = cli_take_option(&argc, argv, "--json", 0) != NULL;
     Status st = parse_config(&cfg, argc, argv, &err);
-    if (st) return fail("memplan", st, &err);
+    if (st) return cli_fail("memplan", st, &err);
     MemReport plan, e2e;
     BlockMem blocks[LOCUS_MAX_BLOCKS];
     int n_blocks = 0;
-    if ((st = train_memplan_blocks(&cfg, &plan, blocks, &n_blocks, &err))) return fail("memplan", st, &err);
+    if ((st = train_memplan_blocks(&cfg, &plan, blocks, &n_blocks, &err))) return cli_fail("memplan", st, &err);
     TrainConfig cfg_e2e = cfg;
     snprintf(cfg_e2e.method, sizeof cfg_e2e.method, "e2e");
     cfg_e2e.k = 0;
     cfg_e2e.cuts[0] = 0;
-    if ((st = train_memplan(&cfg_e2e, &e2e, &err))) return fail("memplan", st, &err);
+    if ((st = train_memplan(&cfg_e2e, &e2e, &err))) return cli_fail("memplan", st, &err);
     double save_act = e2e.peak[MEM_TAG_ACT] ? 100.0 * (1.0 - (double)plan.peak[MEM_TAG_ACT] / e2e.peak[MEM_TAG_ACT]) : 0;
     double save_total = e2e.peak_total ? 100.0 * (1.0 - (double)plan.peak_total / e2e.peak_total) : 0;
     if (json) {
@@ -153,16 +120,16 @@ static int cmd_memplan(int argc, char **argv) {
     }
     if (cfg.mem_limit > 0 && plan.peak_total > (size_t)cfg.mem_limit) {
         st = report_over_limit(&cfg, &plan, &err);
-        return fail("memplan", st, &err);
+        return cli_fail("memplan", st, &err);
     }
     return 0;
 }
 
 static int cmd_eval(int argc, char **argv) {
-    if (wants_help(argc, argv) || argc < 2 || argv[1][0] == '-') {
+    if (cli_wants_help(argc, argv) || argc < 2 || argv[1][0] == '-') {
         printf("usage: locus eval RUN_DIR [--data-dir DIR] [--limit-test N] [--threads N]\n"
                "Loads RUN_DIR/config.json and RUN_DIR/checkpoint.safetensors and prints the test accuracy.\n");
-        return wants_help(argc, argv) ? 0 : 2;
+        return cli_wants_help(argc, argv) ? 0 : 2;
     }
     const char *dir = argv[1];
     ErrorMsg err = {{0}};
@@ -171,8 +138,8 @@ static int cmd_eval(int argc, char **argv) {
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", dir);
     Status st = config_load_json(&cfg, train_config_keys, path, &err);
-    if (st) return fail("eval", st, &err);
-    if ((st = parse_config(&cfg, argc - 1, argv + 1, &err))) return fail("eval", st, &err);
+    if (st) return cli_fail("eval", st, &err);
+    if ((st = parse_config(&cfg, argc - 1, argv + 1, &err))) return cli_fail("eval", st, &err);
     Session s;
     st = session_open(&s, &cfg, 0, &err);
     RunState rs;
@@ -182,13 +149,13 @@ static int cmd_eval(int argc, char **argv) {
     if (!st)
         printf("%s after epoch %d: test accuracy %.2f%% on %d images\n", dir, rs.epoch, 100 * acc, s.test_set.n);
     session_close(&s);
-    return st ? fail("eval", st, &err) : 0;
+    return st ? cli_fail("eval", st, &err) : 0;
 }
 
 static int cmd_bench(int argc, char **argv) {
     BenchConfig cfg;
     bench_config_defaults(&cfg);
-    if (wants_help(argc, argv)) {
+    if (cli_wants_help(argc, argv)) {
         printf("usage: locus bench [--KEY VALUE ...]\n"
                "Times training steps (forward + cross-entropy + backward + SGD) or inference forwards on a\n"
                "random batch; reports median/min/max step time, img/s, GFLOP/s and peak memory.\noptions:\n");
@@ -201,7 +168,7 @@ static int cmd_bench(int argc, char **argv) {
     if (!st && used < argc - 1)
         st = status_fail(&err, LOCUS_ERR_ARG, "unexpected argument '%s'\nhint: see locus bench --help", argv[1 + used]);
     BenchResult r;
-    if (st || (st = bench_run(&cfg, &r, &err))) return fail("bench", st, &err);
+    if (st || (st = bench_run(&cfg, &r, &err))) return cli_fail("bench", st, &err);
     if (cfg.json) {
         cJSON *o = bench_result_json(&cfg, &r);
         char *s = cJSON_PrintUnformatted(o);
