@@ -17,7 +17,16 @@ typedef struct Model Model;
 typedef struct ModelUnit {
     char name[32];       /* "0.0" stem, "2.3" block, "head"; the spec's (stage, index) */
     int out_c, out_h, out_w; /* output feature map (out_h = out_w = 0 for token or logit outputs) */
+    int param_first, param_count; /* the unit's parameters: handles param_first .. +param_count-1 */
 } ModelUnit;
+
+/* A stand-alone instance of one unit's architecture with parameters of its own (MAN's EMA and learnable copies
+ * of the next block): same layers and shapes as the unit, registered in registration order under a new prefix. */
+typedef struct UnitCopy {
+    int unit;                     /* the unit it was copied from */
+    int param_first, param_count; /* its parameters, in the same order and shapes as the unit's */
+    void *impl;
+} UnitCopy;
 
 struct Model {
     char arch[32];       /* "resnet32", "vit-tiny", ... */
@@ -29,6 +38,10 @@ struct Model {
     /* Runs unit u on x (output of unit u-1, or the image for u = 0). */
     Tensor *(*unit_forward)(Model *m, Tape *t, int u, Tensor *x);
     void (*free_impl)(Model *m);
+    /* Copies (NULL where the architecture has none): build, run, initialise like the model's units. */
+    void *(*copy_create)(Model *m, int u, ParamStore *ps, const char *prefix);
+    Tensor *(*copy_forward)(const void *impl, Tape *t, Tensor *x);
+    void (*copy_init)(const void *impl, ParamStore *ps, Rng *rng);
 };
 
 typedef struct ModelSpec {
@@ -45,6 +58,15 @@ void model_free(Model *m);
 /* All units: the logits (N x classes). When the tape is not recording (inference), each unit's
  * intermediate activations are released as soon as the unit is done. */
 Tensor *model_forward(Model *m, Tape *t, Tensor *x);
+/* A copy of unit u registered in ps (not yet finalized) under "<prefix>.", its trainable parameters as kind `as`
+ * (PARAM_TRAINABLE, or PARAM_EMA for a frozen copy); buffers stay buffers. LOCUS_ERR_ARG when unit u is not a
+ * block that can be copied (the stem, the head). */
+Status model_copy_unit(Model *m, int u, ParamStore *ps, const char *prefix, ParamKind as, UnitCopy *out,
+                       ErrorMsg *err);
+Tensor *unit_copy_forward(const Model *m, const UnitCopy *c, Tape *t, Tensor *x);
+/* The architecture's initialisation, drawn from rng. */
+void unit_copy_init_weights(const Model *m, const UnitCopy *c, ParamStore *ps, Rng *rng);
+void unit_copy_free(UnitCopy *c);
 /* Comma-separated list of known architectures, for help texts. */
 const char *model_arch_list(void);
 

@@ -20,7 +20,9 @@
 
 typedef enum ParamKind {
     PARAM_TRAINABLE = 0, /* learned, has a gradient and optimizer state */
-    PARAM_BUFFER = 1     /* state such as BN running mean/var: saved, never learned */
+    PARAM_BUFFER = 1,    /* state such as BN running mean/var: saved, never learned */
+    PARAM_EMA = 2        /* a frozen copy updated by an exponential moving average (MAN's EMA blocks): saved, no
+                          * gradient, no optimizer state; values live in their own slab, tagged EMA */
 } ParamKind;
 
 typedef struct ParamInfo {
@@ -37,8 +39,11 @@ typedef struct ParamStore {
     int count, capacity;
     size_t numel_total;     /* all floats in the value slab */
     size_t numel_trainable; /* floats in the gradient slab */
+    size_t numel_ema;       /* floats in the EMA slab */
     float *values;
     float *grads;
+    float *ema_values;
+    ParamKind trainable_as; /* what PARAM_TRAINABLE registrations become (params_register_trainable_as) */
     int finalized;
     MemTracker *mt;
 } ParamStore;
@@ -47,10 +52,15 @@ void params_init(ParamStore *ps, MemTracker *mt);
 void params_free(ParamStore *ps);
 /* Registers a parameter; returns its handle. Names must be unique (CHECKed). */
 int params_add(ParamStore *ps, const char *name, Shape shape, ParamKind kind);
-/* Reserves the value and gradient slabs (zeroed). */
+/* Until the next call, parameters registered as PARAM_TRAINABLE get kind `as` instead (PARAM_EMA: build a frozen
+ * EMA copy of a block with the block's own constructor; PARAM_TRAINABLE restores the default). */
+void params_register_trainable_as(ParamStore *ps, ParamKind as);
+/* Reserves the value, gradient and EMA slabs (zeroed). */
 Status params_finalize(ParamStore *ps, ErrorMsg *err);
 
-static inline float *params_value(const ParamStore *ps, int h) { return ps->values + ps->info[h].offset; }
+static inline float *params_value(const ParamStore *ps, int h) {
+    return (ps->info[h].kind == PARAM_EMA ? ps->ema_values : ps->values) + ps->info[h].offset;
+}
 static inline float *params_grad(const ParamStore *ps, int h) {
     return ps->info[h].kind == PARAM_TRAINABLE ? ps->grads + ps->info[h].grad_offset : NULL;
 }

@@ -13,6 +13,7 @@ void params_init(ParamStore *ps, MemTracker *mt) {
 void params_free(ParamStore *ps) {
     if (ps->values) mem_free(ps->mt, MEM_TAG_PARAM, ps->values, ps->numel_total * sizeof(float));
     if (ps->grads) mem_free(ps->mt, MEM_TAG_GRAD, ps->grads, ps->numel_trainable * sizeof(float));
+    if (ps->ema_values) mem_free(ps->mt, MEM_TAG_EMA, ps->ema_values, ps->numel_ema * sizeof(float));
     free(ps->info);
     memset(ps, 0, sizeof *ps);
 }
@@ -37,10 +38,12 @@ int params_add(ParamStore *ps, const char *name, Shape shape, ParamKind kind) {
     strcpy(p->name, name);
     p->shape = shape;
     p->numel = shape_numel(&shape);
+    if (kind == PARAM_TRAINABLE) kind = ps->trainable_as;
     p->kind = kind;
-    p->offset = ps->numel_total;
-    /* keep every tensor 64-byte aligned inside the slab: round offsets to 16 floats */
-    ps->numel_total += (p->numel + 15) & ~(size_t)15;
+    /* keep every tensor 64-byte aligned inside its slab: round offsets to 16 floats */
+    size_t *slab = kind == PARAM_EMA ? &ps->numel_ema : &ps->numel_total;
+    p->offset = *slab;
+    *slab += (p->numel + 15) & ~(size_t)15;
     if (kind == PARAM_TRAINABLE) {
         p->grad_offset = ps->numel_trainable;
         ps->numel_trainable += (p->numel + 15) & ~(size_t)15;
@@ -48,12 +51,15 @@ int params_add(ParamStore *ps, const char *name, Shape shape, ParamKind kind) {
     return ps->count++;
 }
 
+void params_register_trainable_as(ParamStore *ps, ParamKind as) { ps->trainable_as = as; }
+
 Status params_finalize(ParamStore *ps, ErrorMsg *err) {
     CHECK(!ps->finalized, "params_finalize twice");
     ps->values = mem_alloc(ps->mt, MEM_TAG_PARAM, ps->numel_total * sizeof(float));
     ps->grads = ps->numel_trainable ? mem_alloc(ps->mt, MEM_TAG_GRAD, ps->numel_trainable * sizeof(float)) : NULL;
-    if (!ps->values || (ps->numel_trainable && !ps->grads))
-        return status_fail(err, LOCUS_ERR_OOM, "cannot allocate %zu parameters", ps->numel_total);
+    ps->ema_values = ps->numel_ema ? mem_alloc(ps->mt, MEM_TAG_EMA, ps->numel_ema * sizeof(float)) : NULL;
+    if (!ps->values || (ps->numel_trainable && !ps->grads) || (ps->numel_ema && !ps->ema_values))
+        return status_fail(err, LOCUS_ERR_OOM, "cannot allocate %zu parameters", ps->numel_total + ps->numel_ema);
     ps->finalized = 1;
     return LOCUS_OK;
 }

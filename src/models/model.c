@@ -57,3 +57,33 @@ Tensor *model_forward(Model *m, Tape *t, Tensor *x) {
     }
     return x;
 }
+
+Status model_copy_unit(Model *m, int u, ParamStore *ps, const char *prefix, ParamKind as, UnitCopy *out,
+                       ErrorMsg *err) {
+    memset(out, 0, sizeof *out);
+    if (!m->copy_create || u <= 0 || u >= m->n_units - 1)
+        return status_fail(err, LOCUS_ERR_ARG, "%s: unit %d (%s) cannot be copied: only blocks can\nhint: "
+                           "cut the network so that every cut is followed by a block", m->arch, u,
+                           u >= 0 && u < m->n_units ? m->units[u].name : "?");
+    out->unit = u;
+    out->param_first = ps->count;
+    params_register_trainable_as(ps, as);
+    out->impl = m->copy_create(m, u, ps, prefix);
+    params_register_trainable_as(ps, PARAM_TRAINABLE);
+    out->param_count = ps->count - out->param_first;
+    CHECK(out->param_count == m->units[u].param_count, "copy of %s has %d parameters, the unit %d", m->units[u].name,
+          out->param_count, m->units[u].param_count);
+    for (int i = 0; i < out->param_count; i++)
+        CHECK(shape_equal(&ps->info[out->param_first + i].shape, &ps->info[m->units[u].param_first + i].shape),
+              "copy of %s: parameter %d differs in shape", m->units[u].name, i);
+    return LOCUS_OK;
+}
+
+Tensor *unit_copy_forward(const Model *m, const UnitCopy *c, Tape *t, Tensor *x) { return m->copy_forward(c->impl, t, x); }
+
+void unit_copy_init_weights(const Model *m, const UnitCopy *c, ParamStore *ps, Rng *rng) { m->copy_init(c->impl, ps, rng); }
+
+void unit_copy_free(UnitCopy *c) {
+    free(c->impl);
+    memset(c, 0, sizeof *c);
+}

@@ -19,6 +19,7 @@
 #include "layers/merge.h"
 #include "layers/norm.h"
 #include "layers/pool.h"
+#include "locus/params.h"
 
 typedef struct BasicBlock {
     Conv2d conv1, conv2, sc_conv;
@@ -93,6 +94,30 @@ static Tensor *resnet_unit_forward(Model *m, Tape *t, int u, Tensor *x) {
     return block_forward(&r->blocks[u - 1], t, x);
 }
 
+static void block_init_weights(const BasicBlock *b, ParamStore *ps, Rng *rng) {
+    conv2d_init_weights(&b->conv1, ps, rng);
+    batchnorm_reset(&b->bn1, ps);
+    conv2d_init_weights(&b->conv2, ps, rng);
+    batchnorm_reset(&b->bn2, ps);
+    if (b->has_shortcut) {
+        conv2d_init_weights(&b->sc_conv, ps, rng);
+        batchnorm_reset(&b->sc_bn, ps);
+    }
+}
+
+/* Model copy ops: a BasicBlock with unit u's input width, width and stride. */
+static void *resnet_copy_create(Model *m, int u, ParamStore *ps, const char *prefix) {
+    const BasicBlock *src = &((const ResNet *)m->impl)->blocks[u - 1];
+    BasicBlock *b = calloc(1, sizeof *b);
+    CHECK(b, "out of memory copying a block");
+    block_create(b, ps, prefix, src->conv1.cin, src->conv1.cout, src->conv1.stride);
+    return b;
+}
+
+static Tensor *resnet_copy_forward(const void *impl, Tape *t, Tensor *x) { return block_forward(impl, t, x); }
+
+static void resnet_copy_init(const void *impl, ParamStore *ps, Rng *rng) { block_init_weights(impl, ps, rng); }
+
 static void resnet_free_impl(Model *m) {
     ResNet *r = m->impl;
     if (r) free(r->blocks);
@@ -118,9 +143,14 @@ Status resnet_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *
     m->n_units = 3 * n + 2;
     m->unit_forward = resnet_unit_forward;
     m->free_impl = resnet_free_impl;
+    m->copy_create = resnet_copy_create;
+    m->copy_forward = resnet_copy_forward;
+    m->copy_init = resnet_copy_init;
 
+    m->units[0].param_first = ps->count;
     conv2d_init(&r->stem_conv, ps, "conv1", spec->in_c, 16, 3, 1, 1, 0);
     batchnorm2d_init(&r->stem_bn, ps, "bn1", 16);
+    m->units[0].param_count = ps->count - m->units[0].param_first;
     relu_init(&r->stem_relu, "relu");
     int h = spec->in_h, w = spec->in_w;
     snprintf(m->units[0].name, sizeof m->units[0].name, "0.0");
@@ -132,17 +162,21 @@ Status resnet_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *
             int stride = (s > 0 && i == 0) ? 2 : 1;
             char prefix[32];
             snprintf(prefix, sizeof prefix, "layer%d.%d", s + 1, i);
-            block_create(&r->blocks[s * n + i], ps, prefix, cin, c, stride);
-            if (stride == 2) h = (h + 1) / 2, w = (w + 1) / 2;
             ModelUnit *un = &m->units[1 + s * n + i];
+            un->param_first = ps->count;
+            block_create(&r->blocks[s * n + i], ps, prefix, cin, c, stride);
+            un->param_count = ps->count - un->param_first;
+            if (stride == 2) h = (h + 1) / 2, w = (w + 1) / 2;
             snprintf(un->name, sizeof un->name, "%d.%d", s + 1, i);
             un->out_c = c, un->out_h = h, un->out_w = w;
             cin = c;
         }
     }
     global_avgpool_init(&r->gap, "avgpool");
-    linear_init(&r->fc, ps, "fc", 64, spec->classes, 1);
     ModelUnit *head = &m->units[m->n_units - 1];
+    head->param_first = ps->count;
+    linear_init(&r->fc, ps, "fc", 64, spec->classes, 1);
+    head->param_count = ps->count - head->param_first;
     snprintf(head->name, sizeof head->name, "head");
     head->out_c = spec->classes;
     return LOCUS_OK;
@@ -153,16 +187,6 @@ void resnet_init_weights(Model *m, Rng *rng) {
     ParamStore *ps = m->params;
     conv2d_init_weights(&r->stem_conv, ps, rng);
     batchnorm_reset(&r->stem_bn, ps);
-    for (int i = 0; i < 3 * r->n; i++) {
-        BasicBlock *b = &r->blocks[i];
-        conv2d_init_weights(&b->conv1, ps, rng);
-        batchnorm_reset(&b->bn1, ps);
-        conv2d_init_weights(&b->conv2, ps, rng);
-        batchnorm_reset(&b->bn2, ps);
-        if (b->has_shortcut) {
-            conv2d_init_weights(&b->sc_conv, ps, rng);
-            batchnorm_reset(&b->sc_bn, ps);
-        }
-    }
+    for (int i = 0; i < 3 * r->n; i++) block_init_weights(&r->blocks[i], ps, rng);
     linear_init_weights(&r->fc, ps, rng);
 }

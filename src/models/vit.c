@@ -51,23 +51,24 @@ typedef struct Vit {
     Linear head;
 } Vit;
 
-static void block_create(VitBlock *b, ParamStore *ps, int i, const VitConfig *c) {
+/* prefix: "blocks.<i>" for the model's own blocks */
+static void block_create(VitBlock *b, ParamStore *ps, const char *prefix, const VitConfig *c) {
     char name[96];
-    snprintf(name, sizeof name, "blocks.%d.norm1", i);
+    snprintf(name, sizeof name, "%s.norm1", prefix);
     layernorm_init(&b->norm1, ps, name, c->dim, VIT_LN_EPS);
-    snprintf(name, sizeof name, "blocks.%d.attn", i);
+    snprintf(name, sizeof name, "%s.attn", prefix);
     attention_init(&b->attn, ps, name, c->dim, c->heads);
-    snprintf(name, sizeof name, "blocks.%d.add1", i);
+    snprintf(name, sizeof name, "%s.add1", prefix);
     add_init(&b->add1, name);
-    snprintf(name, sizeof name, "blocks.%d.norm2", i);
+    snprintf(name, sizeof name, "%s.norm2", prefix);
     layernorm_init(&b->norm2, ps, name, c->dim, VIT_LN_EPS);
-    snprintf(name, sizeof name, "blocks.%d.mlp.fc1", i);
+    snprintf(name, sizeof name, "%s.mlp.fc1", prefix);
     linear_init(&b->fc1, ps, name, c->dim, c->mlp, 1);
-    snprintf(name, sizeof name, "blocks.%d.mlp.act", i);
+    snprintf(name, sizeof name, "%s.mlp.act", prefix);
     gelu_init(&b->gelu, name);
-    snprintf(name, sizeof name, "blocks.%d.mlp.fc2", i);
+    snprintf(name, sizeof name, "%s.mlp.fc2", prefix);
     linear_init(&b->fc2, ps, name, c->mlp, c->dim, 1);
-    snprintf(name, sizeof name, "blocks.%d.add2", i);
+    snprintf(name, sizeof name, "%s.add2", prefix);
     add_init(&b->add2, name);
 }
 
@@ -78,6 +79,36 @@ static Tensor *block_forward(const VitBlock *b, Tape *t, Tensor *x) {
     h = tape_call1(t, &b->fc2.base, tape_call1(t, &b->gelu.base, tape_call1(t, &b->fc1.base, h)));
     return tape_call2(t, &b->add2.base, x, h);
 }
+
+/* timm init_weights_vit_timm: Linear weight trunc_normal(0.02), bias 0. */
+static void vit_linear_init(const Linear *l, ParamStore *ps, Rng *rng) {
+    init_trunc_normal(params_value(ps, l->w), params_numel(ps, l->w), 0.02f, rng);
+    if (l->b >= 0) init_const(params_value(ps, l->b), params_numel(ps, l->b), 0.0f);
+}
+
+static void block_init_weights(const VitBlock *b, ParamStore *ps, Rng *rng) {
+    layernorm_reset(&b->norm1, ps);
+    init_trunc_normal(params_value(ps, b->attn.qkv_w), params_numel(ps, b->attn.qkv_w), 0.02f, rng);
+    init_const(params_value(ps, b->attn.qkv_b), params_numel(ps, b->attn.qkv_b), 0.0f);
+    init_trunc_normal(params_value(ps, b->attn.proj_w), params_numel(ps, b->attn.proj_w), 0.02f, rng);
+    init_const(params_value(ps, b->attn.proj_b), params_numel(ps, b->attn.proj_b), 0.0f);
+    layernorm_reset(&b->norm2, ps);
+    vit_linear_init(&b->fc1, ps, rng);
+    vit_linear_init(&b->fc2, ps, rng);
+}
+
+/* Model copy ops: a transformer block of the model's configuration. */
+static void *vit_copy_create(Model *m, int u, ParamStore *ps, const char *prefix) {
+    (void)u;
+    VitBlock *b = calloc(1, sizeof *b);
+    CHECK(b, "out of memory copying a block");
+    block_create(b, ps, prefix, &((const Vit *)m->impl)->cfg);
+    return b;
+}
+
+static Tensor *vit_copy_forward(const void *impl, Tape *t, Tensor *x) { return block_forward(impl, t, x); }
+
+static void vit_copy_init(const void *impl, ParamStore *ps, Rng *rng) { block_init_weights(impl, ps, rng); }
 
 static Tensor *vit_unit_forward(Model *m, Tape *t, int u, Tensor *x) {
     const Vit *v = m->impl;
@@ -117,49 +148,44 @@ Status vit_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *err
     m->n_units = c->depth + 2;
     m->unit_forward = vit_unit_forward;
     m->free_impl = vit_free_impl;
+    m->copy_create = vit_copy_create;
+    m->copy_forward = vit_copy_forward;
+    m->copy_init = vit_copy_init;
 
+    m->units[0].param_first = ps->count;
     Status s = patch_embed_init(&v->embed, ps, "patch_embed", "cls_token", "pos_embed", spec->in_c, spec->in_h,
                                 spec->in_w, c->patch, c->dim, err);
     if (s) return s;
     const int tokens = patch_embed_tokens(&v->embed);
+    m->units[0].param_count = ps->count - m->units[0].param_first;
     snprintf(m->units[0].name, sizeof m->units[0].name, "embed");
     m->units[0].out_c = c->dim, m->units[0].out_h = tokens, m->units[0].out_w = 0;
     for (int i = 0; i < c->depth; i++) {
-        block_create(&v->blocks[i], ps, i, c);
         ModelUnit *un = &m->units[1 + i];
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "blocks.%d", i);
+        un->param_first = ps->count;
+        block_create(&v->blocks[i], ps, prefix, c);
+        un->param_count = ps->count - un->param_first;
         snprintf(un->name, sizeof un->name, "block%d", i);
         un->out_c = c->dim, un->out_h = tokens, un->out_w = 0;
     }
+    ModelUnit *head = &m->units[m->n_units - 1];
+    head->param_first = ps->count;
     layernorm_init(&v->norm, ps, "norm", c->dim, VIT_LN_EPS);
     token_select_init(&v->cls, "cls_token_select");
     linear_init(&v->head, ps, "head", c->dim, spec->classes, 1);
-    ModelUnit *head = &m->units[m->n_units - 1];
+    head->param_count = ps->count - head->param_first;
     snprintf(head->name, sizeof head->name, "head");
     head->out_c = spec->classes, head->out_h = 0, head->out_w = 0;
     return LOCUS_OK;
-}
-
-/* timm init_weights_vit_timm: Linear weight trunc_normal(0.02), bias 0. */
-static void vit_linear_init(const Linear *l, ParamStore *ps, Rng *rng) {
-    init_trunc_normal(params_value(ps, l->w), params_numel(ps, l->w), 0.02f, rng);
-    if (l->b >= 0) init_const(params_value(ps, l->b), params_numel(ps, l->b), 0.0f);
 }
 
 void vit_init_weights(Model *m, Rng *rng) {
     Vit *v = m->impl;
     ParamStore *ps = m->params;
     patch_embed_init_weights(&v->embed, ps, rng);
-    for (int i = 0; i < v->cfg.depth; i++) {
-        VitBlock *b = &v->blocks[i];
-        layernorm_reset(&b->norm1, ps);
-        init_trunc_normal(params_value(ps, b->attn.qkv_w), params_numel(ps, b->attn.qkv_w), 0.02f, rng);
-        init_const(params_value(ps, b->attn.qkv_b), params_numel(ps, b->attn.qkv_b), 0.0f);
-        init_trunc_normal(params_value(ps, b->attn.proj_w), params_numel(ps, b->attn.proj_w), 0.02f, rng);
-        init_const(params_value(ps, b->attn.proj_b), params_numel(ps, b->attn.proj_b), 0.0f);
-        layernorm_reset(&b->norm2, ps);
-        vit_linear_init(&b->fc1, ps, rng);
-        vit_linear_init(&b->fc2, ps, rng);
-    }
+    for (int i = 0; i < v->cfg.depth; i++) block_init_weights(&v->blocks[i], ps, rng);
     layernorm_reset(&v->norm, ps);
     vit_linear_init(&v->head, ps, rng);
 }
