@@ -10,5 +10,6 @@ const GradCaseGroup grad_case_groups[] = {
     {"vit", grad_cases_vit},
     {"supcon", grad_cases_supcon},
     {"aux", grad_cases_aux},
+    {"man", grad_cases_man},
     {NULL, NULL},
 };

@@ -29,8 +29,7 @@ static void finalize(ParamStore *ps) {
     CHECK(params_finalize(ps, &err) == LOCUS_OK, "%s", err.text);
 }
 
-/* Every parameter ~ N(0, std^2); parameters whose name ends in ".weight" of a LayerNorm get 1 + noise. */
-static void randomize(ParamStore *ps, float std, uint64_t seed) {
+void grad_randomize_params(ParamStore *ps, float std, uint64_t seed) {
     Rng rng;
     rng_seed(&rng, seed);
     for (int p = 0; p < ps->count; p++) {
@@ -53,7 +52,7 @@ static int layernorm_cases(void) {
         int d = shapes[i].d[shapes[i].ndim - 1];
         layernorm_init(&ln, &ps, "norm", d, 1e-6f);
         finalize(&ps);
-        randomize(&ps, 0.5f, 11 + i);
+        grad_randomize_params(&ps, 0.5f, 11 + i);
         char name[64];
         snprintf(name, sizeof name, "layernorm %dd d=%d", shapes[i].ndim, d);
         bad += gradcheck_run(&(GradcheckCase){.name = name, .fn = one_layer, .user = &ln, .params = &ps,
@@ -75,7 +74,7 @@ static int attention_cases(void) {
         Attention at;
         attention_init(&at, &ps, "attn", cases[i].d, cases[i].heads);
         finalize(&ps);
-        randomize(&ps, 0.5f, 31 + i);
+        grad_randomize_params(&ps, 0.5f, 31 + i);
         char name[64];
         snprintf(name, sizeof name, "attention N=%d T=%d D=%d H=%d", cases[i].n, cases[i].t, cases[i].d,
                  cases[i].heads);
@@ -102,7 +101,7 @@ static int patch_embed_cases(void) {
                                cases[i].w, cases[i].p, cases[i].d, &err) == LOCUS_OK,
               "%s", err.text);
         finalize(&ps);
-        randomize(&ps, 0.3f, 51 + i);
+        grad_randomize_params(&ps, 0.3f, 51 + i);
         char name[64];
         snprintf(name, sizeof name, "patch_embed %dx%dx%dx%d p=%d D=%d", cases[i].n, cases[i].c, cases[i].h,
                  cases[i].w, cases[i].p, cases[i].d);
@@ -149,7 +148,7 @@ static int block_case(void) {
     linear_init(&b.fc2, &ps, "blocks.0.mlp.fc2", 12, 8, 1);
     add_init(&b.add2, "blocks.0.add2");
     finalize(&ps);
-    randomize(&ps, 0.4f, 71);
+    grad_randomize_params(&ps, 0.4f, 71);
     int bad = gradcheck_run(&(GradcheckCase){.name = "vit block D=8 H=2 MLP=12 (N=2, T=5)", .fn = block_fn,
                                              .user = &b, .params = &ps, .n_in = 1, .in_shape = {shape3(2, 5, 8)},
                                              .seed = 72});
@@ -178,7 +177,7 @@ static int model_case(void) {
     ModelSpec spec = {.arch = "vit-micro", .in_c = 3, .in_h = 8, .in_w = 8, .classes = 3};
     CHECK(model_create(&m, &spec, &ps, &err) == LOCUS_OK, "%s", err.text);
     finalize(&ps);
-    randomize(&ps, 0.2f, 91);
+    grad_randomize_params(&ps, 0.2f, 91);
     int bad = gradcheck_run(&(GradcheckCase){.name = "vit-micro on 2x3x8x8, 3 classes", .fn = model_fn, .user = &m,
                                              .params = &ps, .n_in = 1, .in_shape = {shape4(2, 3, 8, 8)},
                                              .max_checks = 12, .seed = 92});

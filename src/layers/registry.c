@@ -8,7 +8,7 @@ static const char *const layer_types[] = {
     "softmax_ce", "sigmoid_bce", "supcon", "crop2d",
     "conv2d", "batchnorm2d", "batchnorm1d", "linear", "add", "concat",
     "layernorm", "attention", "patch_embed", "token_select",
-    "flatten",
+    "flatten", "scaled_pair",
 };
 
 const char *const *layer_registry(int *count) {
