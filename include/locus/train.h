@@ -31,6 +31,8 @@ typedef struct TrainConfig {
     int hilo_naive;
     double hilo_wx, hilo_wy;
     double ixx1, ixx2, ixy1, ixy2;
+    double ema_decay;
+    char man_init[16];
     int64_t epochs;
     int64_t batch;
     double lr;

@@ -95,3 +95,7 @@ Status cuts_resolve(const Model *m, const char *cuts, int k, const char *convent
     *n_blocks = k;
     return LOCUS_OK;
 }
+
+const char *cuts_convention(const char *cfg_value, const char *method_default) {
+    return strcmp(cfg_value, "auto") ? cfg_value : method_default;
+}

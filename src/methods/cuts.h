@@ -14,4 +14,7 @@
 Status cuts_resolve(const Model *m, const char *cuts, int k, const char *convention, int *last_unit, int *n_blocks,
                     int max_blocks, ErrorMsg *err);
 
+/* The cut-list convention: cfg_value ("infopro", "hpff"), or method_default when it is "auto". */
+const char *cuts_convention(const char *cfg_value, const char *method_default);
+
 #endif

@@ -1,5 +1,5 @@
 /* hilo.c — HiLo (hierarchical local modules) and HPFF = HiLo + PFF (spec local-learning.md §2.2-2.4, the
- * authors' CIFAR code). M segments E_0..E_{M-1} (--k with --k-convention hpff: the stem merged into E_0).
+ * authors' CIFAR code). M segments E_0..E_{M-1} (--k maps to the HPFF code's lists: the stem merged into E_0).
  * Segment i (1 <= i <= M-2) is trained by
  *   an independent classifier on its own output (CE, weight wx = 0.001), and
  *   a cascade over (E_{i-1}, E_i) — decoder BCE (hpff: PFF's four quadrant decoders) and a classifier —
@@ -53,7 +53,8 @@ static Status hilo_open_kind(Session *s, int pff, ErrorMsg *err) {
     st->pff_sequential = c->pff_sequential;
     st->wx = (float)c->hilo_wx, st->wy = (float)c->hilo_wy;
     int last_unit[LOCUS_MAX_BLOCKS], n = 0;
-    Status r = cuts_resolve(m, c->cuts, (int)c->k, c->k_convention, last_unit, &n, LOCUS_MAX_BLOCKS, err);
+    Status r = cuts_resolve(m, c->cuts, (int)c->k, cuts_convention(c->k_convention, "hpff"), last_unit, &n,
+                            LOCUS_MAX_BLOCKS, err);
     if (r) return r;
     if (n < 2) return status_fail(err, LOCUS_ERR_ARG, "--method %s needs at least 2 segments\nhint: --k 4", c->method);
     s->n_blocks = n;
@@ -67,8 +68,8 @@ static Status hilo_open_kind(Session *s, int pff, ErrorMsg *err) {
     AuxKind cls_kind = AUX_INFOPRO_2C2F;
     if (strcmp(c->aux, "default") && aux_kind_parse(c->aux, &cls_kind))
         return status_fail(err, LOCUS_ERR_ARG, "unknown --aux '%s'", c->aux);
-    LambdaConvention conv;
-    if (lambda_convention_parse(c->lambda_convention, &conv))
+    LambdaConvention conv = LAMBDA_HPFF;
+    if (strcmp(c->lambda_convention, "auto") && lambda_convention_parse(c->lambda_convention, &conv))
         return status_fail(err, LOCUS_ERR_ARG, "unknown --lambda-convention '%s'", c->lambda_convention);
     const double readme[4] = {5, 0, 0.5, 0}; /* HPFF README: ixx_1 5, ixx_2 0, ixy_1 0.5, ixy_2 0 */
     double lam[4] = {c->ixx1, c->ixx2, c->ixy1, c->ixy2};

@@ -15,7 +15,8 @@ double lambda_position(LambdaConvention c, int m, int n, int nominal_k, int next
     int k = (c != LAMBDA_INFOPRO && nominal_k > 0) ? nominal_k : n;
     if (k <= 2) return 0.0;
     double pos = c == LAMBDA_MAN ? next_stage : m;
-    return pos / (double)(k - 2);
+    double r = pos / (double)(k - 2);
+    return r > 1.0 ? 1.0 : r; /* MAN at K < 5: stage 3 / (K-2) > 1 would make lambda1 negative */
 }
 
 void lambda_weights(const double lam[4], double r, float *lam_rec, float *lam_y) {

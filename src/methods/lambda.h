@@ -5,7 +5,8 @@
  *   hpff:    r = m/(K-2) with K the nominal module count (--k), which can exceed the modules built
  *            (R-32 "K=16" has 15 segments)
  *   man:     r = stage/(K-2), stage = the stage (1..3) of the first block of the NEXT module (a quirk of
- *            the MAN code: modules in one stage share a weight) */
+ *            the MAN code: modules in one stage share a weight); r is clamped to 1, which binds only for
+ *            MAN at K < 5 (the authors ran K >= 8), where stage/(K-2) > 1 would turn lambda1 negative */
 #ifndef LOCUS_METHODS_LAMBDA_H
 #define LOCUS_METHODS_LAMBDA_H
 

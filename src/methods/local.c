@@ -11,6 +11,12 @@
  *              lambdas linear in the module's position r (lambda.h: the InfoPro, HPFF or MAN convention)  (§1.4)
  *   pff      InfoPro with the decoder replaced by PFF's four quadrant decoders (the HPFF authors' code;
  *              spec §2.4), backpropagated one quadrant at a time (--no-pff-sequential: all at once)
+ *   man      MAN (spec §3.2-3.3): the heads read y = LB(x) + EMA(x), copies of the next module's first block
+ *              (momentum.h); InfoPro heads (decoder + 2c2f, CE, as the authors' README) or, with --aux dgl, a DGL
+ *              head (CE only); lambdas in the MAN convention (r = stage of the next block / (K-2)); cuts in the
+ *              HPFF/MAN convention (stem merged); the EMA copy follows its block after the module's backward
+ *   man++    MAN++ (§3.4): y = s*LB(x) + (2-s)*EMA(x), and the stem as a module of its own whose classifier is
+ *              1c2f with SupCon (lambdas at r = 0); for the ViT: heads LB_1 -> LayerNorm -> Linear on the CLS token
  * Evaluation uses only the backbone and its classifier (model_forward). */
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +27,11 @@
 #include "methods/common.h"
 #include "methods/cuts.h"
 #include "methods/lambda.h"
+#include "methods/momentum.h"
 #include "methods/pff.h"
 #include "models/aux_heads.h"
 
-typedef enum LocalKind { LOCAL_GREEDY, LOCAL_DGL, LOCAL_INFOPRO, LOCAL_PFF } LocalKind;
+typedef enum LocalKind { LOCAL_GREEDY, LOCAL_DGL, LOCAL_INFOPRO, LOCAL_PFF, LOCAL_MAN, LOCAL_MANPP } LocalKind;
 
 typedef struct LocalBlock {
     int first, last;  /* units */
@@ -33,11 +40,17 @@ typedef struct LocalBlock {
     AuxHead *qdec[4]; /* PFF: one decoder per quadrant of the module's output */
     Crop2d qcrop[4];  /* PFF: the quadrants of the module's output */
     float lam_rec, lam_y;
+    int supcon;       /* the classifier's loss: SupCon on a 128-d projection (else CE on class logits) */
+    int has_momentum; /* MAN / MAN++: the heads read momentum_aux_forward(x) */
+    MomentumAux momentum;
+    int has_vit_head; /* MAN++ on a ViT: this head instead of cls */
+    MomentumVitHead vit_head;
 } LocalBlock;
 
 typedef struct LocalState {
     LocalKind kind;
-    int contrast;             /* InfoPro: SupCon on a 128-d projection; else CE on class logits */
+    float ema_decay;          /* MAN: EMA momentum m */
+    int needs_image;          /* some module has a decoder: build the reconstruction target */
     LocalBlock blocks[LOCUS_MAX_BLOCKS];
     SoftmaxCE ce;
     SigmoidBCE bce;
@@ -58,21 +71,58 @@ static void infopro_default_lambdas(int k, double out[4]) {
     memcpy(out, t[best].v, sizeof t[best].v);
 }
 
+/* MAN++ trains the stem as a module of its own: a cut after unit 0 unless the cut list has one. */
+static void ensure_stem_cut(int *last_unit, int *n) {
+    if (last_unit[0] == 0 || *n >= LOCUS_MAX_BLOCKS) return;
+    memmove(last_unit + 1, last_unit, sizeof *last_unit * (size_t)*n);
+    last_unit[0] = 0;
+    (*n)++;
+}
+
+/* The heads of one local module (b < n-1) reading a C x h x w map u (the module's output, or for MAN the
+ * output shape of the next block). */
+static Status open_heads(Session *s, LocalState *st, LocalBlock *lb, int b, const ModelUnit *u, AuxKind cls_kind,
+                         int with_decoder, ErrorMsg *err) {
+    const Model *m = &s->model;
+    AuxSpec as = {cls_kind, u->out_c, u->out_h, u->out_w, lb->supcon ? 128 : m->classes, m->in_c, m->in_h, m->in_w};
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "aux.%d.cls", b);
+    Status r = aux_head_create(&lb->cls, &as, &s->ps, prefix, err);
+    if (r) return r;
+    if (st->kind == LOCAL_PFF) {
+        pff_quadrants(lb->qcrop, "pff.q", u->out_h, u->out_w);
+        for (int q = 0; q < 4; q++) {
+            const Crop2d *ic = &st->img_crop[q];
+            AuxSpec qs = {AUX_DECODER, u->out_c, lb->qcrop[q].h, lb->qcrop[q].w, 0, m->in_c, ic->h, ic->w};
+            snprintf(prefix, sizeof prefix, "aux.%d.dec.q%d", b, q);
+            if ((r = aux_head_create(&lb->qdec[q], &qs, &s->ps, prefix, err))) return r;
+        }
+    } else if (with_decoder) {
+        as.kind = AUX_DECODER;
+        snprintf(prefix, sizeof prefix, "aux.%d.dec", b);
+        if ((r = aux_head_create(&lb->dec, &as, &s->ps, prefix, err))) return r;
+    }
+    return LOCUS_OK;
+}
+
 static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
     const TrainConfig *c = &s->cfg;
     Model *m = &s->model;
-    if (m->units[0].out_h == 0 || m->units[m->n_units - 2].out_w == 0)
+    const int momentum = kind >= LOCAL_MAN, vit = m->units[m->n_units - 2].out_w == 0;
+    if (vit && kind != LOCAL_MANPP)
         return status_fail(err, LOCUS_ERR_ARG, "--method %s needs a convolutional network (a ResNet); %s is not\n"
-                           "hint: use --model resnet32 (local learning for the ViT comes with MAN++)",
-                           c->method, m->arch);
+                           "hint: use --model resnet32, or --method man++ (which has a ViT variant)", c->method,
+                           m->arch);
     LocalState *st = calloc(1, sizeof *st);
     if (!st) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
     s->method_state = st;
     st->kind = kind;
-    st->contrast = !strcmp(c->infopro_mode, "contrast");
+    st->ema_decay = (float)c->ema_decay;
     int last_unit[LOCUS_MAX_BLOCKS], n = 0;
-    Status r = cuts_resolve(m, c->cuts, (int)c->k, c->k_convention, last_unit, &n, LOCUS_MAX_BLOCKS, err);
+    const char *cut_conv = cuts_convention(c->k_convention, momentum ? "hpff" : "infopro");
+    Status r = cuts_resolve(m, c->cuts, (int)c->k, cut_conv, last_unit, &n, LOCUS_MAX_BLOCKS, err);
     if (r) return r;
+    if (kind == LOCAL_MANPP && !vit) ensure_stem_cut(last_unit, &n);
     s->n_blocks = n;
     softmax_ce_init(&st->ce, "loss", (float)c->label_smoothing);
     sigmoid_bce_init(&st->bce, "loss.rec");
@@ -82,16 +132,24 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
     memcpy(st->mean, p.mean, sizeof st->mean);
     memcpy(st->std, p.std, sizeof st->std);
 
-    AuxKind cls_kind = kind == LOCAL_GREEDY ? AUX_GREEDY : kind == LOCAL_DGL ? AUX_DGL : AUX_INFOPRO_1C2F;
+    /* classifier kind; InfoPro-style heads (a decoder and lambdas) for the infopro family, CE-only otherwise */
+    AuxKind cls_kind = kind == LOCAL_GREEDY ? AUX_GREEDY : kind == LOCAL_DGL ? AUX_DGL
+                     : momentum ? AUX_INFOPRO_2C2F : AUX_INFOPRO_1C2F;
     st->pff_sequential = c->pff_sequential;
     pff_quadrants(st->img_crop, "pff.img", m->in_h, m->in_w);
-    if (strcmp(c->aux, "default") && aux_kind_parse(c->aux, &cls_kind))
-        return status_fail(err, LOCUS_ERR_ARG, "unknown --aux '%s'", c->aux);
-    LambdaConvention conv;
-    if (lambda_convention_parse(c->lambda_convention, &conv))
+    if (strcmp(c->aux, "default") && !(momentum && !strcmp(c->aux, "infopro")) && aux_kind_parse(c->aux, &cls_kind))
+        return status_fail(err, LOCUS_ERR_ARG, "unknown --aux '%s'\nhint: %s", c->aux,
+                           momentum ? "infopro (decoder + 2c2f), 1c2f, 2c2f, dgl, dgl-orig or greedy"
+                                    : "greedy, dgl, dgl-orig, 1c2f or 2c2f");
+    const int infopro_heads = kind == LOCAL_INFOPRO || kind == LOCAL_PFF ||
+                              (momentum && (cls_kind == AUX_INFOPRO_1C2F || cls_kind == AUX_INFOPRO_2C2F));
+    st->needs_image = infopro_heads && !vit;
+    LambdaConvention conv = momentum ? LAMBDA_MAN : LAMBDA_INFOPRO;
+    if (strcmp(c->lambda_convention, "auto") && lambda_convention_parse(c->lambda_convention, &conv))
         return status_fail(err, LOCUS_ERR_ARG, "unknown --lambda-convention '%s'", c->lambda_convention);
-    double lam[4] = {c->ixx1, c->ixx2, c->ixy1, c->ixy2}, def[4];
-    infopro_default_lambdas(n, def);
+    /* lambdas: InfoPro's table for K, or the MAN README's ixx_1 5, ixx_2 0, ixy_1 0.5, ixy_2 0 */
+    double lam[4] = {c->ixx1, c->ixx2, c->ixy1, c->ixy2}, def[4] = {5, 0, 0.5, 0};
+    if (!momentum) infopro_default_lambdas(n, def);
     for (int i = 0; i < 4; i++)
         if (lam[i] < 0) lam[i] = def[i];
     int first = 0;
@@ -102,29 +160,37 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
         first = lb->last + 1;
         session_block_name(s, b, lb->first, lb->last);
         if (b == n - 1) break;
-        const ModelUnit *u = &m->units[lb->last];
-        AuxSpec as = {cls_kind, u->out_c, u->out_h, u->out_w, m->classes, m->in_c, m->in_h, m->in_w};
-        if (kind >= LOCAL_INFOPRO && st->contrast) as.out_dim = 128;
+        const int next = lb->last + 1;
         char prefix[64];
-        snprintf(prefix, sizeof prefix, "aux.%d.cls", b);
-        if ((r = aux_head_create(&lb->cls, &as, &s->ps, prefix, err))) return r;
-        lb->lam_rec = 0, lb->lam_y = 1;
-        if (kind == LOCAL_PFF) {
-            pff_quadrants(lb->qcrop, "pff.q", u->out_h, u->out_w);
-            for (int q = 0; q < 4; q++) {
-                const Crop2d *ic = &st->img_crop[q];
-                AuxSpec qs = {AUX_DECODER, u->out_c, lb->qcrop[q].h, lb->qcrop[q].w, 0, m->in_c, ic->h, ic->w};
-                snprintf(prefix, sizeof prefix, "aux.%d.dec.q%d", b, q);
-                if ((r = aux_head_create(&lb->qdec[q], &qs, &s->ps, prefix, err))) return r;
-            }
+        if (momentum) {
+            snprintf(prefix, sizeof prefix, "aux.%d.man", b);
+            if ((r = momentum_aux_create(&lb->momentum, m, next, &s->ps, prefix, kind == LOCAL_MANPP, err)))
+                return r;
+            lb->has_momentum = 1;
         }
-        if (kind == LOCAL_INFOPRO || kind == LOCAL_PFF) {
-            as.kind = AUX_DECODER;
-            snprintf(prefix, sizeof prefix, "aux.%d.dec", b);
-            if (kind == LOCAL_INFOPRO && (r = aux_head_create(&lb->dec, &as, &s->ps, prefix, err))) return r;
-            int next_stage = m->units[lb->last + 1].name[0] - '0';
-            double rr = lambda_position(conv, b, n, (int)c->k, next_stage);
+        lb->lam_rec = 0, lb->lam_y = 1;
+        if (vit) { /* MAN++ ViT: y -> LB_1 (the second block of the next module if it has one) -> LN -> CLS -> fc */
+            int lb1_unit = next + 1 < m->n_units - 1 ? next + 1 : next;
+            snprintf(prefix, sizeof prefix, "aux.%d.head", b);
+            if ((r = momentum_vit_head_create(&lb->vit_head, m, lb1_unit, &s->ps, prefix, err))) return r;
+            lb->has_vit_head = 1;
+            continue;
+        }
+        const int stem_module = kind == LOCAL_MANPP && b == 0;
+        lb->supcon = (kind == LOCAL_INFOPRO || kind == LOCAL_PFF) ? !strcmp(c->infopro_mode, "contrast")
+                   : stem_module && infopro_heads;
+        AuxKind kb = stem_module && infopro_heads ? AUX_INFOPRO_1C2F : cls_kind;
+        if ((r = open_heads(s, st, lb, b, &m->units[momentum ? next : lb->last], kb, infopro_heads, err))) return r;
+        if (infopro_heads) {
+            int next_stage = m->units[next].name[0] - '0';
+            double rr = stem_module ? 0.0 : lambda_position(conv, b, n, (int)c->k, next_stage);
             lambda_weights(lam, rr, &lb->lam_rec, &lb->lam_y);
+            if (lb->lam_rec == 0.0f && lb->lam_y == 0.0f && momentum)
+                return status_fail(err, LOCUS_ERR_ARG,
+                                   "--method %s: module %d (%s) gets loss weights 0 and 0 under the %s lambda "
+                                   "convention at r = %.2f (MAN's r = stage/(K-2) reaches 1 for K < 8)\nhint: use "
+                                   "--k 8 or more, or give the last modules weight (e.g. --ixx2 1 --ixy2 1)",
+                                   c->method, b, s->blocks[b].units, conv == LAMBDA_MAN ? "man" : "chosen", rr);
         }
     }
     return LOCUS_OK;
@@ -134,14 +200,20 @@ static Status greedy_open(Session *s, ErrorMsg *err) { return local_open_kind(s,
 static Status dgl_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_DGL, err); }
 static Status infopro_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_INFOPRO, err); }
 static Status pff_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_PFF, err); }
+static Status man_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_MAN, err); }
+static Status manpp_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_MANPP, err); }
 
 static void local_init_weights(Session *s, Rng *rng) {
     LocalState *st = s->method_state;
+    const int copy = !strcmp(s->cfg.man_init, "copy");
     for (int b = 0; b < s->n_blocks - 1; b++) {
-        aux_head_init_weights(st->blocks[b].cls, &s->ps, rng);
-        if (st->blocks[b].dec) aux_head_init_weights(st->blocks[b].dec, &s->ps, rng);
+        const LocalBlock *lb = &st->blocks[b];
+        if (lb->has_momentum) momentum_aux_init_weights(&lb->momentum, &s->model, &s->ps, rng, copy);
+        if (lb->has_vit_head) momentum_vit_head_init_weights(&lb->vit_head, &s->model, &s->ps, rng);
+        if (lb->cls) aux_head_init_weights(lb->cls, &s->ps, rng);
+        if (lb->dec) aux_head_init_weights(lb->dec, &s->ps, rng);
         for (int q = 0; q < 4; q++)
-            if (st->blocks[b].qdec[q]) aux_head_init_weights(st->blocks[b].qdec[q], &s->ps, rng);
+            if (lb->qdec[q]) aux_head_init_weights(lb->qdec[q], &s->ps, rng);
     }
 }
 
@@ -150,7 +222,7 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
     Tape *t = &s->tape;
     Model *m = &s->model;
     TapeMark m0 = tape_mark(t);
-    Tensor *img01 = st->kind == LOCAL_INFOPRO || st->kind == LOCAL_PFF ? method_image01(t, x, st->mean, st->std) : NULL;
+    Tensor *img01 = st->needs_image ? method_image01(t, x, st->mean, st->std) : NULL;
     Tensor *h = x;
     Status status = LOCUS_OK;
     for (int b = 0; b < s->n_blocks && !status; b++) {
@@ -167,11 +239,13 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
             if (lb->qdec[0] && lb->lam_rec != 0.0f) /* first, so no other head is alive meanwhile */
                 status = pff_losses(t, &st->bce.base, lb->qdec, lb->qcrop, st->img_crop, h, img01, lb->lam_rec,
                                     st->pff_sequential, loss, scale, &nl, err);
-            Tensor *z = aux_head_forward(lb->cls, t, h);
-            const Layer *ly = st->kind >= LOCAL_INFOPRO && st->contrast ? &st->supcon.base : &st->ce.base;
+            Tensor *a = lb->has_momentum ? momentum_aux_forward(&lb->momentum, m, t, h) : h;
+            Tensor *z = lb->has_vit_head ? momentum_vit_head_forward(&lb->vit_head, m, t, a)
+                                         : aux_head_forward(lb->cls, t, a);
+            const Layer *ly = lb->supcon ? &st->supcon.base : &st->ce.base;
             if (lb->lam_y != 0.0f) loss[nl] = tape_call2(t, ly, z, labels), scale[nl++] = lb->lam_y;
             if (lb->dec && lb->lam_rec != 0.0f) {
-                Tensor *rec = aux_head_forward(lb->dec, t, h);
+                Tensor *rec = aux_head_forward(lb->dec, t, a);
                 loss[nl] = tape_call2(t, &st->bce.base, rec, img01), scale[nl++] = lb->lam_rec;
             }
         }
@@ -180,6 +254,9 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
         if (!status && (nl || h->grad_held) && (status = tape_backward(t, loss, scale, nl, mb)))
             status_fail(err, status, "%s", t->err.text);
         if (!status && b == s->n_blocks - 1) method_fill_result(loss[0], h, labels, r);
+        /* MAN: the EMA copy follows the next block's current (pre-step) parameters (spec §3.3, §7 item 4) */
+        if (!status && lb->has_momentum && !tape_is_plan(t))
+            momentum_ema_update(&lb->momentum, m, &s->ps, st->ema_decay);
         if (!status && b < s->n_blocks - 1) {
             h = tape_barrier(t, h, mb);
             if (!h) status = status_fail(err, t->status, "%s", t->err.text);
@@ -194,6 +271,8 @@ static void local_close(Session *s) {
     LocalState *st = s->method_state;
     if (!st) return;
     for (int b = 0; b < LOCUS_MAX_BLOCKS; b++) {
+        if (st->blocks[b].has_momentum) momentum_aux_free(&st->blocks[b].momentum);
+        if (st->blocks[b].has_vit_head) momentum_vit_head_free(&st->blocks[b].vit_head);
         if (st->blocks[b].cls) aux_head_free(st->blocks[b].cls);
         if (st->blocks[b].dec) aux_head_free(st->blocks[b].dec);
         for (int q = 0; q < 4; q++)
@@ -216,3 +295,11 @@ const MethodOps method_pff = {.name = "pff",
 const MethodOps method_infopro = {.name = "infopro", .help = "InfoPro: reconstruction + SupCon/CE local losses",
                                   .open = infopro_open, .step = local_step, .init_weights = local_init_weights,
                                   .close = local_close};
+const MethodOps method_man = {.name = "man",
+                              .help = "MAN: heads read LB(x) + EMA(x), copies of the next block (--aux infopro|dgl)",
+                              .open = man_open, .step = local_step, .init_weights = local_init_weights,
+                              .close = local_close};
+const MethodOps method_manpp = {.name = "man++",
+                                .help = "MAN++: s*LB(x) + (2-s)*EMA(x), the stem as its own module (ResNets, ViT)",
+                                .open = manpp_open, .step = local_step, .init_weights = local_init_weights,
+                                .close = local_close};

@@ -14,18 +14,21 @@ const CfgKey train_config_keys[] = {
       "network architecture"),
     K(data, CFG_STRING, 0, 0, "fashion-mnist|cifar10", "dataset"),
     K(data_dir, CFG_STRING, 0, 0, NULL, "dataset folder (default: the Debian package's for fashion-mnist, ./data/cifar10 for cifar10)"),
-    K(method, CFG_STRING, 0, 0, "e2e|greedy|dgl|infopro|pff|hilo|hpff", "training method"),
+    K(method, CFG_STRING, 0, 0, "e2e|greedy|dgl|infopro|pff|hilo|hpff|man|man++", "training method"),
     K(cuts, CFG_STRING, 0, 0, NULL,
       "local learning: cut after these units, e.g. \"1.2,2.1,3.0\" (stage.index; 0.0 = the stem)"),
     K(k, CFG_INT, 0, LOCUS_MAX_BLOCKS, NULL,
       "local learning: number of modules K (the papers' cut lists for resnet32/110, balanced otherwise; 0 = use --cuts)"),
-    K(k_convention, CFG_STRING, 0, 0, "infopro|hpff",
-      "which papers' cut lists --k maps to (infopro: stem may be its own module; hpff: stem merged into the first)"),
-    K(aux, CFG_STRING, 0, 0, "default|greedy|dgl|dgl-orig|1c2f|2c2f",
-      "auxiliary classifier of local modules (default: greedy->greedy, dgl->dgl, infopro->1c2f)"),
+    K(k_convention, CFG_STRING, 0, 0, "auto|infopro|hpff",
+      "which papers' cut lists --k maps to (infopro: stem may be its own module; hpff: stem merged into the first; "
+      "auto: hpff for hilo, hpff, man, man++, infopro otherwise)"),
+    K(aux, CFG_STRING, 0, 0, "default|greedy|dgl|dgl-orig|1c2f|2c2f|infopro",
+      "auxiliary classifier of local modules (default: greedy->greedy, dgl->dgl, infopro->1c2f, hilo/hpff->2c2f, "
+      "man/man++->infopro = decoder + 2c2f)"),
     K(infopro_mode, CFG_STRING, 0, 0, "contrast|softmax", "InfoPro's label term: SupCon (contrast) or CE (softmax)"),
-    K(lambda_convention, CFG_STRING, 0, 0, "infopro|hpff|man",
-      "how a module's loss weights follow its position (the InfoPro, HPFF or MAN code's convention)"),
+    K(lambda_convention, CFG_STRING, 0, 0, "auto|infopro|hpff|man",
+      "how a module's loss weights follow its position (the InfoPro, HPFF or MAN code's convention; auto: the "
+      "method's own; man = the MAN code's stage-based ratio, infopro/hpff = module-based)"),
     K(pff_sequential, CFG_BOOL, 0, 1, NULL,
       "PFF: backpropagate each patch decoder at once, so one patch is alive at a time (same gradients, less memory)"),
     K(hilo_wx, CFG_FLOAT, 0, 1000, NULL, "HiLo: weight of the independent losses (the HPFF code's wx)"),
@@ -36,6 +39,9 @@ const CfgKey train_config_keys[] = {
     K(ixx2, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 of the last local module (-1: the paper's value for K)"),
     K(ixy1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda2 (label term) of the first module (-1: the paper's value for K)"),
     K(ixy2, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda2 of the last local module (-1: the paper's value for K)"),
+    K(ema_decay, CFG_FLOAT, 0, 1, NULL, "MAN/MAN++: EMA momentum m of the EMA copies (theta = m theta + (1-m) theta_next)"),
+    K(man_init, CFG_STRING, 0, 0, "random|copy",
+      "MAN/MAN++: LB and EMA copies start from a fresh random init (the authors' code) or from the next block's weights"),
     K(epochs, CFG_INT, 1, 100000, NULL, "epochs"),
     K(batch, CFG_INT, 1, 65536, NULL, "batch size"),
     K(lr, CFG_FLOAT, 0, 100, NULL, "base learning rate"),
@@ -71,14 +77,16 @@ void train_config_defaults(TrainConfig *c) {
     strcpy(c->model, "resnet8");
     strcpy(c->data, "fashion-mnist");
     strcpy(c->method, "e2e");
-    strcpy(c->k_convention, "infopro");
+    strcpy(c->k_convention, "auto");
     strcpy(c->aux, "default");
     strcpy(c->infopro_mode, "contrast");
-    strcpy(c->lambda_convention, "infopro");
+    strcpy(c->lambda_convention, "auto");
     c->pff_sequential = 1;
     c->hilo_wx = 0.001;
     c->hilo_wy = 0.999;
     c->ixx1 = c->ixx2 = c->ixy1 = c->ixy2 = -1;
+    c->ema_decay = 0.995;
+    strcpy(c->man_init, "random");
     c->epochs = 3;
     c->batch = 128;
     c->lr = 0.1;
