@@ -41,7 +41,8 @@ Status model_predict(Model *m, MemTracker *mt, const float *x, int n, int thread
 
 /* A trained model read back from a run folder: its resolved configuration (config.json), the model
  * built for the run's input geometry, and the weights of checkpoint.safetensors (aux heads and
- * optimizer state in the checkpoint are skipped). Free with run_model_close. */
+ * optimizer state in the checkpoint are skipped). The model points into the struct: do not copy or
+ * move a RunModel while it is open. Free with run_model_close (also after a failed open). */
 typedef struct RunModel {
     TrainConfig cfg;
     MemTracker mt;
@@ -54,9 +55,9 @@ void run_model_close(RunModel *r);
 
 /* ONNX (opset 17, IR version 8) for inference: input "input" N x C x H x W (N dynamic), output "logits"
  * N x classes, weights as initializers under their PyTorch names. ResNets: Conv, BatchNormalization,
- * Relu, Add, GlobalAveragePool, Flatten, Gemm. ViT: Conv, Reshape, Transpose, Concat, Expand,
- * LayerNormalization, MatMul, Softmax, Erf, Gather, Gemm. LOCUS_ERR_ARG for an architecture without an
- * exporter; LOCUS_ERR_INTERNAL when locus was built without ONNX support. */
+ * Relu, Add, GlobalAveragePool, Flatten, Gemm. ViT: Conv, Reshape, Transpose, Shape, Slice, Concat,
+ * Expand, Add, LayerNormalization, MatMul, Mul, Softmax, Erf, Gather, Gemm. LOCUS_ERR_ARG for an
+ * architecture without an exporter, LOCUS_ERR_IO when the file cannot be written. */
 Status onnx_export(const Model *m, const char *path, ErrorMsg *err);
 
 /* What onnx_verify found. */
