@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """check_interop.py — does a locus export load into PyTorch and give locus's logits?
 
-    /usr/bin/python3 tools/ref/check_interop.py --arch resnet8 --weights W.safetensors --io IO.safetensors
+    /usr/bin/python3 tools/ref/check_interop.py --check ARCH W.safetensors IO.safetensors [--check ...]
 
-W: a state dict written by `locus export --format safetensors` (or state_dict_save); IO: "x" (N x C x H x W)
+ARCH: resnet8/20/32/44/56/110, vit-micro or vit-tiny. W: a state dict written by `locus export --format safetensors` (or state_dict_save); IO: "x" (N x C x H x W)
 and "logits" (what locus computed on x with those weights). Builds make_golden.py's reference module for
 the architecture and input, loads W with load_state_dict(strict=True), runs it in eval mode and compares.
 Exit 0: match (max|diff| <= tol * max|logits|); 1: mismatch or load error; 77: torch is not installed
@@ -38,29 +38,32 @@ def build(arch, c, h, classes):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--arch", required=True)
-    ap.add_argument("--weights", required=True)
-    ap.add_argument("--io", required=True)
+    ap.add_argument("--check", nargs=3, action="append", required=True, metavar=("ARCH", "WEIGHTS", "IO"),
+                    help="one model to check (repeatable: torch is imported once)")
     ap.add_argument("--tol", type=float, default=1e-5)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    sd, _ = read_safetensors(a.weights)
-    io, _ = read_safetensors(a.io)
-    x, want = io["x"], io["logits"]
-    model = build(a.arch, x.shape[1], x.shape[2], want.shape[1])
-    try:
-        model.load_state_dict(sd, strict=True)
-    except RuntimeError as e:
-        print("check_interop: load_state_dict(strict=True) failed: %s" % e)
-        return 1
-    with torch.no_grad():
-        got = model.eval()(x)
-    diff = (got - want).abs().max().item()
-    rel = diff / want.abs().max().item()
-    ok = rel <= a.tol
-    print("check_interop %s: PyTorch load_state_dict(strict=True) ok; logits max|torch - locus| = %.3g "
-          "(%.3g of max|logit|, tol %.0e): %s" % (a.arch, diff, rel, a.tol, "ok" if ok else "MISMATCH"))
-    return 0 if ok else 1
+    failed = 0
+    for arch, weights, io_path in a.check:
+        sd, _ = read_safetensors(weights)
+        io, _ = read_safetensors(io_path)
+        x, want = io["x"], io["logits"]
+        model = build(arch, x.shape[1], x.shape[2], want.shape[1])
+        try:
+            model.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            print("check_interop %s: load_state_dict(strict=True) failed: %s" % (arch, e))
+            failed += 1
+            continue
+        with torch.no_grad():
+            got = model.eval()(x)
+        diff = (got - want).abs().max().item()
+        rel = diff / want.abs().max().item()
+        ok = rel <= a.tol
+        failed += not ok
+        print("check_interop %s: PyTorch load_state_dict(strict=True) ok; logits max|torch - locus| = %.3g "
+              "(%.3g of max|logit|, tol %.0e): %s" % (arch, diff, rel, a.tol, "ok" if ok else "MISMATCH"))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
