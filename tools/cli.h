@@ -16,4 +16,7 @@ const char *cli_take_option(int *argc, char **argv, const char *name, int has_va
 /* 1 when argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
 
+/* tools/cmd_export.c: locus export RUN_DIR --format safetensors|onnx --out FILE */
+int cmd_export(int argc, char **argv);
+
 #endif

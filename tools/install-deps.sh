@@ -3,8 +3,11 @@
 # cannot (no root, no network). Used by `make run` and by CI (.ci/run).
 # Build + run: gcc make pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev
 # Data: dataset-fashion-mnist (the default real dataset). Tests: libcmocka-dev.
+# ONNX export: protobuf-c-compiler + libonnx-dev (onnx.pb-c.{c,h} generated at build time), libprotobuf-c-dev;
+# python3-onnx for the ONNX checker in make test (python3-torch, large, stays optional: its tests skip).
 set -u
 PKGS="build-essential pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist"
+PKGS="$PKGS protobuf-c-compiler libonnx-dev libprotobuf-c-dev python3-onnx"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do

@@ -57,6 +57,7 @@ typedef struct TrainConfig {
     int overwrite;
     int64_t mem_limit;
     char progress[16];
+    char init_from[512];
 } TrainConfig;
 
 /* The table of every key (also the CLI's long options and --help text). */

@@ -189,3 +189,13 @@ void vit_init_weights(Model *m, Rng *rng) {
     layernorm_reset(&v->norm, ps);
     vit_linear_init(&v->head, ps, rng);
 }
+
+int vit_arch_dims(const char *arch, int *patch, int *dim, int *depth, int *heads, int *mlp) {
+    for (size_t i = 0; i < sizeof vit_configs / sizeof vit_configs[0]; i++)
+        if (!strcmp(arch, vit_configs[i].arch)) {
+            const VitConfig *c = &vit_configs[i];
+            *patch = c->patch, *dim = c->dim, *depth = c->depth, *heads = c->heads, *mlp = c->mlp;
+            return 1;
+        }
+    return 0;
+}

@@ -23,4 +23,7 @@ Status vit_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *err
  * biases, LayerNorm weight 1 / bias 0, the patch conv with PyTorch's Conv2d default. ps finalized. */
 void vit_init_weights(Model *m, Rng *rng);
 
+/* The configuration of a ViT arch (for exporters); 0 when arch is not one. */
+int vit_arch_dims(const char *arch, int *patch, int *dim, int *depth, int *heads, int *mlp);
+
 #endif

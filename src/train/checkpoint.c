@@ -31,7 +31,7 @@ Status checkpoint_save(const Session *s, const char *dir, const RunState *rs, Er
             e[n].data = optim_state(&s->opt, k) + ps->info[h].grad_offset;
             n++;
         }
-    char v[8][64];
+    char v[10][64];
     snprintf(v[0], 64, "%d", rs->epoch);
     snprintf(v[1], 64, "%lld", rs->global_step);
     snprintf(v[2], 64, "%.17g", rs->best_acc);
@@ -40,9 +40,12 @@ Status checkpoint_save(const Session *s, const char *dir, const RunState *rs, Er
     snprintf(v[5], 64, "%.17g", rs->train_time);
     snprintf(v[6], 64, "%lld", rs->train_images);
     snprintf(v[7], 64, "%lld", (long long)s->opt.t);
+    snprintf(v[8], 64, "%dx%dx%d", s->model.in_c, s->model.in_h, s->model.in_w);
+    snprintf(v[9], 64, "%d", s->model.classes);
     const char *meta[] = {"format", "locus-checkpoint-1", "model", s->cfg.model, "method", s->cfg.method,
                           "epoch", v[0], "global_step", v[1], "best_acc", v[2], "best_epoch", v[3],
-                          "last_acc", v[4], "train_time", v[5], "train_images", v[6], "optim_t", v[7], NULL};
+                          "last_acc", v[4], "train_time", v[5], "train_images", v[6], "optim_t", v[7],
+                          "input", v[8], "classes", v[9], NULL};
     char path[1200];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     Status st = safetensors_write(path, e, n, meta, err);

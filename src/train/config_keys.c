@@ -69,6 +69,8 @@ const CfgKey train_config_keys[] = {
     K(overwrite, CFG_BOOL, 0, 1, NULL, "replace a finished or interrupted run in the same run folder"),
     K(mem_limit, CFG_INT, 0, 9.2e18, NULL, "refuse to start if the planned peak exceeds this many bytes (K/M/G suffixes; 0 = no limit)"),
     K(progress, CFG_STRING, 0, 0, "auto|line|none", "progress display (auto: redraw on a terminal, lines otherwise)"),
+    K(init_from, CFG_STRING, 0, 0, NULL,
+      "start from these weights: a PyTorch state dict in safetensors (PyTorch names; aux heads keep their init)"),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 

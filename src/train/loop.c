@@ -98,7 +98,9 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
     if (cfg->mem_limit > 0 && plan.peak_total > (size_t)cfg->mem_limit) return report_over_limit(cfg, &plan, err);
 
     Session s;
-    st = session_open(&s, cfg, 0, err);
+    TrainConfig open_cfg = *cfg;
+    if (resume_dir) open_cfg.init_from[0] = 0; /* the checkpoint replaces those weights anyway */
+    st = session_open(&s, &open_cfg, 0, err);
     if (st) {
         session_close(&s);
         return st;

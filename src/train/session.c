@@ -2,7 +2,8 @@
  *
  * Order (the same in both modes, so the tracked peaks agree tag by tag and in total):
  *   1. datasets and loader buffers (DATA)
- *   2. model + method parameters (PARAM, GRAD), weights initialised from the seed
+ *   2. model + method parameters (PARAM, GRAD), weights initialised from the seed, then the model's
+ *      replaced by --init-from's (a PyTorch state dict) when given (not in plan mode: no file needed)
  *   3. optimizer state (OPTIM)
  *   4. a sizing pass: one training step and one evaluation forward on a plan tape with a throwaway
  *      tracker, which gives the arena, grad-pool, record and scratch sizes
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "locus/interop.h"
 #include "locus/method.h"
 #include "train/session_internal.h"
 
@@ -44,6 +46,7 @@ static Status open_model(Session *s, ErrorMsg *err) {
     ModelSpec spec = {c->model, s->train_set.c, s->train_set.h, s->train_set.w, s->train_set.classes};
     Status st = model_create(&s->model, &spec, &s->ps, err);
     if (st) return st;
+    const int n_model_params = s->ps.count; /* registered before the method's aux heads */
     s->method = method_find(c->method);
     if (!s->method)
         return status_fail(err, LOCUS_ERR_ARG, "unknown method '%s'\nhint: choose one of %s", c->method,
@@ -54,6 +57,9 @@ static Status open_model(Session *s, ErrorMsg *err) {
     rng_seed(&rng, (uint64_t)c->seed);
     model_init_weights(&s->model, &rng);
     if (s->method->init_weights) s->method->init_weights(s, &rng);
+    if (c->init_from[0] && !s->plan_only &&
+        (st = state_dict_load(&s->ps, n_model_params, c->init_from, 0, c->model, err)))
+        return status_wrap(err, st, "--init-from: ");
     OptimConfig oc = {0};
     oc.kind = strcmp(c->optimizer, "adamw") ? OPTIM_SGD : OPTIM_ADAMW;
     oc.momentum = (float)c->momentum;
