@@ -16,4 +16,7 @@ const char *cli_take_option(int *argc, char **argv, const char *name, int has_va
 /* 1 when argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
 
+/* locus data info DIR [--data NAME] (tools/cmd_data.c) */
+int cmd_data(int argc, char **argv);
+
 #endif

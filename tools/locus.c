@@ -28,6 +28,7 @@ static void usage(FILE *f) {
             "  eval      evaluate a run's latest checkpoint: locus eval RUN_DIR\n"
             "  memplan   predict peak memory per tag without training: locus memplan [train options] [--json]\n"
             "  bench     time training steps or inference on synthetic data: locus bench --help\n"
+            "  data      describe a dataset folder: locus data info DIR [--data NAME]\n"
             "  help      this text\n\n"
             "quick start: locus train --config configs/default.json   (ResNet-8 on Fashion-MNIST, ~3 min)\n");
 }
@@ -191,6 +192,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "memplan")) return cmd_memplan(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

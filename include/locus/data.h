@@ -98,6 +98,9 @@ Status dataset_load_opts(Dataset *ds, const char *name, const char *dir, int tra
  * its whole content). The bytes are accounted with mem_track_use; dataset_free gives them back. */
 Status dataset_plan(Dataset *ds, const char *name, const char *dir, int train, int limit, const DataOptions *opt,
                     MemTracker *mt, ErrorMsg *err);
+/* The dataset a folder holds, judged by file names where dataset_load looks ("cifar10", "cifar100", "svhn",
+ * "stl10", "fashion-mnist" for IDX files, "imagefolder"), or NULL. */
+const char *dataset_detect(const char *dir);
 /* DATA bytes a dataset holds (images + labels, or the file list). */
 size_t dataset_bytes(const Dataset *ds);
 /* An empty dataset of the given geometry with zeroed images and labels, charged to MEM_TAG_DATA
