@@ -4,8 +4,9 @@
  *   eval:  Resize(floor(S / crop_fraction)) + CenterCrop(S), then normalisation.
  * Both end in one resample of a source box to S x S with PIL's antialiased bilinear filter (the triangle
  * kernel widened by the reduction factor, as Pillow's ImagingResample does; torchvision resizes PIL
- * images with it): horizontal pass into uint8 rows, then vertical pass, each output rounded to nearest.
- * Pillow uses 22-bit fixed-point weights where this uses float, so a value may differ by one level.
+ * images with it): horizontal pass into uint8 rows, then vertical pass, with Pillow's weights (computed in
+ * double, normalised, then rounded to 22-bit fixed point) and its rounding, so the bytes match Pillow's
+ * (tests/test_data_resample.c checks against Pillow 9.4).
  * Resize + CenterCrop is done as one resample of the source region the crop covers: the same weights
  * as resizing the whole image, for the pixels that survive the crop.
  *
@@ -66,10 +67,18 @@ CropBox transform_center_box(const DataPreset *p, int W, int H, int S) {
     return (CropBox){left * sx, top * sy, S * sx, S * sy};
 }
 
+#define PRECISION_BITS 22 /* Pillow's 8-bit resample precision: 32 - 8 - 2 */
+
+static inline double tri(double x) { /* Pillow's bilinear_filter */
+    x = fabs(x);
+    return x < 1 ? 1 - x : 0;
+}
+
 /* Weights of the antialiased bilinear filter for `out` outputs over source [in0, in0 + len) of an axis of
- * `in_size` samples (Pillow's precompute_coeffs): output o reads first[o] .. first[o] + count[o] - 1. */
-static size_t coeffs(double in0, double len, int in_size, int out, int *first, int *count, float *w) {
-    const double scale = len / out, filterscale = scale > 1 ? scale : 1, support = filterscale;
+ * `in_size` samples (Pillow's precompute_coeffs + normalize_coeffs_8bpc): output o reads first[o] ..
+ * first[o] + count[o] - 1 with fixed-point weights w. */
+static size_t coeffs(double in0, double len, int in_size, int out, int *first, int *count, int32_t *w) {
+    const double scale = len / out, filterscale = scale > 1 ? scale : 1, support = filterscale, ss = 1.0 / filterscale;
     size_t at = 0;
     for (int o = 0; o < out; o++) {
         const double center = in0 + (o + 0.5) * scale;
@@ -78,14 +87,11 @@ static size_t coeffs(double in0, double len, int in_size, int out, int *first, i
         if (hi > in_size) hi = in_size;
         if (hi <= lo) hi = lo + 1 <= in_size ? lo + 1 : in_size, lo = hi - 1;
         double sum = 0;
-        for (int x = lo; x < hi; x++) {
-            double t = fabs((x - center + 0.5) / filterscale);
-            double k = t < 1 ? 1 - t : 0;
-            w[at + (size_t)(x - lo)] = (float)k;
-            sum += k;
-        }
-        for (int x = lo; x < hi; x++) w[at + (size_t)(x - lo)] = sum > 0 ? (float)(w[at + (size_t)(x - lo)] / sum) : 0.0f;
-        if (!(sum > 0)) w[at] = 1.0f; /* a degenerate window: nearest sample */
+        int32_t *wo = w + at;
+        for (int x = lo; x < hi; x++) sum += tri((x - center + 0.5) * ss);
+        for (int x = lo; x < hi; x++) /* the same doubles again, normalised, then to fixed point */
+            wo[x - lo] = (int32_t)(0.5 + (sum != 0 ? tri((x - center + 0.5) * ss) / sum : 0) * (1 << PRECISION_BITS));
+        if (!(sum > 0)) wo[0] = 1 << PRECISION_BITS; /* a degenerate window: nearest sample */
         first[o] = lo, count[o] = hi - lo;
         at += (size_t)(hi - lo);
     }
@@ -95,15 +101,20 @@ static size_t coeffs(double in0, double len, int in_size, int out, int *first, i
 #define WEIGHTS_MAX(S) ((size_t)2 * IMAGE_MAX_SIDE + 4 * (size_t)(S) + 16)
 
 size_t transform_tmp_bytes(int S) {
-    return (size_t)IMAGE_MAX_SIDE * S * 3 + 2 * WEIGHTS_MAX(S) * sizeof(float) + 4 * (size_t)S * sizeof(int) + 64;
+    return (size_t)IMAGE_MAX_SIDE * S * 3 + 2 * WEIGHTS_MAX(S) * sizeof(int32_t) + 4 * (size_t)S * sizeof(int) + 64;
 }
 
-static inline uint8_t to_u8(float v) { return v <= 0 ? 0 : v >= 255 ? 255 : (uint8_t)(v + 0.5f); }
+/* Pillow's clip8: the sum started at 2^21 (rounding), shifted down by 22 bits, clamped to 0..255. */
+static inline uint8_t to_u8(int64_t ss) {
+    if (ss >= ((int64_t)1 << PRECISION_BITS << 8)) return 255;
+    if (ss <= 0) return 0;
+    return (uint8_t)(ss >> PRECISION_BITS);
+}
 
 void transform_resample(const uint8_t *rgb, int W, int H, CropBox box, int S, uint8_t *tmp, uint8_t *out) {
     CHECK(W >= 1 && H >= 1 && W <= IMAGE_MAX_SIDE && H <= IMAGE_MAX_SIDE && S >= 1, "resample %d x %d -> %d", W, H, S);
-    float *wx = (float *)(tmp + (size_t)IMAGE_MAX_SIDE * S * 3);
-    float *wy = wx + WEIGHTS_MAX(S);
+    int32_t *wx = (int32_t *)(tmp + (size_t)IMAGE_MAX_SIDE * S * 3);
+    int32_t *wy = wx + WEIGHTS_MAX(S);
     int *fx = (int *)(wy + WEIGHTS_MAX(S)), *cx = fx + S, *fy = cx + S, *cy = fy + S;
     CHECK(coeffs(box.x, box.w, W, S, fx, cx, wx) <= WEIGHTS_MAX(S), "horizontal weights overflow");
     CHECK(coeffs(box.y, box.h, H, S, fy, cy, wy) <= WEIGHTS_MAX(S), "vertical weights overflow");
@@ -112,23 +123,23 @@ void transform_resample(const uint8_t *rgb, int W, int H, CropBox box, int S, ui
     for (int y = y0; y < y1; y++) {
         const uint8_t *src = rgb + (size_t)y * W * 3;
         uint8_t *dst = rows + (size_t)(y - y0) * S * 3;
-        const float *k = wx;
+        const int32_t *k = wx;
         for (int o = 0; o < S; o++) {
-            float r = 0, g = 0, b = 0;
+            int64_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
             const uint8_t *s = src + (size_t)fx[o] * 3;
-            for (int t = 0; t < cx[o]; t++) r += k[t] * s[3 * t], g += k[t] * s[3 * t + 1], b += k[t] * s[3 * t + 2];
+            for (int t = 0; t < cx[o]; t++) r += (int64_t)k[t] * s[3 * t], g += (int64_t)k[t] * s[3 * t + 1], b += (int64_t)k[t] * s[3 * t + 2];
             dst[3 * o] = to_u8(r), dst[3 * o + 1] = to_u8(g), dst[3 * o + 2] = to_u8(b);
             k += cx[o];
         }
     }
     const size_t plane = (size_t)S * S;
-    const float *k = wy;
+    const int32_t *k = wy;
     for (int o = 0; o < S; o++) {
         for (int x = 0; x < S; x++) {
-            float r = 0, g = 0, b = 0;
+            int64_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
             for (int t = 0; t < cy[o]; t++) {
                 const uint8_t *s = rows + ((size_t)(fy[o] + t - y0) * S + x) * 3;
-                r += k[t] * s[0], g += k[t] * s[1], b += k[t] * s[2];
+                r += (int64_t)k[t] * s[0], g += (int64_t)k[t] * s[1], b += (int64_t)k[t] * s[2];
             }
             const size_t at = (size_t)o * S + x;
             out[at] = to_u8(r), out[plane + at] = to_u8(g), out[2 * plane + at] = to_u8(b);
