@@ -20,7 +20,8 @@
  *    no pixels: it holds its file list (ImageFiles, also DATA) and the loader decodes each sample.
  *  - Every parser checks sizes against the file before allocating: a corrupt header is a
  *    LOCUS_ERR_FORMAT with the file name, what was expected, what was found and a hint, never a huge
- *    malloc or a crash (tests/fuzz_idx.c, tools/fuzz-data.sh).
+ *    malloc or a crash (tests/fuzz_idx.c, tools/fuzz-data.sh; every parser: tests/parser_checks.c, replayed
+ *    by tests/test_parsers_replay.c and fuzzed by tools/fuzz-parsers.sh).
  *  - A batch is a pure function of (dataset, seed, epoch, batch index, preset): the shuffle comes from
  *    rng_hash(seed, epoch, 0), sample i's augmentation from rng_hash(seed ^ AUG_SALT, epoch, i).
  *    Prefetching, batch size and thread count never change what a sample looks like. */
