@@ -12,7 +12,7 @@
 
 OPENBLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 export PKG_CONFIG_PATH := $(OPENBLAS_DIR)/pkgconfig:$(PKG_CONFIG_PATH)
-PKGS := openblas libcjson zlib
+PKGS := openblas libcjson zlib libturbojpeg stb
 
 BUILD ?= build
 CC ?= gcc

@@ -151,7 +151,7 @@ static void test_augment_determinism(void) {
     rng_seed(&r, 99);
     for (int i = 0; i < n * chw; i++) ds.images[i] = (uint8_t)rng_u64(&r);
     for (int i = 0; i < n; i++) ds.labels[i] = (uint8_t)(i % 10);
-    DataPreset p = {2, 1, 1, {0.4f, 0.5f, 0.6f}, {0.2f, 0.25f, 0.3f}};
+    DataPreset p = {2, 1, 1, {0.4f, 0.5f, 0.6f}, {0.2f, 0.25f, 0.3f}, 0, 0, 0, 0, 0, 0};
     NormTable t;
     augment_norm_table(&p, &t);
     Loader a, b, s7, s16;
@@ -239,7 +239,8 @@ static void expect_image(const DataPreset *p, const uint8_t *src, AugDraw d, con
 
 static void test_crop_flip(void) {
     const uint8_t img[9] = {10, 20, 30, 40, 50, 60, 70, 80, 90}; /* rows 10 20 30 / 40 50 60 / 70 80 90 */
-    DataPreset zero = {1, 0, 0, {0, 0, 0}, {1, 1, 1}}, refl = {1, 1, 0, {0, 0, 0}, {1, 1, 1}};
+    DataPreset zero = {1, 0, 0, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0, 0},
+               refl = {1, 1, 0, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0, 0};
     expect_image(&zero, img, (AugDraw){1, 1, 0}, (const int[9]){10, 20, 30, 40, 50, 60, 70, 80, 90}, "centre crop");
     expect_image(&zero, img, (AugDraw){0, 0, 0}, (const int[9]){0, 0, 0, 0, 10, 20, 0, 40, 50}, "zero pad, top-left");
     expect_image(&zero, img, (AugDraw){2, 2, 0}, (const int[9]){50, 60, 0, 80, 90, 0, 0, 0, 0}, "zero pad, bottom-right");
@@ -255,7 +256,7 @@ static void test_crop_flip(void) {
     uint8_t src[24];
     for (int i = 0; i < 24; i++) src[i] = (uint8_t)(i * 11 + 3);
     for (int reflect = 0; reflect <= 1; reflect++) {
-        DataPreset p = {2, reflect, 1, {0, 0, 0}, {1, 1, 1}};
+        DataPreset p = {2, reflect, 1, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0, 0};
         NormTable t;
         augment_norm_table(&p, &t);
         int bad = 0;
@@ -272,7 +273,7 @@ static void test_crop_flip(void) {
     }
 
     /* the draw: offsets cover [0, 2p], flips about half, nothing random when disabled */
-    DataPreset p = {4, 1, 1, {0, 0, 0}, {1, 1, 1}};
+    DataPreset p = {4, 1, 1, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0, 0};
     int hy[9] = {0}, hx[9] = {0}, flips = 0;
     for (int i = 0; i < 4000; i++) {
         AugDraw d = augment_draw(&p, 5, 0, i);
@@ -282,7 +283,7 @@ static void test_crop_flip(void) {
     }
     for (int v = 0; v <= 8; v++) EXPECT(hy[v] > 300 && hx[v] > 300, "offset %d drawn %d / %d times of 4000", v, hy[v], hx[v]);
     EXPECT(flips > 1800 && flips < 2200, "%d flips of 4000", flips);
-    DataPreset none = {0, 0, 0, {0, 0, 0}, {1, 1, 1}};
+    DataPreset none = {0, 0, 0, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0, 0};
     AugDraw d = augment_draw(&none, 5, 3, 17);
     EXPECT(d.dx == 0 && d.dy == 0 && d.flip == 0, "no augmentation drew %d %d %d", d.dy, d.dx, d.flip);
 }
@@ -331,7 +332,7 @@ static void test_bad_args(void) {
     EXPECT(dataset_alloc(&ds, "tiny", 4, 1, 3, 3, 10, NULL, &err) == LOCUS_OK, "%s", err.text);
     Loader l;
     EXPECT(loader_init(&l, &ds, 0, 1, NULL, 0, NULL, &err) == LOCUS_ERR_ARG, "batch 0 accepted");
-    DataPreset p = {3, 1, 0, {0, 0, 0}, {1, 1, 1}};
+    DataPreset p = {3, 1, 0, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0, 0};
     EXPECT(loader_init(&l, &ds, 2, 1, &p, 0, NULL, &err) == LOCUS_ERR_ARG && strstr(err.text, "hint:"),
            "reflect pad 3 on 3x3 accepted");
     p.reflect = 0;

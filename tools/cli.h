@@ -18,5 +18,7 @@ int cli_wants_help(int argc, char **argv);
 
 /* tools/cmd_export.c: locus export RUN_DIR --format safetensors|onnx --out FILE */
 int cmd_export(int argc, char **argv);
+/* locus data info DIR [--data NAME] (tools/cmd_data.c) */
+int cmd_data(int argc, char **argv);
 
 #endif

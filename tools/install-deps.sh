@@ -1,13 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages locus needs that are missing (only those), with a clear message when it
 # cannot (no root, no network). Used by `make run` and by CI (.ci/run).
-# Build + run: gcc make pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev
+# Build + run: gcc make pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev libturbojpeg0-dev (JPEG)
+#   libstb-dev (PNG/BMP/PNM decoding, PNG writing in tests)
 # Data: dataset-fashion-mnist (the default real dataset). Tests: libcmocka-dev.
 # ONNX export: protobuf-c-compiler + libonnx-dev (onnx.pb-c.{c,h} generated at build time), libprotobuf-c-dev;
 # python3-onnx for the ONNX checker in make test (python3-torch, large, stays optional: its tests skip).
+# Fuzzing (tools/fuzz-parsers.sh, on demand, not needed by make test): clang.
 set -u
 PKGS="build-essential pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist"
 PKGS="$PKGS protobuf-c-compiler libonnx-dev libprotobuf-c-dev python3-onnx"
+PKGS="$PKGS libturbojpeg0-dev libstb-dev"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do

@@ -29,6 +29,7 @@ static void usage(FILE *f) {
             "  memplan   predict peak memory per tag without training: locus memplan [train options] [--json]\n"
             "  bench     time training steps or inference on synthetic data: locus bench --help\n"
             "  export    write a run's model for PyTorch or ONNX: locus export RUN_DIR --format safetensors|onnx --out FILE\n"
+            "  data      describe a dataset folder: locus data info DIR [--data NAME]\n"
             "  help      this text\n\n"
             "quick start: locus train --config configs/default.json   (ResNet-8 on Fashion-MNIST, ~3 min)\n");
 }
@@ -193,6 +194,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

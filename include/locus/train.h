@@ -58,6 +58,10 @@ typedef struct TrainConfig {
     int64_t mem_limit;
     char progress[16];
     char init_from[512];
+    char cifar100_labels[8];
+    int64_t image_size;
+    int64_t decode_threads;
+    int64_t image_max_pixels;
 } TrainConfig;
 
 /* The table of every key (also the CLI's long options and --help text). */

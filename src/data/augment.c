@@ -29,6 +29,16 @@ Status data_preset(const char *dataset, int train, DataPreset *out, ErrorMsg *er
         const float mean[3] = {(float)(125.3 / 255), (float)(123.0 / 255), (float)(113.9 / 255)};
         const float std[3] = {(float)(63.0 / 255), (float)(62.1 / 255), (float)(66.7 / 255)};
         preset_set(out, train ? 4 : 0, train, train, mean, std);
+    } else if (!strcmp(dataset, "cifar100")) { /* the usual CIFAR-100 statistics (train split, per channel) */
+        const float mean[3] = {0.5071f, 0.4865f, 0.4409f}, std[3] = {0.2673f, 0.2564f, 0.2762f};
+        preset_set(out, train ? 4 : 0, train, train, mean, std);
+    } else if (!strcmp(dataset, "imagefolder")) { /* torchvision's ImageNet recipe */
+        const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+        preset_set(out, 0, 0, train, mean, std);
+        out->resized_crop = train;
+        out->scale_min = 0.08f, out->scale_max = 1.0f;
+        out->ratio_min = 3.0f / 4.0f, out->ratio_max = 4.0f / 3.0f;
+        out->crop_fraction = 0.875f;
     } else if (!strcmp(dataset, "fashion-mnist")) {
         const float mean[3] = {0.2860f, 0.2860f, 0.2860f}, std[3] = {0.3530f, 0.3530f, 0.3530f};
         preset_set(out, train ? 2 : 0, 0, train, mean, std);
@@ -42,8 +52,8 @@ Status data_preset(const char *dataset, int train, DataPreset *out, ErrorMsg *er
         const float half[3] = {0.5f, 0.5f, 0.5f};
         preset_set(out, train ? 4 : 0, 0, train, half, half);
     } else {
-        return status_fail(err, LOCUS_ERR_ARG, "no data preset for dataset '%s'\nhint: known: cifar10, "
-                           "fashion-mnist, mnist, svhn, stl10", dataset);
+        return status_fail(err, LOCUS_ERR_ARG, "no data preset for dataset '%s'\nhint: known: cifar10, cifar100, "
+                           "fashion-mnist, mnist, svhn, stl10, imagefolder", dataset);
     }
     return LOCUS_OK;
 }

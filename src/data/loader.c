@@ -13,9 +13,20 @@
  *    depends only on (seed, e), not on earlier epochs. Sample i's augmentation is augment_draw(seed,
  *    e, i) (augment.c). Batches are therefore identical with or without prefetching.
  *  - All memory (order, both slots) is allocated in loader_init and charged to MEM_TAG_DATA.
- *  - drop_last = false: the last batch of an epoch holds n - (nbatches-1) * batch samples. */
+ *  - drop_last = false: the last batch of an epoch holds n - (nbatches-1) * batch samples.
+ *  - Image folders: the worker splits each batch over decode_threads threads (itself and helpers started
+ *    per batch), each with its own scratch area (file pixels, resample rows, the S x S sample) allocated
+ *    here in DATA; a file is mapped read-only while it is decoded. Sample i's crop is drawn from
+ *    (seed, epoch, i) (transform.c), so batches do not depend on the thread count either. A file that
+ *    cannot be read or decoded stops the epoch: loader_next answers 0 and loader_status has the message. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "locus/data.h"
 #include "locus/rng.h"
@@ -30,6 +41,101 @@ static uint64_t now_ns(void) {
 
 static size_t sample_floats(const Dataset *ds) { return (size_t)ds->c * ds->h * ds->w; }
 
+/* Scratch of one decode thread: 4 * max_pixels decoded bytes, resample rows, then the S x S x 3 sample. */
+static size_t decode_stride(const Dataset *ds) {
+    const ImageFiles *f = &ds->files;
+    return mem_round_up((size_t)4 * (size_t)f->max_pixels) + mem_round_up(transform_tmp_bytes(f->size)) +
+           mem_round_up((size_t)3 * f->size * f->size);
+}
+
+static void set_error(Loader *l, Status st, const ErrorMsg *e) {
+    pthread_mutex_lock(&l->mu);
+    if (!l->status) {
+        l->status = st;
+        l->err = *e;
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Reads, decodes and transforms dataset sample idx into dst (3 x S x S normalised floats). */
+static Status decode_sample(Loader *l, uint8_t *scratch, int idx, int epoch, float *dst, ErrorMsg *err) {
+    const Dataset *ds = l->ds;
+    const ImageFiles *f = &ds->files;
+    const int S = f->size;
+    char path[8192];
+    if (snprintf(path, sizeof path, "%s/%s", f->root, f->names + f->name_at[idx]) >= (int)sizeof path)
+        return status_fail(err, LOCUS_ERR_IO, "%s/%s: path too long\nhint: use shorter folder names", f->root,
+                           f->names + f->name_at[idx]);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return status_fail(err, LOCUS_ERR_IO, "%s: cannot open: %s\nhint: the dataset folder changed after it "
+                                   "was listed; list it again", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || sb.st_size <= 0) {
+        close(fd);
+        return status_fail(err, LOCUS_ERR_FORMAT, "%s: empty or unreadable file\nhint: remove it from the dataset "
+                           "folder", path);
+    }
+    const size_t len = (size_t)sb.st_size;
+    void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return status_fail(err, LOCUS_ERR_IO, "%s: cannot map: %s\nhint: check the file", path,
+                                                strerror(errno));
+    uint8_t *rgb = scratch, *tmp = rgb + mem_round_up((size_t)4 * (size_t)f->max_pixels);
+    uint8_t *sample = tmp + mem_round_up(transform_tmp_bytes(S));
+    int W = 0, H = 0;
+    Status st = image_decode(map, len, path, rgb, f->max_pixels, &W, &H, err);
+    munmap(map, len);
+    if (st) return st;
+    const CropBox box = l->preset.resized_crop ? transform_random_box(&l->preset, W, H, l->seed, epoch, idx)
+                                               : transform_center_box(&l->preset, W, H, S);
+    transform_resample(rgb, W, H, box, S, tmp, sample);
+    const AugDraw d = l->preset.flip ? augment_draw(&l->preset, l->seed, epoch, idx) : (AugDraw){0, 0, 0};
+    augment_sample(&l->preset, &l->norm, sample, 3, S, S, d, dst);
+    return LOCUS_OK;
+}
+
+typedef struct DecodeJob {
+    Loader *l;
+    int slot, start, first, count, epoch, thread;
+} DecodeJob;
+
+static void *decode_range(void *arg) {
+    DecodeJob *j = arg;
+    Loader *l = j->l;
+    const size_t chw = sample_floats(l->ds);
+    uint8_t *scratch = l->decode + (size_t)j->thread * l->decode_stride;
+    for (int i = j->first; i < j->first + j->count; i++) {
+        const int idx = l->order[j->start + i];
+        float *dst = l->x[j->slot] + (size_t)i * chw;
+        ErrorMsg e;
+        Status st = decode_sample(l, scratch, idx, j->epoch, dst, &e);
+        if (st) {
+            memset(dst, 0, chw * sizeof *dst);
+            set_error(l, st, &e);
+        }
+    }
+    return NULL;
+}
+
+/* Decodes samples [start, start + n) of the order into slot s on decode_threads threads. */
+static void fill_files(Loader *l, int s, int start, int n, int epoch) {
+    enum { MAX_THREADS = 64 };
+    DecodeJob jobs[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    const int T = l->decode_threads < n ? l->decode_threads : n;
+    for (int t = 0; t < T; t++) {
+        const int first = (int)((int64_t)n * t / T), last = (int)((int64_t)n * (t + 1) / T);
+        jobs[t] = (DecodeJob){l, s, start, first, last - first, epoch, t};
+        if (t > 0) started[t] = pthread_create(&tid[t], NULL, decode_range, &jobs[t]) == 0;
+    }
+    decode_range(&jobs[0]);
+    for (int t = 1; t < T; t++) {
+        if (started[t]) pthread_join(tid[t], NULL);
+        else decode_range(&jobs[t]); /* no thread to spare: do it here */
+    }
+}
+
 /* Runs on the worker without the lock: reads order, dataset and preset, writes only slot s. */
 static void fill_slot(Loader *l, int s, int b, int epoch) {
     const Dataset *ds = l->ds;
@@ -37,6 +143,12 @@ static void fill_slot(Loader *l, int s, int b, int epoch) {
     const int start = b * l->batch;
     const int n = ds->n - start < l->batch ? ds->n - start : l->batch;
     const int augment = l->preset.pad > 0 || l->preset.flip;
+    if (dataset_is_files(ds)) {
+        fill_files(l, s, start, n, epoch);
+        for (int i = 0; i < n; i++) l->y[s][i] = (float)dataset_label(ds, l->order[start + i]);
+        l->count[s] = n;
+        return;
+    }
     for (int i = 0; i < n; i++) {
         const int idx = l->order[start + i];
         const AugDraw d = augment ? augment_draw(&l->preset, l->seed, epoch, idx) : (AugDraw){0, 0, 0};
@@ -52,7 +164,7 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&l->mu);
     while (!l->stop) {
         const int b = l->next_fill, s = b & 1;
-        if (b < l->nbatches && l->slot_state[s] == SLOT_FREE) {
+        if (b < l->nbatches && !l->status && l->slot_state[s] == SLOT_FREE) {
             const int epoch = l->epoch;
             l->busy = 1;
             pthread_mutex_unlock(&l->mu);
@@ -78,12 +190,29 @@ static void release_buffers(Loader *l) {
         mem_free(l->mt, MEM_TAG_DATA, l->y[s], (size_t)l->batch * sizeof(float));
     }
     mem_free(l->mt, MEM_TAG_DATA, l->order, (size_t)l->ds->n * sizeof(int32_t));
+    mem_free(l->mt, MEM_TAG_DATA, l->decode, (size_t)l->decode_threads * l->decode_stride);
+}
+
+size_t loader_bytes(const Dataset *ds, int batch) {
+    size_t bytes = (size_t)ds->n * sizeof(int32_t) + 2 * ((size_t)batch * sample_floats(ds) * sizeof(float) +
+                                                          (size_t)batch * sizeof(float));
+    if (dataset_is_files(ds)) bytes += (size_t)ds->files.decode_threads * decode_stride(ds);
+    return bytes;
+}
+
+Status loader_status(Loader *l, ErrorMsg *err) {
+    if (!l->worker_started) return LOCUS_OK;
+    pthread_mutex_lock(&l->mu);
+    Status st = l->status;
+    if (st && err) *err = l->err;
+    pthread_mutex_unlock(&l->mu);
+    return st;
 }
 
 Status loader_init(Loader *l, const Dataset *ds, int batch, int shuffle, const DataPreset *p, uint64_t seed,
                    MemTracker *mt, ErrorMsg *err) {
     memset(l, 0, sizeof *l);
-    if (!ds || ds->n < 1 || !ds->images || !ds->labels)
+    if (!ds || ds->n < 1 || (!dataset_is_files(ds) && (!ds->images || !ds->labels)))
         return status_fail(err, LOCUS_ERR_ARG, "loader: the dataset is empty\nhint: load a dataset first");
     if (batch < 1)
         return status_fail(err, LOCUS_ERR_ARG, "loader: batch size %d, expected >= 1\nhint: pass a positive "
@@ -91,7 +220,7 @@ Status loader_init(Loader *l, const Dataset *ds, int batch, int shuffle, const D
     if (ds->c < 1 || ds->c > 3)
         return status_fail(err, LOCUS_ERR_ARG, "loader: %s has %d channels, the loader normalises 1 to 3\n"
                            "hint: this dataset needs its own preset", ds->name, ds->c);
-    DataPreset none = {0, 0, 0, {0, 0, 0}, {1, 1, 1}};
+    DataPreset none = {0, 0, 0, {0, 0, 0}, {1, 1, 1}, 0, 0, 0, 0, 0, 0};
     if (!p) p = &none;
     if (p->pad < 0 || p->pad > 1024 || (p->reflect && (p->pad >= ds->h || p->pad >= ds->w)))
         return status_fail(err, LOCUS_ERR_ARG, "loader: padding %d%s does not fit %d x %d images of %s\n"
@@ -120,11 +249,25 @@ Status loader_init(Loader *l, const Dataset *ds, int batch, int shuffle, const D
         l->y[s] = mem_alloc(mt, MEM_TAG_DATA, (size_t)batch * sizeof(float));
         ok = ok && l->x[s] && l->y[s];
     }
+    if (ok && dataset_is_files(ds)) {
+        const int T = ds->files.decode_threads;
+        if (T < 1 || T > 64) {
+            release_buffers(l);
+            memset(l, 0, sizeof *l);
+            return status_fail(err, LOCUS_ERR_ARG, "loader: %d decode threads, expected 1..64\nhint: pass "
+                               "--decode-threads N", T);
+        }
+        l->decode_stride = decode_stride(ds);
+        l->decode = mem_alloc(mt, MEM_TAG_DATA, (size_t)T * l->decode_stride);
+        l->decode_threads = l->decode ? T : 0;
+        ok = l->decode != NULL;
+    }
     if (!ok) {
         release_buffers(l);
         memset(l, 0, sizeof *l);
-        return status_fail(err, LOCUS_ERR_OOM, "loader: cannot allocate 2 batch buffers of %zu bytes\nhint: use a "
-                           "smaller batch size", xb);
+        return status_fail(err, LOCUS_ERR_OOM, "loader: cannot allocate 2 batch buffers of %zu bytes%s\nhint: use a "
+                           "smaller batch size%s", xb, dataset_is_files(ds) ? " and the decode scratch" : "",
+                           dataset_is_files(ds) ? ", fewer --decode-threads or a smaller --image-max-pixels" : "");
     }
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
@@ -157,6 +300,7 @@ void loader_start_epoch(Loader *l, int epoch) {
         }
     }
     l->epoch = epoch;
+    l->status = LOCUS_OK;
     l->slot_state[0] = l->slot_state[1] = SLOT_FREE;
     l->held = -1;
     l->next_fill = l->next_take = 0;
@@ -172,7 +316,7 @@ int loader_next(Loader *l, const float **x, const float **labels, int *n) {
         l->held = -1;
         pthread_cond_broadcast(&l->cv);
     }
-    if (l->next_take >= l->nbatches) {
+    if (l->next_take >= l->nbatches || l->status) {
         pthread_mutex_unlock(&l->mu);
         *x = *labels = NULL;
         *n = 0;
@@ -183,6 +327,14 @@ int loader_next(Loader *l, const float **x, const float **labels, int *n) {
         const uint64_t t0 = now_ns();
         while (!(l->slot_state[s] == SLOT_READY && l->slot_batch[s] == b)) pthread_cond_wait(&l->cv, &l->mu);
         l->stall_ns += now_ns() - t0;
+    }
+    if (l->status) { /* the batch holds a sample that failed: end the epoch here */
+        l->slot_state[s] = SLOT_FREE;
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        *x = *labels = NULL;
+        *n = 0;
+        return 0;
     }
     l->slot_state[s] = SLOT_HELD;
     l->held = s;

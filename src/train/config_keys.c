@@ -12,8 +12,9 @@
 const CfgKey train_config_keys[] = {
     K(model, CFG_STRING, 0, 0, "resnet8|resnet20|resnet32|resnet44|resnet56|resnet110|vit-tiny|vit-micro",
       "network architecture"),
-    K(data, CFG_STRING, 0, 0, "fashion-mnist|cifar10", "dataset"),
-    K(data_dir, CFG_STRING, 0, 0, NULL, "dataset folder (default: the Debian package's for fashion-mnist, ./data/cifar10 for cifar10)"),
+    K(data, CFG_STRING, 0, 0, "fashion-mnist|mnist|cifar10|cifar100|svhn|stl10|imagefolder", "dataset"),
+    K(data_dir, CFG_STRING, 0, 0, NULL,
+      "dataset folder (default: the Debian package's for fashion-mnist, ./data for cifar10/cifar100/svhn/stl10)"),
     K(method, CFG_STRING, 0, 0, "e2e|greedy|dgl|infopro|pff|hilo|hpff|man|man++", "training method"),
     K(cuts, CFG_STRING, 0, 0, NULL,
       "local learning: cut after these units, e.g. \"1.2,2.1,3.0\" (stage.index; 0.0 = the stem)"),
@@ -71,6 +72,11 @@ const CfgKey train_config_keys[] = {
     K(progress, CFG_STRING, 0, 0, "auto|line|none", "progress display (auto: redraw on a terminal, lines otherwise)"),
     K(init_from, CFG_STRING, 0, 0, NULL,
       "start from these weights: a PyTorch state dict in safetensors (PyTorch names; aux heads keep their init)"),
+    K(cifar100_labels, CFG_STRING, 0, 0, "fine|coarse", "cifar100: the 100 fine labels or the 20 coarse superclasses"),
+    K(image_size, CFG_INT, 8, 4096, NULL, "imagefolder: side of the square samples (e.g. 32, 64, 96, 224)"),
+    K(decode_threads, CFG_INT, 1, 64, NULL, "imagefolder: threads decoding each batch (per loader)"),
+    K(image_max_pixels, CFG_INT, 0, 1e9, NULL,
+      "imagefolder: decoded pixels per image at most (bigger JPEGs are DCT-scaled down; 0 = max(2^20, 64 x size^2))"),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -107,4 +113,7 @@ void train_config_defaults(TrainConfig *c) {
     c->threads = 2;
     strcpy(c->out, "runs");
     strcpy(c->progress, "auto");
+    strcpy(c->cifar100_labels, "fine");
+    c->image_size = 224;
+    c->decode_threads = 2;
 }

@@ -54,7 +54,7 @@ Status session_evaluate(Session *s, double *acc, ErrorMsg *err) {
         tape_release(t, m);
     }
     *acc = total ? (double)correct / (double)total : 0.0;
-    return LOCUS_OK;
+    return loader_status(l, err); /* an image that could not be decoded ends the pass early */
 }
 
 static void run_dir_path(const TrainConfig *c, char *buf, size_t n) {
@@ -166,6 +166,7 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
                           (double)correct / seen, seen / t_train, done_steps, total_steps);
         }
         progress_break(&prog);
+        if ((st = loader_status(&s.train_loader, err))) goto done;
         rs.train_time += t_train;
         rs.train_images += seen;
         double acc;

@@ -24,13 +24,29 @@
 static Status open_data(Session *s, ErrorMsg *err) {
     const TrainConfig *c = &s->cfg;
     const char *dir = c->data_dir[0] ? c->data_dir : NULL;
-    Status st = dataset_load(&s->train_set, c->data, dir, 1, (int)c->limit_train, &s->mt, err);
+    DataOptions o;
+    data_options_defaults(&o);
+    o.cifar100_coarse = !strcmp(c->cifar100_labels, "coarse");
+    o.image_size = (int)c->image_size;
+    o.decode_threads = (int)c->decode_threads;
+    o.image_max_pixels = c->image_max_pixels;
+    /* plan mode sizes the datasets from their headers and accounts the loaders' buffers without them */
+    Status (*open_set)(Dataset *, const char *, const char *, int, int, const DataOptions *, MemTracker *,
+                       ErrorMsg *) = s->plan_only ? dataset_plan : dataset_load_opts;
+    Status st = open_set(&s->train_set, c->data, dir, 1, (int)c->limit_train, &o, &s->mt, err);
     if (st) return st;
-    st = dataset_load(&s->test_set, c->data, dir, 0, (int)c->limit_test, &s->mt, err);
+    st = open_set(&s->test_set, c->data, dir, 0, (int)c->limit_test, &o, &s->mt, err);
     if (st) return st;
     DataPreset train_p, test_p;
     if ((st = data_preset(c->data, 1, &train_p, err)) || (st = data_preset(c->data, 0, &test_p, err))) return st;
-    if (!c->augment) train_p.pad = 0, train_p.flip = 0;
+    if (!c->augment) train_p = test_p;
+    if (s->plan_only) {
+        mem_track_use(&s->mt, MEM_TAG_DATA, loader_bytes(&s->train_set, (int)c->batch));
+        s->train_loader_open = 1;
+        mem_track_use(&s->mt, MEM_TAG_DATA, loader_bytes(&s->test_set, (int)c->batch));
+        s->test_loader_open = 1;
+        return LOCUS_OK;
+    }
     st = loader_init(&s->train_loader, &s->train_set, (int)c->batch, 1, &train_p, (uint64_t)c->seed, &s->mt, err);
     if (st) return st;
     s->train_loader_open = 1;
@@ -144,8 +160,13 @@ void session_close(Session *s) {
     optim_free(&s->opt);
     model_free(&s->model);
     params_free(&s->ps);
-    if (s->test_loader_open) loader_free(&s->test_loader);
-    if (s->train_loader_open) loader_free(&s->train_loader);
+    if (s->plan_only) {
+        if (s->test_loader_open) mem_track_unuse(&s->mt, MEM_TAG_DATA, loader_bytes(&s->test_set, (int)s->cfg.batch));
+        if (s->train_loader_open) mem_track_unuse(&s->mt, MEM_TAG_DATA, loader_bytes(&s->train_set, (int)s->cfg.batch));
+    } else {
+        if (s->test_loader_open) loader_free(&s->test_loader);
+        if (s->train_loader_open) loader_free(&s->train_loader);
+    }
     dataset_free(&s->test_set);
     dataset_free(&s->train_set);
     memset(s, 0, sizeof *s);
