@@ -16,4 +16,9 @@ const char *cli_take_option(int *argc, char **argv, const char *name, int has_va
 /* 1 when argv holds --help or -h. */
 int cli_wants_help(int argc, char **argv);
 
+/* locus data fetch NAME [--dir DIR] (tools/cmd_data_fetch.c); argv[0] = "fetch". */
+int cmd_data_fetch(int argc, char **argv);
+/* locus plot RUN_DIR... --out FILE.png (tools/cmd_plot.c). */
+int cmd_plot(int argc, char **argv);
+
 #endif

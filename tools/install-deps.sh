@@ -3,8 +3,9 @@
 # cannot (no root, no network). Used by `make run` and by CI (.ci/run).
 # Build + run: gcc make pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev
 # Data: dataset-fashion-mnist (the default real dataset). Tests: libcmocka-dev.
+# locus data fetch: libcurl4-openssl-dev libarchive-dev libssl-dev; locus plot: gnuplot-nox.
 set -u
-PKGS="build-essential pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist"
+PKGS="build-essential pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist libcurl4-openssl-dev libarchive-dev libssl-dev gnuplot-nox"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
