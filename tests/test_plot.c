@@ -1,7 +1,8 @@
 /* test_plot.c — `locus plot`: two runs (one really trained with the CLI: ResNet-8, 2 epochs, 128 images; one
  * written by hand in the same format, a 2-module local method over 3 epochs) drawn into one PNG. The PNG is
  * decoded here (zlib + PNG row filters) to check its signature, its IHDR size (1400 x 1000) and that it is
- * not blank: both runs' colours (gnuplot's line types 1 and 2) appear and most of it is not background.
+ * not blank: both runs' colours (line types 1 and 2 of the script) appear and most of it is not background.
+ * Two runs whose folders share a name are told apart by their parent folder.
  * Bad input: a missing run folder, a malformed metrics.jsonl line, an empty metrics.jsonl, a damaged
  * summary.json, no --out, and gnuplot missing from PATH (clear error with the apt-get hint; the .gp script is
  * left for the user). Needs $LOCUS_BIN; the drawing cases are skipped (77) only when gnuplot is absent. */
@@ -163,6 +164,23 @@ static void test_bad_input(void) {
     EXPECT(exists(path), "the .gp script was not left for the user");
 }
 
+/* runs x/fake and y/fake: the labels keep the parent folder so they differ */
+static void test_same_names(void) {
+    char args[2048], path[600];
+    snprintf(args, sizeof args, "mkdir -p %s/x %s/y && cp -r %s/fake %s/x/ && cp -r %s/fake %s/y/", root, root, root,
+             root, root, root);
+    EXPECT(system(args) == 0, "cannot copy the fake run");
+    snprintf(args, sizeof args, "plot %s/x/fake %s/y/fake --out %s/same.png", root, root, root);
+    run(args); /* the script is written before gnuplot runs, so this holds without gnuplot too */
+    snprintf(path, sizeof path, "%s/same.gp", root);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
+    out_text[n] = 0;
+    if (f) fclose(f);
+    EXPECT(strstr(out_text, "'x/fake (resnet8, dgl)'") && strstr(out_text, "'y/fake (resnet8, dgl)'"),
+           "same-named runs not told apart: %.3000s", out_text);
+}
+
 static int on_path(const char *name) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "command -v %s > /dev/null 2>&1", name);
@@ -188,7 +206,7 @@ static void test_plot_two_runs(void) {
     if (!img.px) return;
     EXPECT(img.w == 1400 && img.h == 1000, "IHDR says %ux%u, expected 1400x1000", img.w, img.h);
     long white = count_color(&img, 0xffffff), total = (long)img.w * img.h;
-    long run1 = count_color(&img, 0x9400d3), run2 = count_color(&img, 0x009e73);
+    long run1 = count_color(&img, 0x1f77b4), run2 = count_color(&img, 0xff7f0e); /* line types 1, 2 */
     EXPECT(white < total * 0.95, "blank image: %ld of %ld pixels are white", white, total);
     EXPECT(run1 > 100 && run2 > 100, "runs' colours missing: %ld (run 1) and %ld (run 2) pixels", run1, run2);
     free(img.px);
@@ -211,6 +229,7 @@ int main(void) {
     snprintf(fake, sizeof fake, "%s/fake", root);
     write_fake_run(fake);
     test_bad_input();
+    test_same_names();
     int skipped = !on_path("gnuplot");
     if (skipped) printf("gnuplot is not installed (apt-get install gnuplot-nox): drawing not tested\n");
     else test_plot_two_runs();

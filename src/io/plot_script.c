@@ -3,8 +3,8 @@
  * pngcairo terminal (works without a display).
  *
  * The script is self-contained: the numbers sit in it as datablocks ($name << EOD), so `gnuplot FILE.gp`
- * redraws the figure anywhere, and the user can edit titles or sizes by hand. Run i has colour i + 1 in every
- * panel. Text goes out with `noenhanced` (no ^ _ @ markup) and single-quoted strings (only ' is special). */
+ * redraws the figure anywhere, and the user can edit titles or sizes by hand. Run i has line type i + 1 (its
+ * colour) in every panel. Text goes out with `noenhanced` (no ^ _ @ markup) and single-quoted strings (only ' is special). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,13 +56,30 @@ static const char *base_name(const char *path) {
     return slash && slash[1] ? slash + 1 : path;
 }
 
-/* The run's name in the figure: its folder's last component when that is unique among the runs, else the
- * path as given. */
+/* The run's name in the figure: the shortest tail of its path (whole folder names) that no other run shares,
+ * e.g. "e2e", or "a/e2e" beside "b/e2e". */
 static const char *short_name(const RunLog *runs, int n, int i) {
-    const char *b = base_name(runs[i].name);
-    for (int j = 0; j < n; j++)
-        if (j != i && !strcmp(b, base_name(runs[j].name))) return runs[i].name;
-    return b;
+    const char *name = runs[i].name, *tail = base_name(name);
+    for (;;) {
+        size_t len = strlen(tail);
+        int unique = 1;
+        for (int j = 0; j < n && unique; j++) {
+            size_t lj = strlen(runs[j].name);
+            unique = j == i || lj < len || strcmp(runs[j].name + lj - len, tail) ||
+                     (lj > len && runs[j].name[lj - len - 1] != '/');
+        }
+        if (unique || tail == name) return tail;
+        do tail--; while (tail > name && tail[-1] != '/');
+    }
+}
+
+/* short_name cut to its last 22 characters, for the tics under the bars. */
+static void put_tic_name(Text *t, const RunLog *runs, int n, int i) {
+    const char *s = short_name(runs, n, i);
+    size_t len = strlen(s);
+    char cut[32];
+    if (len > 22) snprintf(cut, sizeof cut, "...%s", s + len - 22), s = cut;
+    put_quoted(t, s);
 }
 
 static void put_label(Text *t, const RunLog *runs, int n, int i) {
@@ -103,8 +120,8 @@ static void put_empty_panel(Text *t, const char *msg) {
 static void put_curves(Text *t, const RunLog *runs, int n, int column) {
     put(t, "plot ");
     for (int i = 0; i < n; i++) {
-        put(t, "%s$epochs%d using 1:%d with linespoints lw 2 pt 7 ps 0.8 lc %d title ", i ? ", \\\n     " : "", i,
-            column, i + 1);
+        put(t, "%s$epochs%d using 1:%d with linespoints lt %d dt %d title ", i ? ", \\\n     " : "", i, column,
+            i + 1, 1 + i / 10);
         put_label(t, runs, n, i);
     }
     put(t, "\n");
@@ -125,50 +142,72 @@ static void put_script(Text *t, const char *script_path, const char *png_path, c
     put_quoted(t, png_path);
     put(t, "\n\n");
     put_data(t, runs, n);
-    put(t, "set multiplot layout 2,2 title 'locus: %d run%s' font 'sans,14'\n", n, n == 1 ? "" : "s");
+    int same_data = runs[0].dataset[0] != 0;
+    for (int i = 1; i < n; i++) same_data &= !strcmp(runs[i].dataset, runs[0].dataset);
+    put(t, "set multiplot layout 2,2 title ");
+    char title[200];
+    snprintf(title, sizeof title, "locus: %d run%s%s%s", n, n == 1 ? "" : "s", same_data ? " on " : "",
+             same_data ? runs[0].dataset : "");
+    put_quoted(t, title);
+    put(t, " font 'sans,14'\n");
+    /* colours of matplotlib's tab10 (clear on white); runs past 10 repeat them dashed */
+    static const char *const colours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+    for (int i = 0; i < 10; i++) put(t, "set linetype %d lc rgb '%s' lw 2 pt 7 ps 0.8\n", i + 1, colours[i]);
+    put(t, "set linetype cycle 10\n");
     put(t, "set grid\nset key box opaque samplen 2\nset xlabel 'epoch'\n");
     if (max_epoch - min_epoch <= 20) put(t, "set xtics 1\n");
-    put(t, "set xrange [%g:%g]\n\n", min_epoch - 0.25, max_epoch + 0.25);
+    put(t, "set xrange [%g:%g]\nset offsets 0, 0, graph 0.05, graph 0.05\n\n", min_epoch - 0.25, max_epoch + 0.25);
     put(t, "set title 'Training loss per epoch'\nset ylabel 'training loss (mean over the epoch)'\n");
-    put(t, "set key outside bottom center vertical maxrows 4\nset bmargin %d\n", 5 + (n < 4 ? n : 4));
+    /* one legend for all panels, centred between the two rows (up to 3 runs per line) */
+    size_t longest = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(short_name(runs, n, i)) + strlen(runs[i].model) + strlen(runs[i].method) + 5;
+        longest = len > longest ? len : longest;
+    }
+    int key_cols = longest < 40 ? 3 : longest < 60 ? 2 : 1, key_rows = (n + key_cols - 1) / key_cols;
+    put(t, "set key at screen 0.5, screen 0.505 center bottom vertical maxrows %d width 2\nset bmargin %d\n",
+        key_rows, 5 + key_rows);
     put_curves(t, runs, n, 2);
+    put(t, "unset key\n");
     put(t, "\nset title 'Test accuracy per epoch'\nset ylabel 'test accuracy (%%)'\n");
     put_curves(t, runs, n, 3);
 
     put(t, "\nset title 'Training speed (images/s over the whole run)'\nset xlabel ''\nset ylabel 'images/s'\n");
-    put(t, "set bmargin\nset style fill solid 0.85 border -1\nset boxwidth 0.6\nunset key\n");
+    put(t, "set bmargin\nset offsets 0, 0, 0, 0\nset style fill solid 0.85 border -1\nset boxwidth 0.6\nunset key\n");
     if (!have_speed) {
         put_empty_panel(t, "no images/s logged");
     } else {
-        put(t, "set xrange [-0.6:%g]\nset yrange [0:*]\nset xtics (", n - 0.4);
+        double top = 0;
+        for (int i = 0; i < n; i++) top = runs[i].img_per_s > top ? runs[i].img_per_s : top;
+        put(t, "set xrange [-0.6:%g]\nset yrange [0:%g]\nset xtics (", n - 0.4, top * 1.15); /* room for labels */
         for (int i = 0; i < n; i++) {
             put(t, "%s", i ? ", " : "");
-            put_quoted(t, short_name(runs, n, i));
+            put_tic_name(t, runs, n, i);
             put(t, " %d", i);
         }
         put(t, ")%s\n", n > 4 ? " rotate by -25" : "");
-        put(t, "plot $speed using 1:2:($1+1) with boxes lc variable notitle, \\\n"
+        put(t, "plot $speed using 1:2:($1+1) with boxes lc variable lw 1 notitle, \\\n"
                "     $speed using 1:2:(sprintf('%%.0f', $2)) with labels offset 0,0.8 notitle\n");
         put(t, "set xtics norotate\n");
     }
 
-    put(t, "\nset title 'Peak memory per module (solid: activations, faded: all tags)'\n");
+    put(t, "\nset title 'Peak memory per module (solid: activations ACT, faded: all tags)'\n");
     put(t, "set xlabel 'module (trained in this order; end to end = one module)'\nset ylabel 'MiB'\n");
     if (!max_blocks) {
         put_empty_panel(t, "no summary.json yet (runs not finished)");
     } else {
         double w = 0.8 / n;
-        put(t, "set xrange [-0.5:%g]\nset yrange [0:*]\nset xtics 1\nset boxwidth %g absolute\nset key inside top right vertical\n",
+        put(t, "set xrange [-0.5:%g]\nset yrange [0:*]\nset xtics 1\nset boxwidth %g absolute\nunset key\n",
             max_blocks - 0.5, w * 0.95);
         put(t, "plot ");
         int first = 1;
         for (int i = 0; i < n; i++) {
             if (!runs[i].n_blocks) continue;
             double off = (i - (n - 1) / 2.0) * w;
-            put(t, "%s$mem%d using ($1%+g):3 with boxes fs transparent solid 0.3 border -1 lc %d notitle, \\\n"
-                   "     $mem%d using ($1%+g):2 with boxes fs solid 0.85 border -1 lc %d title ",
+            put(t, "%s$mem%d using ($1%+g):3 with boxes fs transparent solid 0.3 border -1 lc %d lw 1 notitle, \\\n"
+                   "     $mem%d using ($1%+g):2 with boxes fs solid 0.85 border -1 lc %d lw 1 notitle",
                 first ? "" : ", \\\n     ", i, off, i + 1, i, off, i + 1);
-            put_quoted(t, short_name(runs, n, i));
             first = 0;
         }
         put(t, "\n");
