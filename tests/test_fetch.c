@@ -6,7 +6,7 @@
  * Checked: a fetch gives the readers' layout + the completion marker and removes the archive; a re-run does
  * not download again; a wrong checksum is rejected with nothing installed; a cut download leaves FILE.part
  * and the re-run resumes it with a Range request (or starts over when the server cannot resume); a file put
- * in place by hand is used without the network; a stale dataset folder without marker is replaced; an
+ * in place by hand, or a whole .part, is used without the network; a stale dataset folder without marker is replaced; an
  * archive with a "../" entry is refused; SVHN's plain files; offline (nothing listening) and a stalled
  * server fail fast, the offline message naming the URL, the official MD5 and the exact path to use; CLI
  * help, bad options, and a CLI fetch with progress on stderr. */
@@ -382,6 +382,14 @@ static void test_by_hand_and_stale(void) {
     EXPECT(!exists(p), "stale folder content survived");
     snprintf(p, sizeof p, "%s/e/cifar-10-batches-bin/" FETCH_MARKER, root);
     EXPECT(exists(p), "no marker after using the hand-placed archive");
+
+    /* a whole .part (cut while being verified) is used offline even when its size is not known in advance */
+    snprintf(p, sizeof p, "%s/e2", root);
+    mkdir(p, 0755);
+    snprintf(src, sizeof src, "cp %s/files/good/cifar-10-binary.tar.gz %s/e2/cifar-10-binary.tar.gz.part", root, root);
+    EXPECT(system(src) == 0, "cp failed");
+    st = fetch("e2", "ok/good", good_md5, dead, &res, &err);
+    EXPECT(st == LOCUS_OK && res.bytes_downloaded == 0, "whole .part not used offline: %s", err.text);
 
     /* a wrong file put by hand: error, and the file is left alone */
     snprintf(p, sizeof p, "%s/f", root);
