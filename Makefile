@@ -12,7 +12,8 @@
 
 OPENBLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-openmp
 export PKG_CONFIG_PATH := $(OPENBLAS_DIR)/pkgconfig:$(PKG_CONFIG_PATH)
-PKGS := openblas libcjson zlib libturbojpeg stb
+# locus data fetch: libcurl (HTTP), libarchive (tar.gz), libcrypto (MD5/SHA-256); locus plot runs gnuplot.
+PKGS := openblas libcjson zlib libturbojpeg stb libcurl libarchive libcrypto
 
 BUILD ?= build
 CC ?= gcc

@@ -20,5 +20,9 @@ int cli_wants_help(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 /* locus data info DIR [--data NAME] (tools/cmd_data.c) */
 int cmd_data(int argc, char **argv);
+/* locus data fetch NAME [--dir DIR] (tools/cmd_data_fetch.c); argv[0] = "fetch". */
+int cmd_data_fetch(int argc, char **argv);
+/* locus plot RUN_DIR... --out FILE.png (tools/cmd_plot.c). */
+int cmd_plot(int argc, char **argv);
 
 #endif

@@ -30,6 +30,8 @@ static void usage(FILE *f) {
             "  bench     time training steps or inference on synthetic data: locus bench --help\n"
             "  export    write a run's model for PyTorch or ONNX: locus export RUN_DIR --format safetensors|onnx --out FILE\n"
             "  data      describe a dataset folder: locus data info DIR [--data NAME]\n"
+            "  data fetch  download a dataset (cifar10, cifar100, svhn, stl10): locus data fetch NAME --dir DIR\n"
+            "  plot      loss/accuracy/speed/memory figure of runs: locus plot RUN_DIR... --out FILE.png\n"
             "  help      this text\n\n"
             "quick start: locus train --config configs/default.json   (ResNet-8 on Fashion-MNIST, ~3 min)\n");
 }
@@ -189,12 +191,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "data") && argc > 2 && !strcmp(argv[2], "fetch")) return cmd_data_fetch(argc - 2, argv + 2);
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "memplan")) return cmd_memplan(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;
