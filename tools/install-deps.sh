@@ -3,8 +3,9 @@
 # cannot (no root, no network). Used by `make run` and by CI (.ci/run).
 # Build + run: gcc make pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev
 # Data: dataset-fashion-mnist (the default real dataset). Tests: libcmocka-dev.
+# Distributed training (--dist, built when MPI is found) and its tests: libopenmpi-dev openmpi-bin.
 set -u
-PKGS="build-essential pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist"
+PKGS="build-essential pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist libopenmpi-dev openmpi-bin"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do

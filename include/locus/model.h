@@ -24,6 +24,9 @@ struct Model {
     int in_c, in_h, in_w, classes;
     int n_units;
     ModelUnit *units;
+    /* n_units entries: unit u owns parameter handles [u ? unit_param_end[u-1] : 0, unit_param_end[u]);
+     * NULL where the architecture does not record it (the ViT). Pipelines use it to know who owns what. */
+    int *unit_param_end;
     ParamStore *params;
     void *impl;          /* architecture-specific layers */
     /* Runs unit u on x (output of unit u-1, or the image for u = 0). */

@@ -40,6 +40,7 @@ void model_init_weights(Model *m, Rng *rng) {
 void model_free(Model *m) {
     if (m->free_impl) m->free_impl(m);
     free(m->units);
+    free(m->unit_param_end);
     memset(m, 0, sizeof *m);
 }
 

@@ -113,7 +113,8 @@ Status resnet_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *
     r->n = n;
     r->blocks = calloc((size_t)(3 * n), sizeof *r->blocks);
     m->units = calloc((size_t)(3 * n + 2), sizeof *m->units);
-    CHECK(r->blocks && m->units, "out of memory building %s", spec->arch);
+    m->unit_param_end = calloc((size_t)(3 * n + 2), sizeof *m->unit_param_end);
+    CHECK(r->blocks && m->units && m->unit_param_end, "out of memory building %s", spec->arch);
     m->impl = r;
     m->n_units = 3 * n + 2;
     m->unit_forward = resnet_unit_forward;
@@ -122,6 +123,7 @@ Status resnet_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *
     conv2d_init(&r->stem_conv, ps, "conv1", spec->in_c, 16, 3, 1, 1, 0);
     batchnorm2d_init(&r->stem_bn, ps, "bn1", 16);
     relu_init(&r->stem_relu, "relu");
+    m->unit_param_end[0] = ps->count;
     int h = spec->in_h, w = spec->in_w;
     snprintf(m->units[0].name, sizeof m->units[0].name, "0.0");
     m->units[0].out_c = 16, m->units[0].out_h = h, m->units[0].out_w = w;
@@ -133,6 +135,7 @@ Status resnet_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *
             char prefix[32];
             snprintf(prefix, sizeof prefix, "layer%d.%d", s + 1, i);
             block_create(&r->blocks[s * n + i], ps, prefix, cin, c, stride);
+            m->unit_param_end[1 + s * n + i] = ps->count;
             if (stride == 2) h = (h + 1) / 2, w = (w + 1) / 2;
             ModelUnit *un = &m->units[1 + s * n + i];
             snprintf(un->name, sizeof un->name, "%d.%d", s + 1, i);
@@ -142,6 +145,7 @@ Status resnet_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *
     }
     global_avgpool_init(&r->gap, "avgpool");
     linear_init(&r->fc, ps, "fc", 64, spec->classes, 1);
+    m->unit_param_end[m->n_units - 1] = ps->count;
     ModelUnit *head = &m->units[m->n_units - 1];
     snprintf(head->name, sizeof head->name, "head");
     head->out_c = spec->classes;

@@ -63,6 +63,10 @@ const CfgKey train_config_keys[] = {
     K(overwrite, CFG_BOOL, 0, 1, NULL, "replace a finished or interrupted run in the same run folder"),
     K(mem_limit, CFG_INT, 0, 9.2e18, NULL, "refuse to start if the planned peak exceeds this many bytes (K/M/G suffixes; 0 = no limit)"),
     K(progress, CFG_STRING, 0, 0, "auto|line|none", "progress display (auto: redraw on a terminal, lines otherwise)"),
+    K(dist, CFG_STRING, 0, 0, "none|pipeline|data",
+      "distributed training under mpirun: pipeline (local-learning blocks on ranks) or data (shards of each batch)"),
+    K(dist_map, CFG_STRING, 0, 0, NULL, "--dist pipeline: blocks per rank, e.g. \"3,1\" (default: balanced by predicted FLOPs)"),
+    K(dist_queue, CFG_INT, 1, 64, NULL, "--dist pipeline: batches in flight between two ranks (bounds memory)"),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -97,4 +101,6 @@ void train_config_defaults(TrainConfig *c) {
     c->threads = 2;
     strcpy(c->out, "runs");
     strcpy(c->progress, "auto");
+    strcpy(c->dist, "none");
+    c->dist_queue = 2;
 }
