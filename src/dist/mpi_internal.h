@@ -17,6 +17,11 @@ typedef struct MsgLayout {
 #define MSG_MAGIC 20261128.0f
 MsgLayout msg_layout(int batch, size_t act_per_row, size_t img_per_row);
 
+/* MPI_Wait that gives the core away: Open MPI's waits spin, which starves the computing ranks when ranks
+ * outnumber cores (or other work shares the machine). Polls with sleeps of 20 us doubling to 1 ms, so a
+ * wait ends at most ~1 ms late; adds the time waited to *waited (may be NULL). */
+void dist_wait(MPI_Request *r, double *waited);
+
 /* A bounded queue in one direction between two neighbours: `depth` slots. A sender fills slot i only after
  * its previous send completed; sends are synchronous-mode (MPI_Issend), which complete only once the
  * receiver has matched them, so a slow receiver holds its sender back (back-pressure) and no batch
@@ -56,8 +61,9 @@ typedef struct RankStats {
 struct cJSON *dist_report(FILE *f, const char *mode, const RankStats *all, int ranks, const Session *root);
 
 /* SIGTERM (mpirun ending the job after another rank died or failed) prints a message naming the last
- * intact checkpoint and how to resume, then exits. dist_signal_update refreshes that message. */
-void dist_signal_install(int rank, int ranks, const char *dir);
+ * intact checkpoint and how to resume, then exits. dist_signal_update refreshes that message: epoch > 0
+ * the checkpoint of that epoch was written, 0 none yet, -1 unknown here (a rank that does not write). */
+void dist_signal_install(int rank, int ranks, const char *dir, int writer);
 void dist_signal_update(int epoch);
 
 #endif

@@ -1,5 +1,6 @@
 /* mpi_link.c — bounded queues between pipeline neighbours (see mpi_internal.h), and the message layout. */
 #include <string.h>
+#include <time.h>
 
 #include "dist/mpi_internal.h"
 #include "train/progress.h"
@@ -35,11 +36,21 @@ void link_close(Link *l) {
     memset(l, 0, sizeof *l);
 }
 
-void link_wait(Link *l, int i) {
-    if (l->req[i] == MPI_REQUEST_NULL) return;
+void dist_wait(MPI_Request *r, double *waited) {
     double t0 = progress_now();
-    MPI_Wait(&l->req[i], MPI_STATUS_IGNORE);
-    l->wait_s += progress_now() - t0;
+    long ns = 20000;
+    for (int done = 0;;) {
+        MPI_Test(r, &done, MPI_STATUS_IGNORE);
+        if (done) break;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+        if (ns < 1000000) ns *= 2;
+    }
+    if (waited) *waited += progress_now() - t0;
+}
+
+void link_wait(Link *l, int i) {
+    if (l->req[i] != MPI_REQUEST_NULL) dist_wait(&l->req[i], &l->wait_s);
 }
 
 void link_send(Link *l, int i) {

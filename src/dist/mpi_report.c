@@ -58,7 +58,7 @@ cJSON *dist_report(FILE *f, const char *mode, const RankStats *all, int ranks, c
     return o;
 }
 
-static char term_msg[2][2800];
+static char term_msg[2][4000];
 static volatile sig_atomic_t term_which;
 static int sig_rank, sig_ranks;
 static char sig_dir[1024];
@@ -73,24 +73,25 @@ static void on_term(int sig) {
 
 void dist_signal_update(int epoch) {
     int next = !term_which;
+    char what[1300];
     if (epoch > 0)
-        snprintf(term_msg[next], sizeof term_msg[next],
-                 "locus train (rank %d of %d): stopped because the job is ending (another rank died or failed: "
-                 "see its message; or mpirun was interrupted)\n  the last checkpoint, %s/checkpoint.safetensors "
-                 "(epoch %d), is intact\nhint: continue with: mpirun -np %d locus train --resume %s\n",
-                 sig_rank, sig_ranks, sig_dir, epoch, sig_ranks, sig_dir);
+        snprintf(what, sizeof what, "the last checkpoint, %s/checkpoint.safetensors (epoch %d), is intact", sig_dir,
+                 epoch);
+    else if (epoch < 0)
+        snprintf(what, sizeof what, "the last checkpoint in %s (one is written after each epoch) is intact", sig_dir);
     else
-        snprintf(term_msg[next], sizeof term_msg[next],
-                 "locus train (rank %d of %d): stopped because the job is ending (another rank died or failed: "
-                 "see its message; or mpirun was interrupted)\n  no checkpoint was written yet (none finishes "
-                 "before the first epoch ends)\n", sig_rank, sig_ranks);
+        snprintf(what, sizeof what, "no checkpoint was written yet (the first comes at the end of an epoch)");
+    snprintf(term_msg[next], sizeof term_msg[next],
+             "locus train (rank %d of %d): stopped because the job is ending (another rank died or failed: see its "
+             "message; or mpirun was interrupted)\n  %s\nhint: continue with: mpirun -np %d locus train --resume %s\n",
+             sig_rank, sig_ranks, what, sig_ranks, sig_dir);
     term_which = next;
 }
 
-void dist_signal_install(int rank, int ranks, const char *dir) {
+void dist_signal_install(int rank, int ranks, const char *dir, int writer) {
     sig_rank = rank, sig_ranks = ranks;
     snprintf(sig_dir, sizeof sig_dir, "%s", dir);
-    dist_signal_update(0);
+    dist_signal_update(writer ? 0 : -1);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term;

@@ -166,11 +166,15 @@ static void merge_on_root(Dist *d, Session *s) {
             memset(optim_state(&s->opt, k) + ps->info[h].grad_offset, 0, ps->info[h].numel * sizeof(float));
     }
     int me = d->rank == d->root;
-    MPI_Reduce(me ? MPI_IN_PLACE : ps->values, ps->values, (int)ps->numel_total, MPI_UINT32_T, MPI_BOR, d->root,
-               MPI_COMM_WORLD);
+    MPI_Request r;
+    MPI_Ireduce(me ? MPI_IN_PLACE : ps->values, ps->values, (int)ps->numel_total, MPI_UINT32_T, MPI_BOR, d->root,
+                MPI_COMM_WORLD, &r);
+    dist_wait(&r, NULL);
     for (int k = 0; k < slots; k++) {
         float *v = optim_state(&s->opt, k);
-        MPI_Reduce(me ? MPI_IN_PLACE : v, v, (int)ps->numel_trainable, MPI_UINT32_T, MPI_BOR, d->root, MPI_COMM_WORLD);
+        MPI_Ireduce(me ? MPI_IN_PLACE : v, v, (int)ps->numel_trainable, MPI_UINT32_T, MPI_BOR, d->root, MPI_COMM_WORLD,
+                    &r);
+        dist_wait(&r, NULL);
     }
 }
 
@@ -253,9 +257,9 @@ static Status data_step(Dist *d, Session *s, const float *xb, const float *yb, i
             for (size_t i = 0; i < s->ps.numel_trainable; i++) s->ps.grads[i] *= w;
     }
     d->stats.busy_s += progress_now() - t0;
-    double t1 = progress_now();
-    MPI_Allreduce(MPI_IN_PLACE, s->ps.grads, (int)s->ps.numel_trainable, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-    d->stats.wait_send_s += progress_now() - t1;
+    MPI_Request r;
+    MPI_Iallreduce(MPI_IN_PLACE, s->ps.grads, (int)s->ps.numel_trainable, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
+    dist_wait(&r, &d->stats.wait_send_s);
     *loss_sum += res->loss * rows;
     *correct += res->correct;
     d->stats.images += rows;
@@ -322,7 +326,7 @@ Status dist_train_run(const TrainConfig *cfg0, const char *resume_dir, ErrorMsg 
     char dir[1024];
     if (resume_dir) snprintf(dir, sizeof dir, "%s", resume_dir);
     else train_run_dir_path(&cfg, dir, sizeof dir);
-    dist_signal_install(d->rank, d->size, dir);
+    dist_signal_install(d->rank, d->size, dir, d->rank == (!strcmp(cfg.dist, "pipeline") ? d->size - 1 : 0));
 
     MemReport plan;
     BlockMem plan_blocks[LOCUS_MAX_BLOCKS];
@@ -356,7 +360,7 @@ Status dist_train_run(const TrainConfig *cfg0, const char *resume_dir, ErrorMsg 
         if (!st && me_root)
             printf("resumed from %s/checkpoint.safetensors after epoch %d (best test acc %.2f%%) on %d ranks\n", dir,
                    rs.epoch, 100 * rs.best_acc, d->size);
-        dist_signal_update(rs.epoch);
+        if (me_root) dist_signal_update(rs.epoch);
     }
     if (st) goto done;
     Progress prog;
@@ -427,6 +431,7 @@ Status dist_train_run(const TrainConfig *cfg0, const char *resume_dir, ErrorMsg 
             acc_last = rs.last_acc = acc;
             if (acc > rs.best_acc || rs.best_epoch == 0) rs.best_acc = acc, rs.best_epoch = epoch;
             if ((st = checkpoint_save(s, dir, &rs, err))) goto done;
+            dist_signal_update(epoch);
             char line[512], path[1200];
             snprintf(line, sizeof line,
                      "{\"epoch\": %d, \"train_loss\": %.6f, \"train_acc\": %.6f, \"test_acc\": %.6f, \"lr\": %.6g, "
@@ -440,9 +445,6 @@ Status dist_train_run(const TrainConfig *cfg0, const char *resume_dir, ErrorMsg 
                    100 * rs.best_acc, rs.best_epoch, seen / t_train, progress_now() - t_epoch);
             fflush(stdout);
         }
-        /* a checkpoint of this epoch exists once the root has passed here */
-        MPI_Bcast(&rs.best_acc, 1, MPI_DOUBLE, d->root, MPI_COMM_WORLD);
-        dist_signal_update(epoch);
         if (cfg.stop_after > 0 && epoch >= cfg.stop_after && epoch < cfg.epochs) {
             if (me_root)
                 printf("stopping after epoch %d as asked (--stop-after); continue with: mpirun -np %d locus train "
@@ -463,7 +465,9 @@ Status dist_train_run(const TrainConfig *cfg0, const char *resume_dir, ErrorMsg 
         d->stats.wait_recv_s = d->recv.wait_s;
         if (d->pipeline) d->stats.wait_send_s = d->send.wait_s;
         RankStats *all = me_root ? calloc((size_t)d->size, sizeof *all) : NULL;
-        MPI_Gather(&d->stats, sizeof d->stats, MPI_BYTE, all, sizeof d->stats, MPI_BYTE, d->root, MPI_COMM_WORLD);
+        MPI_Request req;
+        MPI_Igather(&d->stats, sizeof d->stats, MPI_BYTE, all, sizeof d->stats, MPI_BYTE, d->root, MPI_COMM_WORLD, &req);
+        dist_wait(&req, NULL);
         if (me_root) {
             Summary sum = {0};
             sum.acc_best = rs.best_acc;
