@@ -24,7 +24,18 @@ CFLAGS += $(CFLAGS_BASE) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -Wl,-rpath,$(OPENBLAS_DIR) -lm -lpthread -fopenmp
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
-LIB_SRC := $(sort $(wildcard src/*/*.c))
+# MPI (--dist, src/dist/mpi_*.c): auto-detected through pkg-config ompi-c (Debian libopenmpi-dev); MPI=0
+# forces the single-process build (src/dist/nompi.c answers --dist with "built without MPI"), MPI=1
+# requires it.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+CFLAGS += $(shell pkg-config --cflags ompi-c) -DLOCUS_MPI=1
+LDLIBS += $(shell pkg-config --libs ompi-c)
+DIST_SKIP := src/dist/nompi.c
+else
+DIST_SKIP := $(wildcard src/dist/mpi_*.c)
+endif
+LIB_SRC := $(filter-out $(DIST_SKIP),$(sort $(wildcard src/*/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # the CLI: tools/locus.c (main) plus tools/cli_common.c and one tools/cmd_*.c per further subcommand
 CLI_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tools/*.c)))

@@ -8,11 +8,13 @@
 # python3-onnx for the ONNX checker in make test (python3-torch, large, stays optional: its tests skip).
 # Fuzzing (tools/fuzz-parsers.sh, on demand, not needed by make test): clang.
 # locus data fetch: libcurl4-openssl-dev libarchive-dev libssl-dev; locus plot: gnuplot-nox.
+# Distributed training (--dist, built when MPI is found) and its tests: libopenmpi-dev openmpi-bin.
 set -u
 PKGS="build-essential pkg-config libopenblas-openmp-dev libcjson-dev zlib1g-dev libcmocka-dev dataset-fashion-mnist"
 PKGS="$PKGS protobuf-c-compiler libonnx-dev libprotobuf-c-dev python3-onnx"
 PKGS="$PKGS libturbojpeg0-dev libstb-dev"
 PKGS="$PKGS libcurl4-openssl-dev libarchive-dev libssl-dev gnuplot-nox"
+PKGS="$PKGS libopenmpi-dev openmpi-bin"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do

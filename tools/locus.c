@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dist/dist.h"
 #include "locus/config.h"
 #include "locus/train.h"
 #include "train/bench.h"
@@ -71,8 +72,10 @@ static int cmd_train(int argc, char **argv) {
         if (st) return cli_fail("train", status_wrap(&err, st, "cannot resume %s: ", resume), &err);
     }
     if ((st = parse_config(&cfg, argc, argv, &err))) return cli_fail("train", st, &err);
-    if ((st = train_run(&cfg, resume, &err))) return cli_fail("train", st, &err);
-    return 0;
+    st = train_run(&cfg, resume, &err);
+    int code = st ? cli_fail("train", st, &err) : 0;
+    dist_shutdown(code); /* under mpirun: a failed rank ends the whole job, no rank waits for it */
+    return code;
 }
 
 static int cmd_memplan(int argc, char **argv) {

@@ -51,6 +51,10 @@ typedef struct Tape {
     size_t scratch_need; /* largest scratch any call asked for (plan mode sizes the workspace with it) */
     Status status;
     ErrorMsg err;
+    /* Optional: told of every recorded layer call (its inputs and output shape) before it runs; set
+     * after tape_init. The session counts predicted FLOPs per block with it on the plan tape. */
+    void (*observe)(void *ctx, const Layer *l, Tensor *const *in, int n_in, const Shape *out);
+    void *observe_ctx;
 } Tape;
 
 /* Real tape: `data_bytes` of arena, `grad_bytes` of grad pool, `meta_bytes` for records, all under

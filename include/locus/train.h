@@ -62,6 +62,12 @@ typedef struct TrainConfig {
     int64_t image_size;
     int64_t decode_threads;
     int64_t image_max_pixels;
+    char dist[16];        /* none|pipeline|data (src/dist, under mpirun) */
+    char dist_map[256];   /* pipeline: blocks per rank, e.g. "3,1"; "" = balanced by predicted FLOPs */
+    int64_t dist_queue;   /* pipeline: batches in flight on each link between two ranks */
+    /* Not configuration keys: set by src/dist for one rank's session (memplan sees them too). */
+    int pipe_first, pipe_count; /* blocks this process trains: [pipe_first, pipe_first + pipe_count); 0 = all */
+    int64_t step_batch;         /* rows of each training step (a data-parallel shard); 0 = batch */
 } TrainConfig;
 
 /* The table of every key (also the CLI's long options and --help text). */
@@ -79,6 +85,8 @@ typedef struct MemReport {
 typedef struct BlockMem {
     char units[72]; /* "0.0-1.2": first and last unit of the block */
     MemReport peak;
+    double flops;   /* predicted floating-point operations of one training step (forward + backward) */
+    double seconds; /* measured: time spent in the block over all real steps */
 } BlockMem;
 
 typedef struct Session Session;
@@ -104,10 +112,15 @@ struct Session {
     void *method_state;
     int n_blocks;               /* set by the method's open */
     BlockMem blocks[LOCUS_MAX_BLOCKS];
+    /* Pipelines (src/dist; only the local methods read these): */
+    Tensor *stage_in;           /* the activation entering block cfg.pipe_first > 0 (NULL: a plan placeholder) */
+    float *stage_out;           /* where the output of the last trained block is copied (NULL: not wanted) */
+    const int *param_block;     /* ps.count entries: the block owning each parameter, -1 none (NULL: unknown) */
+    double block_t0, pending_flops;
 };
 
 /* Brackets the processing of block b inside a method's step: the block's peak (window peaks of the
- * tracker) is folded into s->blocks[b].peak. */
+ * tracker) is folded into s->blocks[b].peak, its time into .seconds, the planned FLOPs into .flops. */
 void session_block_begin(Session *s);
 void session_block_end(Session *s, int b);
 /* Names block b after its first and last unit. */
@@ -124,7 +137,7 @@ void session_close(Session *s);
 
 /* Memory plan for cfg: the peak per tag of a real training run. */
 Status train_memplan(const TrainConfig *cfg, MemReport *out, ErrorMsg *err);
-/* The same, plus the peak of each block (blocks: LOCUS_MAX_BLOCKS entries). */
+/* The same, plus the peak and predicted FLOPs of each block (blocks: LOCUS_MAX_BLOCKS entries). */
 Status train_memplan_blocks(const TrainConfig *cfg, MemReport *out, BlockMem *blocks, int *n_blocks, ErrorMsg *err);
 
 /* The whole run: epochs, evaluation, checkpoints, metrics, summary. resume_dir: NULL or a run folder. */

@@ -152,6 +152,7 @@ Tensor *tape_call(Tape *t, const Layer *l, Tensor *const *in, int n_in) {
         t->status = status_wrap(&t->err, s, "layer %s (%s): ", l->name, l->ops->type);
         return NULL;
     }
+    if (t->observe && t->recording) t->observe(t->observe_ctx, l, in, n_in, &os);
     size_t scratch = l->ops->scratch_bytes ? l->ops->scratch_bytes(l, in, n_in, t->ctx->threads) : 0;
     if (scratch > t->scratch_need) t->scratch_need = scratch;
     if (!tape_is_plan(t) && scratch > t->ctx->scratch_bytes) {

@@ -17,7 +17,12 @@
  *              HPFF/MAN convention (stem merged); the EMA copy follows its block after the module's backward
  *   man++    MAN++ (§3.4): y = s*LB(x) + (2-s)*EMA(x), and the stem as a module of its own whose classifier is
  *              1c2f with SupCon (lambdas at r = 0); for the ViT: heads LB_1 -> LayerNorm -> Linear on the CLS token
- * Evaluation uses only the backbone and its classifier (model_forward). */
+ * Evaluation uses only the backbone and its classifier (model_forward).
+ *
+ * Pipelines (src/dist) run a range of the blocks in each process (cfg.pipe_first, cfg.pipe_count): the
+ * first trained block then reads s->stage_in (the previous rank's output), and the output of the last
+ * trained block is copied to s->stage_out. s->param_block says which block owns each parameter. MAN and
+ * MAN++ are refused there: an EMA copy follows a block that another rank trains. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +63,7 @@ typedef struct LocalState {
     Crop2d img_crop[4];       /* PFF: the quadrants of the reconstruction target */
     int pff_sequential;       /* PFF: backward each quadrant right away (one quadrant alive at a time) */
     float mean[3], std[3];    /* to de-normalise the input into the reconstruction target */
+    int *param_block;         /* ps.count entries: owning block of each parameter, -1 none */
 } LocalState;
 
 /* InfoPro's (lambda1 first -> last ; lambda2 first -> last) for ResNet-32 on CIFAR-10 (spec §1.4 c);
@@ -105,10 +111,30 @@ static Status open_heads(Session *s, LocalState *st, LocalBlock *lb, int b, cons
     return LOCUS_OK;
 }
 
+/* Which block owns each parameter: the block's units (the model's per-unit ranges) and its heads. */
+static Status local_own_params(Session *s, LocalState *st, const int *aux_lo, const int *aux_hi, ErrorMsg *err) {
+    const Model *m = &s->model;
+    st->param_block = malloc(sizeof *st->param_block * (size_t)(s->ps.count ? s->ps.count : 1));
+    if (!st->param_block) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
+    for (int h = 0; h < s->ps.count; h++) st->param_block[h] = -1;
+    for (int b = 0; b < s->n_blocks; b++) {
+        const LocalBlock *lb = &st->blocks[b];
+        int lo = m->units[lb->first].param_first, hi = m->units[lb->last].param_first + m->units[lb->last].param_count;
+        for (int h = lo; h < hi; h++) st->param_block[h] = b;
+        for (int h = aux_lo[b]; h < aux_hi[b]; h++) st->param_block[h] = b;
+    }
+    s->param_block = st->param_block;
+    return LOCUS_OK;
+}
+
 static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
     const TrainConfig *c = &s->cfg;
     Model *m = &s->model;
     const int momentum = kind >= LOCAL_MAN, vit = m->units[m->n_units - 2].out_w == 0;
+    if (momentum && c->pipe_count)
+        return status_fail(err, LOCUS_ERR_ARG, "--method %s cannot run as a --dist pipeline: each EMA copy follows "
+                           "the next module's first block, which another rank trains\nhint: use --dist data, or "
+                           "dgl/infopro/pff in a pipeline", c->method);
     if (vit && kind != LOCAL_MANPP)
         return status_fail(err, LOCUS_ERR_ARG, "--method %s needs a convolutional network (a ResNet); %s is not\n"
                            "hint: use --model resnet32, or --method man++ (which has a ViT variant)", c->method,
@@ -152,9 +178,10 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
     if (!momentum) infopro_default_lambdas(n, def);
     for (int i = 0; i < 4; i++)
         if (lam[i] < 0) lam[i] = def[i];
-    int first = 0;
+    int first = 0, aux_lo[LOCUS_MAX_BLOCKS] = {0}, aux_hi[LOCUS_MAX_BLOCKS] = {0};
     for (int b = 0; b < n; b++) {
         LocalBlock *lb = &st->blocks[b];
+        aux_lo[b] = aux_hi[b] = s->ps.count;
         lb->first = first;
         lb->last = last_unit[b];
         first = lb->last + 1;
@@ -174,6 +201,7 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
             snprintf(prefix, sizeof prefix, "aux.%d.head", b);
             if ((r = momentum_vit_head_create(&lb->vit_head, m, lb1_unit, &s->ps, prefix, err))) return r;
             lb->has_vit_head = 1;
+            aux_hi[b] = s->ps.count;
             continue;
         }
         const int stem_module = kind == LOCAL_MANPP && b == 0;
@@ -192,8 +220,9 @@ static Status local_open_kind(Session *s, LocalKind kind, ErrorMsg *err) {
                                    "--k 8 or more, or give the last modules weight (e.g. --ixx2 1 --ixy2 1)",
                                    c->method, b, s->blocks[b].units, conv == LAMBDA_MAN ? "man" : "chosen", rr);
         }
+        aux_hi[b] = s->ps.count;
     }
-    return LOCUS_OK;
+    return local_own_params(s, st, aux_lo, aux_hi, err);
 }
 
 static Status greedy_open(Session *s, ErrorMsg *err) { return local_open_kind(s, LOCAL_GREEDY, err); }
@@ -221,11 +250,20 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
     LocalState *st = s->method_state;
     Tape *t = &s->tape;
     Model *m = &s->model;
+    memset(r, 0, sizeof *r);
+    int b_first = s->cfg.pipe_count ? s->cfg.pipe_first : 0;
+    int b_end = s->cfg.pipe_count ? s->cfg.pipe_first + s->cfg.pipe_count : s->n_blocks;
+    CHECK(b_first >= 0 && b_first < b_end && b_end <= s->n_blocks, "blocks [%d, %d) of %d", b_first, b_end,
+          s->n_blocks);
     TapeMark m0 = tape_mark(t);
-    Tensor *img01 = st->needs_image ? method_image01(t, x, st->mean, st->std) : NULL;
+    Tensor *img01 = st->needs_image && b_first < s->n_blocks - 1 ? method_image01(t, x, st->mean, st->std) : NULL;
     Tensor *h = x;
+    if (b_first > 0) {
+        const ModelUnit *u = &m->units[st->blocks[b_first].first - 1];
+        h = s->stage_in ? s->stage_in : tape_wrap(t, shape4(x->shape.d[0], u->out_c, u->out_h, u->out_w), NULL, 0);
+    }
     Status status = LOCUS_OK;
-    for (int b = 0; b < s->n_blocks && !status; b++) {
+    for (int b = b_first; b < b_end && !status; b++) {
         const LocalBlock *lb = &st->blocks[b];
         session_block_begin(s);
         TapeMark mb = tape_mark(t);
@@ -263,6 +301,7 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
         }
         session_block_end(s, b);
     }
+    if (!status && s->stage_out && h && h->data) memcpy(s->stage_out, h->data, tensor_bytes(h));
     tape_release(t, m0);
     return status;
 }
@@ -278,8 +317,10 @@ static void local_close(Session *s) {
         for (int q = 0; q < 4; q++)
             if (st->blocks[b].qdec[q]) aux_head_free(st->blocks[b].qdec[q]);
     }
+    free(st->param_block);
     free(st);
     s->method_state = NULL;
+    s->param_block = NULL;
 }
 
 const MethodOps method_greedy = {.name = "greedy", .help = "greedy supervised local learning (GAP + linear heads)",

@@ -77,6 +77,10 @@ const CfgKey train_config_keys[] = {
     K(decode_threads, CFG_INT, 1, 64, NULL, "imagefolder: threads decoding each batch (per loader)"),
     K(image_max_pixels, CFG_INT, 0, 1e9, NULL,
       "imagefolder: decoded pixels per image at most (bigger JPEGs are DCT-scaled down; 0 = max(2^20, 64 x size^2))"),
+    K(dist, CFG_STRING, 0, 0, "none|pipeline|data",
+      "distributed training under mpirun: pipeline (local-learning blocks on ranks) or data (shards of each batch)"),
+    K(dist_map, CFG_STRING, 0, 0, NULL, "--dist pipeline: blocks per rank, e.g. \"3,1\" (default: balanced by predicted FLOPs)"),
+    K(dist_queue, CFG_INT, 1, 64, NULL, "--dist pipeline: batches in flight between two ranks (bounds memory)"),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -116,4 +120,6 @@ void train_config_defaults(TrainConfig *c) {
     strcpy(c->cifar100_labels, "fine");
     c->image_size = 224;
     c->decode_threads = 2;
+    strcpy(c->dist, "none");
+    c->dist_queue = 2;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dist/dist.h"
 #include "locus/fileutil.h"
 #include "locus/method.h"
 #include "methods/common.h"
@@ -17,7 +18,7 @@
 #include "train/report.h"
 #include "train/session_internal.h"
 
-static LrSchedule make_schedule(const TrainConfig *c, int steps_per_epoch) {
+LrSchedule train_make_schedule(const TrainConfig *c, int steps_per_epoch) {
     LrSchedule s = {0};
     s.lr0 = (float)c->lr;
     s.epochs = (int)c->epochs;
@@ -57,7 +58,7 @@ Status session_evaluate(Session *s, double *acc, ErrorMsg *err) {
     return loader_status(l, err); /* an image that could not be decoded ends the pass early */
 }
 
-static void run_dir_path(const TrainConfig *c, char *buf, size_t n) {
+void train_run_dir_path(const TrainConfig *c, char *buf, size_t n) {
     if (c->name[0])
         snprintf(buf, n, "%s/%s", c->out, c->name);
     else
@@ -65,7 +66,7 @@ static void run_dir_path(const TrainConfig *c, char *buf, size_t n) {
 }
 
 /* A new run must not mix its files with an older run's (metrics.jsonl would interleave two runs). */
-static Status claim_run_dir(const char *dir, int overwrite, ErrorMsg *err) {
+Status train_claim_run_dir(const char *dir, int overwrite, ErrorMsg *err) {
     const char *files[] = {"checkpoint.safetensors", "metrics.jsonl", "summary.json"};
     char path[1200];
     for (int i = 0; i < 3; i++) {
@@ -83,12 +84,17 @@ static Status claim_run_dir(const char *dir, int overwrite, ErrorMsg *err) {
 }
 
 Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) {
+    if (strcmp(cfg->dist, "none")) return dist_train_run(cfg, resume_dir, err);
+    if (dist_launch_size() > 1)
+        return status_fail(err, LOCUS_ERR_ARG, "mpirun started %d copies of this run, but --dist is none: each "
+                           "would train alone into the same folder\nhint: add --dist pipeline (local methods) or "
+                           "--dist data", dist_launch_size());
     double t0 = progress_now();
     char dir[1024];
     if (resume_dir)
         snprintf(dir, sizeof dir, "%s", resume_dir);
     else
-        run_dir_path(cfg, dir, sizeof dir);
+        train_run_dir_path(cfg, dir, sizeof dir);
 
     MemReport plan;
     BlockMem plan_blocks[LOCUS_MAX_BLOCKS];
@@ -107,7 +113,7 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
     }
     if ((st = dir_ensure(dir, err))) goto done;
     char path[1200];
-    if (!resume_dir && (st = claim_run_dir(dir, cfg->overwrite, err))) goto done;
+    if (!resume_dir && (st = train_claim_run_dir(dir, cfg->overwrite, err))) goto done;
     {
         char *json = config_to_json(cfg, train_config_keys);
         snprintf(path, sizeof path, "%s/config.json", dir);
@@ -127,7 +133,7 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
     Progress prog;
     progress_init(&prog, cfg->progress, stderr);
     int steps_per_epoch = loader_batches_per_epoch(&s.train_loader);
-    LrSchedule sched = make_schedule(cfg, steps_per_epoch);
+    LrSchedule sched = train_make_schedule(cfg, steps_per_epoch);
     long long total_steps = (long long)steps_per_epoch * (cfg->epochs - rs.epoch), done_steps = 0;
     double acc_last = rs.last_acc;
     for (int epoch = rs.epoch + 1; epoch <= cfg->epochs; epoch++) {

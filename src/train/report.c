@@ -123,6 +123,13 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
     cJSON_AddItemToObject(o, "mem_predicted_bytes", report_mem_json(plan));
     cJSON_AddItemToObject(o, "mem_peak_per_block", report_blocks_json(s->blocks, s->n_blocks));
     cJSON_AddItemToObject(o, "mem_predicted_per_block", report_blocks_json(plan_blocks, s->n_blocks));
+    if (sum->extra) {
+        while (sum->extra->child) {
+            cJSON *item = cJSON_DetachItemViaPointer(sum->extra, sum->extra->child);
+            cJSON_AddItemToObject(o, item->string, item);
+        }
+        cJSON_Delete(sum->extra);
+    }
     char *json = cJSON_Print(o);
     cJSON_Delete(o);
     char path[1200];

@@ -9,6 +9,7 @@
 
 typedef struct Summary {
     double acc_best, acc_last, img_per_s, wall_s;
+    struct cJSON *extra; /* NULL, or an object whose items report_finish moves into summary.json (and frees) */
 } Summary;
 
 void report_start(FILE *f, const Session *s, const char *dir, const MemReport *plan);

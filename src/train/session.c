@@ -17,6 +17,7 @@
 
 #include "locus/interop.h"
 #include "locus/method.h"
+#include "train/progress.h"
 #include "train/session_internal.h"
 
 #define META_BYTES ((size_t)8 << 20) /* tape records + tensor headers; ~100 B per layer call */
@@ -89,17 +90,21 @@ static Status open_model(Session *s, ErrorMsg *err) {
 static Status plan_pass(Session *s, ErrorMsg *err) {
     const TrainConfig *c = &s->cfg;
     Tape *t = &s->tape;
-    Shape xs = shape4((int)c->batch, s->train_set.c, s->train_set.h, s->train_set.w);
+    int rows = (int)(c->step_batch > 0 ? c->step_batch : c->batch);
+    Shape xs = shape4(rows, s->train_set.c, s->train_set.h, s->train_set.w);
     TapeMark m = tape_mark(t);
     t->recording = 1;
     s->ctx.training = 1;
     Tensor *x = tape_wrap(t, xs, NULL, 0);
-    Tensor *y = tape_wrap(t, shape1((int)c->batch), NULL, 0);
+    Tensor *y = tape_wrap(t, shape1(rows), NULL, 0);
     StepResult r;
     Status st = s->method->step(s, x, y, &r, err);
     if (st) return st;
     tape_release(t, m);
-    Tensor *logits = session_eval_forward(s, tape_wrap(t, xs, NULL, 0));
+    xs.d[0] = (int)c->batch;
+    Tensor *xe = tape_wrap(t, xs, NULL, 0);
+    tape_wrap(t, shape1((int)c->batch), NULL, 0); /* the labels, as session_evaluate wraps them */
+    Tensor *logits = session_eval_forward(s, xe);
     if (!logits) return status_fail(err, t->status, "%s", t->err.text);
     tape_release(t, m);
     return LOCUS_OK;
@@ -109,6 +114,9 @@ static Status size_tape(Session *s, size_t *data, size_t *grad, size_t *meta, si
     MemTracker throwaway = {0};
     Status st = tape_init_plan(&s->tape, &s->ctx, &throwaway, META_BYTES, err);
     if (st) return st;
+    s->tape.observe = flops_observe;
+    s->tape.observe_ctx = &s->pending_flops;
+    s->pending_flops = 0;
     st = plan_pass(s, err);
     *data = tape_plan_data_bytes(&s->tape);
     *grad = tape_plan_grad_bytes(&s->tape);
@@ -182,10 +190,19 @@ Tensor *session_eval_forward(Session *s, Tensor *x) {
     return logits;
 }
 
-void session_block_begin(Session *s) { mem_window_begin(&s->mt); }
+Status session_plan_pass(Session *s, ErrorMsg *err) { return plan_pass(s, err); }
+
+void session_block_begin(Session *s) {
+    mem_window_begin(&s->mt);
+    s->pending_flops = 0;
+    if (!s->plan_only) s->block_t0 = progress_now();
+}
 
 void session_block_end(Session *s, int b) {
     CHECK(b >= 0 && b < s->n_blocks, "block %d of %d", b, s->n_blocks);
+    s->blocks[b].flops += s->pending_flops;
+    s->pending_flops = 0;
+    if (!s->plan_only && !tape_is_plan(&s->tape)) s->blocks[b].seconds += progress_now() - s->block_t0;
     MemReport *p = &s->blocks[b].peak;
     for (int t = 0; t < MEM_TAG_COUNT; t++)
         if (s->mt.window_peak[t] > p->peak[t]) p->peak[t] = s->mt.window_peak[t];
