@@ -1,10 +1,12 @@
 #!/bin/sh
 # bench/methods.sh — the local-learning methods side by side on one recipe: accuracy, peak memory (ACT and
 # total, planned == measured) and images/s per method and K, written as a markdown table to stdout.
-# Usage: sh bench/methods.sh [LIMIT_TRAIN] [EPOCHS] [MODEL]     (defaults: 5000 images, 2 epochs, resnet32)
+# Usage: sh bench/methods.sh [LIMIT_TRAIN] [EPOCHS] [MODEL] [SET]  (defaults: 5000 images, 2 epochs, resnet32, local)
+# SET: local = E2E, DGL, InfoPro, HPFF at K = 4, 8, 16 (issue 3); man = MAN and MAN++ with DGL and InfoPro heads at
+# K = 8, 16 (issue 4; their bases are the local set's rows); vit = vit-tiny E2E vs MAN++ K=4 (AdamW recipe).
 # The full benchmark of issue 3 is LIMIT_TRAIN=0 (all 60,000 images) and more epochs: hours on 2 cores.
 set -u
-LIMIT=${1:-5000}; EPOCHS=${2:-2}; MODEL=${3:-resnet32}
+LIMIT=${1:-5000}; EPOCHS=${2:-2}; MODEL=${3:-resnet32}; SET=${4:-local}
 BIN=${BIN:-build/locus}; OUT=${OUT:-/tmp/locus-methods}
 COMMON="--model $MODEL --limit-train $LIMIT --limit-test 2000 --epochs $EPOCHS --batch 128 --no-augment --seed 1 --threads 2 --progress none --out $OUT --overwrite"
 echo "| method | K | test acc (best) | ACT peak MiB | total peak MiB | img/s |"
@@ -23,6 +25,21 @@ print("| %s | %s | %.2f%% | %.1f | %.1f | %.0f |" % (label, k, 100 * s["test_acc
 PY
 }
 mkdir -p "$OUT"
+if [ "$SET" = man ]; then
+    for k in 8 16; do
+        run man-dgl-$k --method man --k $k --aux dgl
+        run man-$k --method man --k $k
+        run manpp-dgl-$k --method man++ --k $k --aux dgl
+        run manpp-$k --method man++ --k $k
+    done
+    exit 0
+fi
+if [ "$SET" = vit ]; then
+    VIT="--model vit-tiny --optimizer adamw --lr 1e-3 --weight-decay 0.05"
+    run vit-e2e $VIT
+    run vit-manpp-4 $VIT --method man++ --k 4
+    exit 0
+fi
 run e2e
 for k in 4 8 16; do
     run dgl-$k --method dgl --k $k
