@@ -29,6 +29,9 @@ struct Model {
     /* Runs unit u on x (output of unit u-1, or the image for u = 0). */
     Tensor *(*unit_forward)(Model *m, Tape *t, int u, Tensor *x);
     void (*free_impl)(Model *m);
+    /* Replacement Learning (methods/replace.h) wraps unit_forward and keeps its state here; NULL when
+     * off. Owned and freed by replace_close, not by model_free. */
+    struct Replacement *replace;
 };
 
 typedef struct ModelSpec {
@@ -45,6 +48,9 @@ void model_free(Model *m);
 /* All units: the logits (N x classes). When the tape is not recording (inference), each unit's
  * intermediate activations are released as soon as the unit is done. */
 Tensor *model_forward(Model *m, Tape *t, Tensor *x);
+/* The parameter-name prefix of unit u's own parameters ("layer2.3." for ResNet block (2,3), "blocks.4."
+ * for ViT block 4) into buf, or NULL for units that are not blocks (stem/embedding, head). */
+const char *model_unit_param_prefix(const Model *m, int u, char *buf, size_t n);
 /* Comma-separated list of known architectures, for help texts. */
 const char *model_arch_list(void);
 

@@ -55,6 +55,10 @@ typedef struct TrainConfig {
     int overwrite;
     int64_t mem_limit;
     char progress[16];
+    int64_t replace_every;        /* Replacement Learning (methods/replace.h): -1 = 4 for --method replace, else off */
+    char replace_count[16];       /* "network" | "stage" */
+    int replace_neighbour_grad;   /* 1: variant B (neighbours get a*dP, b*dP); 0: variant A */
+    char replace_scope[16];       /* "default" | "all" */
 } TrainConfig;
 
 /* The table of every key (also the CLI's long options and --help text). */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "locus/method.h"
+#include "methods/replace.h"
 #include "train/session_internal.h"
 
 #define META_BYTES ((size_t)8 << 20) /* tape records + tensor headers; ~100 B per layer call */
@@ -49,11 +50,13 @@ static Status open_model(Session *s, ErrorMsg *err) {
         return status_fail(err, LOCUS_ERR_ARG, "unknown method '%s'\nhint: choose one of %s", c->method,
                            method_list());
     if ((st = s->method->open(s, err))) return st;
+    if ((st = replace_open(s, err))) return st;
     if ((st = params_finalize(&s->ps, err))) return st;
     Rng rng;
     rng_seed(&rng, (uint64_t)c->seed);
     model_init_weights(&s->model, &rng);
     if (s->method->init_weights) s->method->init_weights(s, &rng);
+    if ((st = replace_init(s, err))) return st;
     OptimConfig oc = {0};
     oc.kind = strcmp(c->optimizer, "adamw") ? OPTIM_SGD : OPTIM_ADAMW;
     oc.momentum = (float)c->momentum;
@@ -135,6 +138,7 @@ void session_close(Session *s) {
     if (s->scratch) mem_free(&s->mt, MEM_TAG_SCRATCH, s->scratch, s->scratch_bytes);
     else if (s->plan_only && s->scratch_bytes) mem_track_unuse(&s->mt, MEM_TAG_SCRATCH, s->scratch_bytes);
     if (s->method && s->method->close) s->method->close(s);
+    replace_close(s);
     optim_free(&s->opt);
     model_free(&s->model);
     params_free(&s->ps);
