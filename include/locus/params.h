@@ -26,7 +26,7 @@
 typedef enum ParamKind {
     PARAM_TRAINABLE = 0, /* learned, has a gradient and optimizer state */
     PARAM_BUFFER = 1,    /* state such as BN running mean/var: saved, never learned */
-    PARAM_DERIVED = 3    /* computed from other parameters (Replacement Learning): saved, never learned */
+    PARAM_DERIVED = 3    /* computed from other parameters (Replacement Learning): saved, never learned (2: PARAM_EMA) */
 } ParamKind;
 
 typedef struct ParamInfo {
