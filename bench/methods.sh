@@ -2,8 +2,11 @@
 # bench/methods.sh — the local-learning methods side by side on one recipe: accuracy, peak memory (ACT and
 # total, planned == measured) and images/s per method and K, written as a markdown table to stdout.
 # Usage: sh bench/methods.sh [LIMIT_TRAIN] [EPOCHS] [MODEL] [SET]  (defaults: 5000 images, 2 epochs, resnet32, local)
-# SET: local = E2E, DGL, InfoPro, HPFF at K = 4, 8, 16 (issue 3); man = MAN and MAN++ with DGL and InfoPro heads at
-# K = 8, 16 (issue 4; their bases are the local set's rows); vit = vit-tiny E2E vs MAN++ K=4 (AdamW recipe).
+# SET: local = E2E and the local methods at K = 4, 8, 16 (issue 3); man = MAN and MAN++ with DGL and InfoPro heads
+# at K = 8, 16 (issue 4; their bases are the local set's rows); replace = Replacement Learning (E2E + replacement and
+# DGL K=8 + replacement at k = 4 on MODEL), with a second table of learnable parameters and GRAD/OPTIM peaks;
+# vit = vit-tiny E2E vs MAN++ K=4 vs E2E + replacement (AdamW recipe); all = local + replace. Same recipe and seed
+# for every row of a set.
 # The full benchmark of issue 3 is LIMIT_TRAIN=0 (all 60,000 images) and more epochs: hours on 2 cores.
 set -u
 LIMIT=${1:-5000}; EPOCHS=${2:-2}; MODEL=${3:-resnet32}; SET=${4:-local}
@@ -20,6 +23,8 @@ s = json.load(open(sys.argv[1])); args = sys.argv[3:]
 k = args[args.index("--k") + 1] if "--k" in args else "-"
 m = s["mem_peak_bytes"]
 label = s["method"] + (" (" + args[args.index("--aux") + 1] + " heads)" if "--aux" in args else "")
+if s["model"].startswith("vit"): label = s["model"] + " " + label
+if "replace" in s: label = label.replace("replace", "e2e") + " + replacement (k=%d)" % s["replace"]["every"]
 print("| %s | %s | %.2f%% | %.1f | %.1f | %.0f |" % (label, k, 100 * s["test_acc_best"], m["act"] / 2**20,
       m["total"] / 2**20, s["train_img_per_s"]))
 PY
@@ -34,16 +39,38 @@ if [ "$SET" = man ]; then
     done
     exit 0
 fi
+VIT="--model vit-tiny --optimizer adamw --lr 1e-3 --weight-decay 0.05"
 if [ "$SET" = vit ]; then
-    VIT="--model vit-tiny --optimizer adamw --lr 1e-3 --weight-decay 0.05"
     run vit-e2e $VIT
     run vit-manpp-4 $VIT --method man++ --k 4
+    run vit-replace $VIT --method replace
     exit 0
 fi
 run e2e
-for k in 4 8 16; do
-    run dgl-$k --method dgl --k $k
-    run infopro-$k --method infopro --k $k
-    run hpff-dgl-$k --method hpff --k $k --k-convention hpff --aux dgl
-    run hpff-$k --method hpff --k $k --k-convention hpff
-done
+if [ "$SET" != replace ]; then
+    for k in 4 8 16; do
+        run dgl-$k --method dgl --k $k
+        run infopro-$k --method infopro --k $k
+        run hpff-dgl-$k --method hpff --k $k --k-convention hpff --aux dgl
+        run hpff-$k --method hpff --k $k --k-convention hpff
+    done
+fi
+if [ "$SET" != local ]; then
+    # Replacement Learning (spec local-learning.md §5.4; README "Replacement Learning"): the paper's k = 4
+    [ "$SET" = replace ] && run dgl-8 --method dgl --k 8
+    run replace --method replace
+    run dgl-8-replace --method dgl --k 8 --replace-every 4
+    echo
+    echo "| run | blocks replaced | learnable params | without replacement | GRAD peak KiB | OPTIM peak KiB | total peak MiB |"
+    echo "|---|---|---|---|---|---|---|"
+    for name in e2e dgl-8 replace dgl-8-replace; do
+        [ -f "$OUT/$name/summary.json" ] || continue
+        /usr/bin/python3 - "$OUT/$name/summary.json" "$name" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); r = s.get("replace"); m = s["mem_peak_bytes"]
+print("| %s | %s | %d | %s | %.1f | %.1f | %.1f |" % (sys.argv[2], " ".join(r["units"]) if r else "-",
+      s["params_learnable"], r["params_learnable_without_replacement"] if r else "-", m["grad"] / 1024,
+      m["optim"] / 1024, m["total"] / 2**20))
+PY
+    done
+fi

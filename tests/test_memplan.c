@@ -21,9 +21,11 @@ static long rss_kib(void) {
     return kib;
 }
 
-static int check_config(const char *model, const char *method, int k, int batch, int threads) {
+static int check_config_replace(const char *model, const char *method, int k, int batch, int threads,
+                                int replace_every) {
     TrainConfig cfg;
     train_config_defaults(&cfg);
+    cfg.replace_every = replace_every;
     snprintf(cfg.model, sizeof cfg.model, "%s", model);
     snprintf(cfg.method, sizeof cfg.method, "%s", method);
     cfg.k = k;
@@ -84,7 +86,7 @@ static int check_config(const char *model, const char *method, int k, int batch,
     MemReport measured = report_from_tracker(&s.mt);
     size_t reserved = 0;
     for (int t = 0; t < MEM_TAG_COUNT; t++) reserved += s.mt.reserved[t];
-    printf("%s %s k=%d batch %d threads %d:\n", model, method, k, batch, threads);
+    printf("%s %s k=%d batch %d threads %d replace-every %d:\n", model, method, k, batch, threads, replace_every);
     if (plan_n != s.n_blocks) {
         printf("FAIL %s %s: %d planned blocks, %d real\n", model, method, plan_n, s.n_blocks);
         bad++;
@@ -132,6 +134,10 @@ static int check_config(const char *model, const char *method, int k, int batch,
     return bad;
 }
 
+static int check_config(const char *model, const char *method, int k, int batch, int threads) {
+    return check_config_replace(model, method, k, batch, threads, -1);
+}
+
 int main(void) {
     int bad = 0;
     bad += check_config("resnet8", "e2e", 0, 32, 1);
@@ -143,6 +149,12 @@ int main(void) {
     for (int i = 0; i < 8; i++)
         for (int j = 0; j < 4; j++) bad += check_config("resnet32", methods[i], ks[j], 8, 2);
     bad += check_config("vit-micro", "man++", 2, 8, 2);
+    /* Replacement Learning: its transient weight gradient (GRAD, live during a replaced block's backward)
+     * with end to end, with a local method, and on the ViT's attention */
+    bad += check_config_replace("resnet32", "replace", 0, 8, 2, -1);
+    bad += check_config_replace("resnet32", "dgl", 4, 8, 2, 4);
+    bad += check_config_replace("resnet32", "hpff", 8, 8, 2, 2);
+    bad += check_config_replace("vit-tiny", "e2e", 0, 4, 2, 4);
     printf("%s\n", bad ? "FAILED" : "PASSED");
     return bad ? 1 : 0;
 }

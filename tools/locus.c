@@ -16,6 +16,7 @@
 #include "dist/dist.h"
 #include "locus/config.h"
 #include "locus/train.h"
+#include "methods/replace.h"
 #include "train/bench.h"
 #include "train/checkpoint.h"
 #include "train/report.h"
@@ -99,6 +100,7 @@ static int cmd_memplan(int argc, char **argv) {
     snprintf(cfg_e2e.method, sizeof cfg_e2e.method, "e2e");
     cfg_e2e.k = 0;
     cfg_e2e.cuts[0] = 0;
+    cfg_e2e.replace_every = 0;
     if ((st = train_memplan(&cfg_e2e, &e2e, &err))) return cli_fail("memplan", st, &err);
     double save_act = e2e.peak[MEM_TAG_ACT] ? 100.0 * (1.0 - (double)plan.peak[MEM_TAG_ACT] / e2e.peak[MEM_TAG_ACT]) : 0;
     double save_total = e2e.peak_total ? 100.0 * (1.0 - (double)plan.peak_total / e2e.peak_total) : 0;
@@ -109,6 +111,7 @@ static int cmd_memplan(int argc, char **argv) {
         cJSON_AddItemToObject(o, "e2e_predicted_bytes", report_mem_json(&e2e));
         cJSON_AddNumberToObject(o, "act_saving_percent", save_act);
         cJSON_AddNumberToObject(o, "total_saving_percent", save_total);
+        if ((st = replace_memplan_report(stdout, &cfg, &plan, o, &err))) return cJSON_Delete(o), cli_fail("memplan", st, &err);
         char *text = cJSON_Print(o);
         printf("%s\n", text);
         free(text);
@@ -124,6 +127,7 @@ static int cmd_memplan(int argc, char **argv) {
                    mem_format(e2e.peak[MEM_TAG_ACT], a, sizeof a), mem_format(e2e.peak_total, b, sizeof b),
                    cfg.method, save_act, save_total);
         }
+        if ((st = replace_memplan_report(stdout, &cfg, &plan, NULL, &err))) return cli_fail("memplan", st, &err);
     }
     if (cfg.mem_limit > 0 && plan.peak_total > (size_t)cfg.mem_limit) {
         st = report_over_limit(&cfg, &plan, &err);

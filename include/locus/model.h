@@ -42,6 +42,9 @@ struct Model {
     void *(*copy_create)(Model *m, int u, ParamStore *ps, const char *prefix);
     Tensor *(*copy_forward)(const void *impl, Tape *t, Tensor *x);
     void (*copy_init)(const void *impl, ParamStore *ps, Rng *rng);
+    /* Replacement Learning (methods/replace.h) wraps unit_forward and keeps its state here; NULL when
+     * off. Owned and freed by replace_close, not by model_free. */
+    struct Replacement *replace;
 };
 
 typedef struct ModelSpec {
@@ -67,6 +70,9 @@ Tensor *unit_copy_forward(const Model *m, const UnitCopy *c, Tape *t, Tensor *x)
 /* The architecture's initialisation, drawn from rng. */
 void unit_copy_init_weights(const Model *m, const UnitCopy *c, ParamStore *ps, Rng *rng);
 void unit_copy_free(UnitCopy *c);
+/* The parameter-name prefix of unit u's own parameters ("layer2.3." for ResNet block (2,3), "blocks.4."
+ * for ViT block 4) into buf, or NULL for units that are not blocks (stem/embedding, head). */
+const char *model_unit_param_prefix(const Model *m, int u, char *buf, size_t n);
 /* Comma-separated list of known architectures, for help texts. */
 const char *model_arch_list(void);
 

@@ -84,6 +84,14 @@ static inline Tensor *tape_call2(Tape *t, const Layer *l, Tensor *a, Tensor *b) 
     return tape_call(t, l, in, 2);
 }
 
+/* A backward hook: fn(t, arg) runs whenever a backward replay passes this point of the tape, on a plan
+ * tape too (where it may only count memory). Recorded only while the tape records; the record has no
+ * inputs (n_in = 0), a 0-element output and a layer of type "hook", and costs a few bytes of the record
+ * area. Replacement Learning puts one after and one before a replaced block, so that the block's
+ * transient weight-gradient buffer is attached exactly while the block's backward runs. */
+typedef void (*TapeHookFn)(Tape *t, void *arg);
+void tape_hook(Tape *t, TapeHookFn fn, void *arg);
+
 /* Backward from n scalar losses, each seeded with dL/dloss = scale[i], replaying records down to
  * `m` (records below m are not touched). Parameter gradients accumulate into the ParamStore. */
 Status tape_backward(Tape *t, Tensor *const *losses, const float *scales, int n, TapeMark m);

@@ -68,6 +68,10 @@ typedef struct TrainConfig {
     /* Not configuration keys: set by src/dist for one rank's session (memplan sees them too). */
     int pipe_first, pipe_count; /* blocks this process trains: [pipe_first, pipe_first + pipe_count); 0 = all */
     int64_t step_batch;         /* rows of each training step (a data-parallel shard); 0 = batch */
+    int64_t replace_every;        /* Replacement Learning (methods/replace.h): -1 = 4 for --method replace, else off */
+    char replace_count[16];       /* "network" | "stage" */
+    int replace_neighbour_grad;   /* 1: variant B (neighbours get a*dP, b*dP); 0: variant A */
+    char replace_scope[16];       /* "default" | "all" */
 } TrainConfig;
 
 /* The table of every key (also the CLI's long options and --help text). */

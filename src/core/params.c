@@ -44,17 +44,28 @@ int params_add(ParamStore *ps, const char *name, Shape shape, ParamKind kind) {
     size_t *slab = kind == PARAM_EMA ? &ps->numel_ema : &ps->numel_total;
     p->offset = *slab;
     *slab += (p->numel + 15) & ~(size_t)15;
-    if (kind == PARAM_TRAINABLE) {
-        p->grad_offset = ps->numel_trainable;
-        ps->numel_trainable += (p->numel + 15) & ~(size_t)15;
-    }
     return ps->count++;
 }
 
 void params_register_trainable_as(ParamStore *ps, ParamKind as) { ps->trainable_as = as; }
 
+void params_set_kind(ParamStore *ps, int h, ParamKind kind) {
+    CHECK(h >= 0 && h < ps->count, "params_set_kind: no parameter %d", h);
+    CHECK(!ps->finalized, "params_set_kind(%s) after finalize", ps->info[h].name);
+    CHECK(kind != PARAM_EMA && ps->info[h].kind != PARAM_EMA, "params_set_kind(%s): EMA parameters live in their own slab",
+          ps->info[h].name);
+    ps->info[h].kind = kind;
+}
+
 Status params_finalize(ParamStore *ps, ErrorMsg *err) {
     CHECK(!ps->finalized, "params_finalize twice");
+    ps->numel_trainable = 0;
+    for (int i = 0; i < ps->count; i++) {
+        ParamInfo *p = &ps->info[i];
+        if (p->kind != PARAM_TRAINABLE) continue;
+        p->grad_offset = ps->numel_trainable;
+        ps->numel_trainable += (p->numel + 15) & ~(size_t)15;
+    }
     ps->values = mem_alloc(ps->mt, MEM_TAG_PARAM, ps->numel_total * sizeof(float));
     ps->grads = ps->numel_trainable ? mem_alloc(ps->mt, MEM_TAG_GRAD, ps->numel_trainable * sizeof(float)) : NULL;
     ps->ema_values = ps->numel_ema ? mem_alloc(ps->mt, MEM_TAG_EMA, ps->numel_ema * sizeof(float)) : NULL;

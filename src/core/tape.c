@@ -186,6 +186,30 @@ Tensor *tape_call(Tape *t, const Layer *l, Tensor *const *in, int n_in) {
     return out;
 }
 
+typedef struct TapeHookCall {
+    TapeHookFn fn;
+    void *arg;
+} TapeHookCall;
+
+static const LayerOps hook_ops = {.type = "hook"};
+static const Layer hook_layer = {.ops = &hook_ops, .name = "hook"};
+
+void tape_hook(Tape *t, TapeHookFn fn, void *arg) {
+    if (t->status || !t->recording) return;
+    TapeRecord *r = meta_alloc(t, sizeof *r);
+    TapeHookCall *call = r ? meta_alloc(t, sizeof *call) : NULL;
+    Tensor *out = call ? tape_wrap(t, shape1(0), NULL, 0) : NULL;
+    if (!out) return;
+    call->fn = fn;
+    call->arg = arg;
+    r->prev = t->top;
+    r->layer = &hook_layer;
+    r->n_in = 0;
+    r->out = out;
+    r->cache = call; /* in the meta arena: tape_compact leaves it alone */
+    t->top = r;
+}
+
 static int grad_hold(Tape *t, Tensor *x) {
     if (x->grad_held) return 1;
     int ok;
@@ -206,6 +230,11 @@ static int grad_hold(Tape *t, Tensor *x) {
 static Status replay(Tape *t, TapeMark m) {
     for (TapeRecord *r = t->top; r != m.top; r = r->prev) {
         CHECK(r, "tape_backward: mark is not below the top of the tape");
+        if (r->n_in == 0) { /* a hook (tape_hook) */
+            const TapeHookCall *call = r->cache;
+            call->fn(t, call->arg);
+            continue;
+        }
         if (!r->out->grad_held) continue; /* not on a path to any loss */
         for (int i = 0; i < r->n_in; i++)
             if (r->in[i]->requires_grad && !grad_hold(t, r->in[i])) return t->status;

@@ -13,8 +13,9 @@ typedef struct E2eState {
 
 static Status e2e_open(Session *s, ErrorMsg *err) {
     if (s->cfg.k > 0 || s->cfg.cuts[0])
-        return status_fail(err, LOCUS_ERR_ARG, "--k and --cuts cut the network for local learning; --method e2e "
-                           "trains it whole\nhint: add --method greedy|dgl|infopro, or drop --k/--cuts");
+        return status_fail(err, LOCUS_ERR_ARG, "--k and --cuts cut the network for local learning; --method %s "
+                           "trains it whole\nhint: add --method greedy|dgl|infopro, or drop --k/--cuts",
+                           s->cfg.method);
     E2eState *st = calloc(1, sizeof *st);
     if (!st) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
     softmax_ce_init(&st->ce, "loss", (float)s->cfg.label_smoothing);
@@ -50,6 +51,16 @@ static void e2e_close(Session *s) {
 const MethodOps method_e2e = {
     .name = "e2e",
     .help = "end-to-end backpropagation (the baseline)",
+    .open = e2e_open,
+    .step = e2e_step,
+    .close = e2e_close,
+};
+
+/* Replacement Learning (replace.h) with end-to-end training; k = 4 unless --replace-every says otherwise.
+ * Replacement itself is set up by the session for any method. */
+const MethodOps method_replace = {
+    .name = "replace",
+    .help = "end-to-end with Replacement Learning (every 4th block's weights = a*prev + b*next)",
     .open = e2e_open,
     .step = e2e_step,
     .close = e2e_close,

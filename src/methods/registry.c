@@ -4,10 +4,12 @@
 #include "locus/method.h"
 
 extern const MethodOps method_e2e, method_greedy, method_dgl, method_infopro, method_pff,
-    method_hilo, method_hpff, method_man, method_manpp;
+    method_hilo, method_hpff, method_man, method_manpp,
+    method_replace;
 
 static const MethodOps *const methods[] = {&method_e2e, &method_greedy, &method_dgl, &method_infopro, &method_pff,
-                                           &method_hilo, &method_hpff, &method_man, &method_manpp};
+                                           &method_hilo, &method_hpff, &method_man, &method_manpp,
+                                           &method_replace};
 
 const MethodOps *method_find(const char *name) {
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
@@ -15,4 +17,4 @@ const MethodOps *method_find(const char *name) {
     return NULL;
 }
 
-const char *method_list(void) { return "e2e, greedy, dgl, infopro, pff, hilo, hpff, man, man++"; }
+const char *method_list(void) { return "e2e, greedy, dgl, infopro, pff, hilo, hpff, man, man++, replace"; }

@@ -87,3 +87,13 @@ void unit_copy_free(UnitCopy *c) {
     free(c->impl);
     memset(c, 0, sizeof *c);
 }
+
+const char *model_unit_param_prefix(const Model *m, int u, char *buf, size_t n) {
+    if (u <= 0 || u >= m->n_units - 1) return NULL;
+    int stage, index;
+    if (resnet_blocks_per_stage(m->arch) && sscanf(m->units[u].name, "%d.%d", &stage, &index) == 2)
+        snprintf(buf, n, "layer%d.%d.", stage, index);
+    else
+        snprintf(buf, n, "blocks.%d.", u - 1);
+    return buf;
+}

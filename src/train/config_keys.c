@@ -15,7 +15,7 @@ const CfgKey train_config_keys[] = {
     K(data, CFG_STRING, 0, 0, "fashion-mnist|mnist|cifar10|cifar100|svhn|stl10|imagefolder", "dataset"),
     K(data_dir, CFG_STRING, 0, 0, NULL,
       "dataset folder (default: the Debian package's for fashion-mnist, ./data for cifar10/cifar100/svhn/stl10)"),
-    K(method, CFG_STRING, 0, 0, "e2e|greedy|dgl|infopro|pff|hilo|hpff|man|man++", "training method"),
+    K(method, CFG_STRING, 0, 0, "e2e|greedy|dgl|infopro|pff|hilo|hpff|man|man++|replace", "training method"),
     K(cuts, CFG_STRING, 0, 0, NULL,
       "local learning: cut after these units, e.g. \"1.2,2.1,3.0\" (stage.index; 0.0 = the stem)"),
     K(k, CFG_INT, 0, LOCUS_MAX_BLOCKS, NULL,
@@ -81,6 +81,17 @@ const CfgKey train_config_keys[] = {
       "distributed training under mpirun: pipeline (local-learning blocks on ranks) or data (shards of each batch)"),
     K(dist_map, CFG_STRING, 0, 0, NULL, "--dist pipeline: blocks per rank, e.g. \"3,1\" (default: balanced by predicted FLOPs)"),
     K(dist_queue, CFG_INT, 1, 64, NULL, "--dist pipeline: batches in flight between two ranks (bounds memory)"),
+    K(replace_every, CFG_INT, -1, 1000, NULL,
+      "Replacement Learning with any method: every K-th block (K >= 2) whose neighbours have the same parameter "
+      "shapes computes its weights as a*prev + b*next (0 = off; -1 = 4 with --method replace, off otherwise)"),
+    K(replace_count, CFG_STRING, 0, 0, "network|stage",
+      "Replacement Learning: count blocks over the whole network (the paper) or within each stage"),
+    K(replace_neighbour_grad, CFG_BOOL, 0, 1, NULL,
+      "Replacement Learning: the neighbours also get the replaced block's weight gradient (a*dP, b*dP; the "
+      "paper's Eq. 15); --no-replace-neighbour-grad: only a and b do"),
+    K(replace_scope, CFG_STRING, 0, 0, "default|all",
+      "Replacement Learning: what is replaced (default: the whole residual block, or the ViT's attention "
+      "qkv + proj; all: every parameter of the ViT block)"),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -122,4 +133,8 @@ void train_config_defaults(TrainConfig *c) {
     c->decode_threads = 2;
     strcpy(c->dist, "none");
     c->dist_queue = 2;
+    c->replace_every = -1;
+    strcpy(c->replace_count, "network");
+    c->replace_neighbour_grad = 1;
+    strcpy(c->replace_scope, "default");
 }

@@ -7,6 +7,7 @@
 
 #include "locus/fileutil.h"
 #include "locus/method.h"
+#include "methods/replace.h"
 
 MemReport report_from_tracker(const MemTracker *mt) {
     MemReport r;
@@ -39,6 +40,7 @@ void report_start(FILE *f, const Session *s, const char *dir, const MemReport *p
     fprintf(f, "resolved configuration:\n");
     config_print(f, &s->cfg, train_config_keys);
     fprintf(f, "learnable parameters: %zu\n", params_count_trainable(&s->ps));
+    replace_report_params(f, s);
     fprintf(f, "memory plan (peak per tag):\n");
     report_mem_table(f, plan, NULL);
     fflush(f);
@@ -93,7 +95,7 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
         /* the same run trained end to end, planned: what local learning saved */
         TrainConfig e2e = s->cfg;
         snprintf(e2e.method, sizeof e2e.method, "e2e");
-        e2e.k = 0, e2e.cuts[0] = 0;
+        e2e.k = 0, e2e.cuts[0] = 0, e2e.replace_every = 0;
         MemReport ep;
         ErrorMsg e2;
         if (train_memplan(&e2e, &ep, &e2) == LOCUS_OK) {
@@ -105,6 +107,7 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
                     100.0 * (1.0 - (double)measured.peak_total / (double)ep.peak_total));
         }
     }
+    cJSON *replace_json = replace_report_summary(f, s);
     fprintf(f, "  run folder      %s (config.json, metrics.jsonl, checkpoint.safetensors, summary.json)\n", dir);
 
     cJSON *o = cJSON_CreateObject();
@@ -123,6 +126,7 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
     cJSON_AddItemToObject(o, "mem_predicted_bytes", report_mem_json(plan));
     cJSON_AddItemToObject(o, "mem_peak_per_block", report_blocks_json(s->blocks, s->n_blocks));
     cJSON_AddItemToObject(o, "mem_predicted_per_block", report_blocks_json(plan_blocks, s->n_blocks));
+    if (replace_json) cJSON_AddItemToObject(o, "replace", replace_json);
     if (sum->extra) {
         while (sum->extra->child) {
             cJSON *item = cJSON_DetachItemViaPointer(sum->extra, sum->extra->child);

@@ -18,6 +18,7 @@
 #include "locus/interop.h"
 #include "locus/method.h"
 #include "train/progress.h"
+#include "methods/replace.h"
 #include "train/session_internal.h"
 
 #define META_BYTES ((size_t)8 << 20) /* tape records + tensor headers; ~100 B per layer call */
@@ -69,11 +70,13 @@ static Status open_model(Session *s, ErrorMsg *err) {
         return status_fail(err, LOCUS_ERR_ARG, "unknown method '%s'\nhint: choose one of %s", c->method,
                            method_list());
     if ((st = s->method->open(s, err))) return st;
+    if ((st = replace_open(s, err))) return st;
     if ((st = params_finalize(&s->ps, err))) return st;
     Rng rng;
     rng_seed(&rng, (uint64_t)c->seed);
     model_init_weights(&s->model, &rng);
     if (s->method->init_weights) s->method->init_weights(s, &rng);
+    if ((st = replace_init(s, err))) return st;
     if (c->init_from[0] && !s->plan_only &&
         (st = state_dict_load(&s->ps, n_model_params, c->init_from, 0, c->model, err)))
         return status_wrap(err, st, "--init-from: ");
@@ -165,6 +168,7 @@ void session_close(Session *s) {
     if (s->scratch) mem_free(&s->mt, MEM_TAG_SCRATCH, s->scratch, s->scratch_bytes);
     else if (s->plan_only && s->scratch_bytes) mem_track_unuse(&s->mt, MEM_TAG_SCRATCH, s->scratch_bytes);
     if (s->method && s->method->close) s->method->close(s);
+    replace_close(s);
     optim_free(&s->opt);
     model_free(&s->model);
     params_free(&s->ps);
