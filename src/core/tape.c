@@ -181,14 +181,24 @@ Tensor *tape_call(Tape *t, const Layer *l, Tensor *const *in, int n_in) {
         r->cache = cache;
         t->top = r;
     }
-    if (!tape_is_plan(t)) l->ops->forward(l, t->ctx, in, n_in, out, cache);
+    if (tape_is_plan(t)) return out;
+    if (!t->profile || !t->profile->enabled) {
+        l->ops->forward(l, t->ctx, in, n_in, out, cache);
+        return out;
+    }
+    double t0 = profile_now();
+    l->ops->forward(l, t->ctx, in, n_in, out, cache);
+    profile_add_forward(t->profile, l, in, out, profile_now() - t0);
     return out;
 }
 
 static int grad_hold(Tape *t, Tensor *x) {
     if (x->grad_held) return 1;
     int ok;
+    const int timed = t->profile && t->profile->enabled && !tape_is_plan(t);
+    double t0 = timed ? profile_now() : 0;
     x->grad = gradpool_alloc(&t->grads, tensor_bytes(x), &ok);
+    if (timed) t->profile->grad_zero_s += profile_now() - t0;
     if (!ok) {
         char cap[32];
         t->status = status_fail(&t->err, LOCUS_ERR_OOM,
@@ -202,13 +212,24 @@ static int grad_hold(Tape *t, Tensor *x) {
     return 1;
 }
 
+static void run_backward(Tape *t, const TapeRecord *r) {
+    const Layer *l = r->layer;
+    if (!t->profile || !t->profile->enabled) {
+        l->ops->backward(l, t->ctx, r->in, r->n_in, r->out, r->cache);
+        return;
+    }
+    double t0 = profile_now();
+    l->ops->backward(l, t->ctx, r->in, r->n_in, r->out, r->cache);
+    profile_add_backward(t->profile, l, r->in, profile_now() - t0);
+}
+
 static Status replay(Tape *t, TapeMark m) {
     for (TapeRecord *r = t->top; r != m.top; r = r->prev) {
         CHECK(r, "tape_backward: mark is not below the top of the tape");
         if (!r->out->grad_held) continue; /* not on a path to any loss */
         for (int i = 0; i < r->n_in; i++)
             if (r->in[i]->requires_grad && !grad_hold(t, r->in[i])) return t->status;
-        if (!tape_is_plan(t)) r->layer->ops->backward(r->layer, t->ctx, r->in, r->n_in, r->out, r->cache);
+        if (!tape_is_plan(t)) run_backward(t, r);
         grad_drop(t, r->out);
     }
     return LOCUS_OK;

@@ -21,6 +21,7 @@
 #include "layers/linear.h"
 #include "layers/loss.h"
 #include "layers/patch_embed.h"
+#include "locus/fpmode.h"
 #include "locus/model.h"
 #include "locus/optim.h"
 #include "train/report.h"
@@ -46,6 +47,10 @@ const CfgKey bench_config_keys[] = {
     K(seed, CFG_INT, 0, 9007199254740991.0, NULL, "seed of the weights and the synthetic batch"),
     K(peak_gflops, CFG_FLOAT, 0, 1e9, NULL, "FMA peak GFLOP/s for these threads (0 = unknown); adds the fraction of peak"),
     K(json, CFG_BOOL, 0, 1, NULL, "print one JSON object instead of the text report"),
+    K(ftz, CFG_BOOL, 0, 1, NULL, "flush denormals to zero (FTZ/DAZ) on every thread, as training does"),
+    K(profile, CFG_BOOL, 0, 1, NULL,
+      "time every layer's forward and backward over the timed steps: ms and GFLOP/s per layer type and conv geometry"),
+    K(profile_layers, CFG_BOOL, 0, 1, NULL, "with --profile: one row per layer instead of per type"),
     {NULL, CFG_INT, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -62,6 +67,7 @@ void bench_config_defaults(BenchConfig *c) {
     c->in_c = 3, c->in_hw = 32, c->classes = 10;
     c->lr = 0.01;
     c->seed = 1;
+    c->ftz = 1;
 }
 
 static double now_s(void) {
@@ -77,7 +83,7 @@ static int cmp_double(const void *a, const void *b) {
 
 /* Multiply-accumulates of one layer call, from its type and shapes. Layers that are not listed
  * (BN, ReLU, pools, adds, norms, losses) count zero, as the spec's accounting says. */
-static double record_macs(const TapeRecord *r) {
+double bench_record_macs(const TapeRecord *r) {
     const Layer *l = r->layer;
     const char *type = l->ops->type;
     double out = (double)tensor_numel(r->out);
@@ -103,7 +109,7 @@ static double record_macs(const TapeRecord *r) {
 
 double bench_tape_flops(const Tape *t, TapeMark m) {
     double macs = 0;
-    for (const TapeRecord *r = t->top; r && r != m.top; r = r->prev) macs += record_macs(r);
+    for (const TapeRecord *r = t->top; r && r != m.top; r = r->prev) macs += bench_record_macs(r);
     return 2 * macs;
 }
 
@@ -138,6 +144,9 @@ typedef struct Bench {
     size_t scratch_bytes;
     Tape tape;
     int tape_open;
+    Profile prof;
+    int prof_open;
+    double param_zero_s, optim_s; /* sums over the timed steps (profiling only) */
 } Bench;
 
 static Shape input_shape(const Bench *b) {
@@ -207,6 +216,7 @@ static Status bench_open(Bench *b, ErrorMsg *err) {
     b->ctx.threads = (int)c->threads;
     /* as in session.c: we parallelise over samples; OpenBLAS inside our loops stays single-threaded */
     openblas_set_num_threads(1);
+    fpmode_flush_denormals((int)c->threads, c->ftz);
 
     /* 1. the synthetic batch: N(0,1) pixels, uniform labels */
     size_t nx = (size_t)c->batch * (size_t)c->in_c * (size_t)c->in_hw * (size_t)c->in_hw;
@@ -260,10 +270,18 @@ static Status bench_open(Bench *b, ErrorMsg *err) {
     if ((st = tape_init(&b->tape, &b->ctx, &b->mt, data, grad, meta, err))) return st;
     b->tape_open = 1;
     set_mode(b);
+    if (c->profile) {
+        /* one slot per tape record of a step is more than enough: layers are called at least once */
+        if ((st = profile_init(&b->prof, (int)(meta / sizeof(TapeRecord)) + 1, err))) return st;
+        b->prof_open = 1;
+        b->prof.enabled = 0; /* the warm-up steps are not profiled */
+        b->tape.profile = &b->prof;
+    }
     return LOCUS_OK;
 }
 
 static void bench_close(Bench *b) {
+    if (b->prof_open) profile_free(&b->prof);
     if (b->tape_open) tape_free(&b->tape);
     if (b->scratch) mem_free(&b->mt, MEM_TAG_SCRATCH, b->scratch, b->scratch_bytes);
     if (b->opt_open) optim_free(&b->opt);
@@ -277,14 +295,22 @@ static Status bench_loop(Bench *b, double *times, double *loss_last, ErrorMsg *e
     const BenchConfig *c = b->cfg;
     int64_t total = c->warmup + c->steps;
     for (int64_t i = 0; i < total; i++) {
+        const int timed = i >= c->warmup;
+        if (b->prof_open) b->prof.enabled = timed;
         double t0 = now_s();
         b->ctx.step = (uint64_t)i;
         if (b->train) params_zero_grads(&b->ps);
+        double t1 = now_s();
         Status st = bench_step(b, loss_last, err);
         if (st) return status_wrap(err, st, "step %lld: ", (long long)i + 1);
+        double t2 = now_s();
         if (b->train) optim_step(&b->opt, (float)c->lr);
-        double dt = now_s() - t0;
-        if (i >= c->warmup) times[i - c->warmup] = dt;
+        double t3 = now_s();
+        if (timed) {
+            times[i - c->warmup] = t3 - t0;
+            b->param_zero_s += t1 - t0;
+            b->optim_s += t3 - t2;
+        }
     }
     return LOCUS_OK;
 }
@@ -316,6 +342,13 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
         r->mem = report_from_tracker(&b.mt);
         r->rss_peak_bytes = bench_rss_peak_bytes();
     }
+    if (!st && b.prof_open) {
+        double sum = 0;
+        for (size_t i = 0; i < (size_t)c->steps; i++) sum += times[i];
+        double k = 1.0 / (double)c->steps;
+        st = bench_profile_build(&b.prof, c->profile_layers, (int)c->steps, sum * k, b.param_zero_s * k,
+                                 b.optim_s * k, &r->profile, err);
+    }
     bench_close(&b);
     free(times);
     return st;
@@ -342,15 +375,18 @@ cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
         cJSON_AddNumberToObject(o, "peak_fraction", r->peak_fraction);
     }
     if (!strcmp(c->mode, "train")) cJSON_AddNumberToObject(o, "loss_last", r->loss_last);
+    cJSON_AddBoolToObject(o, "ftz", c->ftz);
     cJSON_AddNumberToObject(o, "rss_peak_bytes", (double)r->rss_peak_bytes);
     cJSON_AddItemToObject(o, "mem_peak_bytes", report_mem_json(&r->mem));
+    if (r->profile.rows) cJSON_AddItemToObject(o, "profile", bench_profile_json(&r->profile));
     return o;
 }
 
 void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
     char rss[32], tot[32];
-    fprintf(f, "locus bench: %s %s, batch %lld, %lld threads, %lld steps after %lld warm-up\n", c->model, c->mode,
-            (long long)c->batch, (long long)c->threads, (long long)c->steps, (long long)c->warmup);
+    fprintf(f, "locus bench: %s %s, batch %lld, %lld threads, %lld steps after %lld warm-up, FTZ/DAZ %s\n", c->model,
+            c->mode, (long long)c->batch, (long long)c->threads, (long long)c->steps, (long long)c->warmup,
+            c->ftz ? "on" : "off");
     fprintf(f, "  step time  median %.4f s  (min %.4f, max %.4f)\n", r->step_s_median, r->step_s_min,
             r->step_s_max);
     fprintf(f, "  speed      %.1f img/s, %.2f GFLOP/s (%.4f GFLOP/img: %s)", r->img_per_s, r->gflop_per_s,
@@ -361,4 +397,7 @@ void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
     for (int t = 0; t < MEM_TAG_COUNT; t++)
         if (r->mem.peak[t]) fprintf(f, " %s %s", mem_tag_name((MemTag)t), mem_format(r->mem.peak[t], tot, sizeof tot));
     fprintf(f, "\n");
+    bench_profile_print(f, &r->profile);
 }
+
+void bench_result_free(BenchResult *r) { bench_profile_free(&r->profile); }
