@@ -120,7 +120,9 @@ static void test_train_summary_memplan_eval(void) {
         EXPECT(a == b, "summary %s: peak %.0f predicted %.0f", tags[i], a, b);
     }
     double acc = cJSON_GetNumberValue(cJSON_GetObjectItem(s, "test_acc_last"));
-    EXPECT(acc > 0.3 && acc <= 1.0, "a tiny run learns something: acc %.3f", acc);
+    /* chance is 0.10; this run ends near 0.30, and which side of 0.30 depends on float summation order
+     * (convolution engine, thread count), so the bar sits clearly above chance, not at the typical value */
+    EXPECT(acc >= 0.2 && acc <= 1.0, "a tiny run learns something: acc %.3f", acc);
     /* a second run into the same folder is refused, unless --overwrite */
     snprintf(args, sizeof args, "train " TINY " --epochs 1 --out %s --name a", tmp);
     EXPECT(run(args) == 2 && strstr(out_text, "--resume"), "existing run folder refused: %s", out_text);
