@@ -7,7 +7,7 @@
  * double. The input gradient is checked on top of a non-zero starting value (backward accumulates), and
  * a detached input (grad NULL) is checked to leave the parameter gradients right. Also the ResNet shapes
  * (3x3 stride 1 and 2, 1x1 stride 2; 16/32/64 channels) at batch 2, and the rows_* kernels at the vector
- * boundaries (N = 1..40 around 8 and 16) directly. Fast: the shapes are small. */
+ * boundaries (N = 1..40 around 8 and 16; M from 11 to 70) directly. Fast: the shapes are small. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,43 +124,59 @@ static int run_case(const Geo *g, const char *engine, const char *isa, int threa
     return ok;
 }
 
-/* rows_gemm / rows_dot at every N around the vector widths, against double sums. */
+/* rows_gemm, rows_transpose and rows_dot_t at every N around the vector widths (and M across the dot_t tile
+ * widths: 1 to 5 vectors of m), against double sums; nothing is written past N or M. */
 static void check_rows(KernelIsa isa, Rng *rng) {
-    enum { M = 11, K = 7, G = 2, NMAX = 40 };
-    float A[M * K], Ap[16 * K], C[M * NMAX], D[G * M * NMAX], Bd[G * K * NMAX], Cd[M * K];
+    enum { K = 7, G = 2, NMAX = 40, MMAX = 70, MPMAX = 80 };
+    static float A[MMAX * K], Ap[MPMAX * K], C[MMAX * NMAX], D[G * MMAX * NMAX], Bd[G * K * (NMAX + 3)];
+    static float DT[G * NMAX * MPMAX], CT[K * MPMAX];
     const float *B[G * K];
-    for (int i = 0; i < M * K; i++) A[i] = frand(rng);
-    for (int i = 0; i < G * K * NMAX; i++) Bd[i] = frand(rng);
-    for (int i = 0; i < G * M * NMAX; i++) D[i] = frand(rng);
-    rows_pack(M, K, A, K, Ap);
-    for (int N = 1; N <= NMAX; N++) {
-        for (int i = 0; i < G * K; i++) B[i] = Bd + (size_t)i * NMAX + (i % 3); /* unaligned rows */
-        for (int acc = 0; acc <= 1; acc++) {
-            for (int i = 0; i < M * NMAX; i++) C[i] = 0.5f;
-            rows_gemm(isa, M, N, K, Ap, B, C, NMAX, acc);
+    for (int i = 0; i < MMAX * K; i++) A[i] = frand(rng);
+    for (int i = 0; i < G * K * (NMAX + 3); i++) Bd[i] = frand(rng);
+    for (int i = 0; i < G * MMAX * NMAX; i++) D[i] = frand(rng);
+    for (int i = 0; i < G * K; i++) B[i] = Bd + (size_t)i * (NMAX + 3) + (i % 3); /* unaligned rows */
+    const int Ms[] = {11, 16, 40, 70};
+    for (int mi = 0; mi < 4; mi++) {
+        const int M = Ms[mi], Mp = rows_pad_m(M);
+        rows_pack(M, K, A, K, Ap);
+        for (int N = 1; N <= NMAX; N++) {
+            for (int acc = 0; acc <= 1; acc++) {
+                for (int i = 0; i < MMAX * NMAX; i++) C[i] = 0.5f;
+                rows_gemm(isa, M, N, K, Ap, B, C, NMAX, acc);
+                double worst = 0;
+                for (int m = 0; m < MMAX; m++)
+                    for (int q = 0; q < NMAX; q++) {
+                        double want = q >= N || m >= M ? 0.5 : (acc ? 0.5 : 0.0);
+                        for (int k = 0; q < N && m < M && k < K; k++) want += (double)A[m * K + k] * B[k][q];
+                        double e = fabs(C[m * NMAX + q] - want);
+                        if (!(e <= worst)) worst = e;
+                    }
+                EXPECT(worst < 1e-5, "rows_gemm %s M=%d N=%d acc=%d: off by %g (or wrote past M, N)",
+                       kernel_isa_name(isa), M, N, acc, worst);
+            }
+            for (int i = 0; i < G * NMAX * MPMAX; i++) DT[i] = NAN;
+            for (int g = 0; g < G; g++)
+                rows_transpose(isa, M, N, D + (size_t)g * M * NMAX, NMAX, DT + (size_t)g * N * Mp, Mp, Mp);
+            int bad = 0;
+            for (int g = 0; g < G; g++)
+                for (int q = 0; q < N; q++)
+                    for (int m = 0; m < Mp; m++)
+                        bad += DT[((size_t)g * N + q) * Mp + m] != (m < M ? D[(size_t)g * M * NMAX + m * NMAX + q] : 0.0f);
+            EXPECT(!bad, "rows_transpose %s M=%d N=%d: %d wrong", kernel_isa_name(isa), M, N, bad);
+            for (int i = 0; i < K * MPMAX; i++) CT[i] = 0.25f;
+            rows_dot_t(isa, Mp, K, N, G, DT, Mp, (size_t)N * Mp, B, CT, MPMAX);
             double worst = 0;
-            for (int m = 0; m < M; m++)
-                for (int q = 0; q < NMAX; q++) {
-                    double want = q >= N ? 0.5 : (acc ? 0.5 : 0.0);
-                    for (int k = 0; q < N && k < K; k++) want += (double)A[m * K + k] * B[k][q];
-                    double e = fabs(C[m * NMAX + q] - want);
+            for (int k = 0; k < K; k++)
+                for (int m = 0; m < MPMAX; m++) {
+                    double want = 0.25;
+                    for (int g = 0; m < M && g < G; g++)
+                        for (int q = 0; q < N; q++)
+                            want += (double)D[(size_t)g * M * NMAX + m * NMAX + q] * B[g * K + k][q];
+                    double e = fabs(CT[k * MPMAX + m] - want);
                     if (!(e <= worst)) worst = e;
                 }
-            EXPECT(worst < 1e-5, "rows_gemm %s N=%d acc=%d: off by %g (or wrote past N)", kernel_isa_name(isa), N,
-                   acc, worst);
+            EXPECT(worst < 1e-5 * (1 + N), "rows_dot_t %s M=%d N=%d: off by %g", kernel_isa_name(isa), M, N, worst);
         }
-        for (int i = 0; i < M * K; i++) Cd[i] = 0.25f;
-        rows_dot(isa, M, K, N, G, D, NMAX, (size_t)M * NMAX, B, Cd, K);
-        double worst = 0;
-        for (int m = 0; m < M; m++)
-            for (int k = 0; k < K; k++) {
-                double want = 0.25;
-                for (int g = 0; g < G; g++)
-                    for (int q = 0; q < N; q++) want += (double)D[g * M * NMAX + m * NMAX + q] * B[g * K + k][q];
-                double e = fabs(Cd[m * K + k] - want);
-                if (!(e <= worst)) worst = e;
-            }
-        EXPECT(worst < 1e-5 * (1 + N), "rows_dot %s N=%d: off by %g", kernel_isa_name(isa), N, worst);
     }
 }
 

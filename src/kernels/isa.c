@@ -15,7 +15,8 @@ const char *kernel_isa_name(KernelIsa isa) {
 int kernel_isa_supported(KernelIsa isa) {
 #if defined(__x86_64__) && defined(__GNUC__)
     switch (isa) {
-    case KERNEL_ISA_AVX512: return __builtin_cpu_supports("avx512f");
+    case KERNEL_ISA_AVX512: /* its path also uses the AVX2 transpose; every AVX-512 CPU has AVX2 + FMA */
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case KERNEL_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     default: return 1;
     }

@@ -1,4 +1,4 @@
-/* rows.c — packing and the instruction-set dispatch of rows_gemm / rows_dot (see rows.h). */
+/* rows.c — packing and the instruction-set dispatch of the rows_* kernels (see rows.h). */
 #include "kernels/rows.h"
 
 #include <string.h>
@@ -25,11 +25,17 @@ void rows_gemm(KernelIsa isa, int M, int N, int K, const float *Ap, const float 
     }
 }
 
-void rows_dot(KernelIsa isa, int M, int K, int N, int G, const float *D, size_t ldd, size_t dg,
-              const float *const *B, float *C, size_t ldc) {
+void rows_dot_t(KernelIsa isa, int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg,
+                const float *const *B, float *CT, size_t ldc) {
     switch (isa) {
-    case KERNEL_ISA_AVX512: rows_dot_avx512(M, K, N, G, D, ldd, dg, B, C, ldc); break;
-    case KERNEL_ISA_AVX2: rows_dot_avx2(M, K, N, G, D, ldd, dg, B, C, ldc); break;
-    default: rows_dot_generic(M, K, N, G, D, ldd, dg, B, C, ldc); break;
+    case KERNEL_ISA_AVX512: rows_dot_t_avx512(Mp, K, N, G, DT, ldt, dtg, B, CT, ldc); break;
+    case KERNEL_ISA_AVX2: rows_dot_t_avx2(Mp, K, N, G, DT, ldt, dtg, B, CT, ldc); break;
+    default: rows_dot_t_generic(Mp, K, N, G, DT, ldt, dtg, B, CT, ldc); break;
     }
+}
+
+void rows_transpose(KernelIsa isa, int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp) {
+    /* AVX-512 CPUs have AVX2: the 8 x 8 register transpose serves both SIMD paths */
+    if (isa == KERNEL_ISA_GENERIC) rows_transpose_generic(M, N, D, ldd, DT, ldt, Mp);
+    else rows_transpose_avx2(M, N, D, ldd, DT, ldt, Mp);
 }

@@ -1,10 +1,11 @@
-/* rows_simd.h — the SIMD body of rows_gemm / rows_dot (see rows.h), written once and included by
+/* rows_simd.h — the SIMD body of rows_gemm / rows_dot_t (see rows.h), written once and included by
  * rows_avx2.c and rows_avx512.c after they define, for their instruction set:
  *   V, VL                  vector type and floats per vector
  *   V_ZERO(), V_LOAD(p), V_STORE(p, v), V_BCAST(p), V_FMA(a, b, c) = a * b + c, V_HSUM(v)
  *   FN(name)               the exported name with the ISA suffix
  *   GEMM_MR, GEMM_NV       gemm register tile: MR rows of C (divides ROWS_PACK_MR) x NV vectors of q
- *   DOT_DM, DOT_DK         dot register tile: DM rows of D x DK rows of B, each a vector of partial sums
+ *   DOTT_TILES             rows_dot_t tiles, one (mv, kr) pair per vector count mv = 1..4 of m:
+ *                          DOTT_KR(mv) rows of B by mv vectors of DT
  * Tiles are `always_inline` functions whose tile widths are compile-time constants at every call site, so
  * the accumulators live in registers; the widths below the maximum come from a switch over constants. */
 
@@ -62,61 +63,47 @@ void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, 
     }
 }
 
-/* C[m0 + i][k0 + j] += sum_g sum_{q < nvec} D_g[m0 + i][q] B_{g, k0 + j}[q] for i < dm, j < dk. */
-ROWS_INLINE void FN(dot_tile)(int G, int nvec, const float *D, size_t ldd, size_t dg, const float *const *B, int K,
-                              int m0, int k0, float *C, size_t ldc, const int dm, const int dk) {
-    V c[DOT_DM][DOT_DK];
-    for (int i = 0; i < dm; i++)
-        for (int j = 0; j < dk; j++) c[i][j] = V_ZERO();
+/* CT[k0 + j][m0 + v VL + lane] += sum_g sum_q B_{g, k0 + j}[q] DT_g[q][m0 + v VL + lane], j < kr, v < mv: the
+ * B values are broadcast, DT is read along m, so the sums over q need no horizontal reduction. */
+ROWS_INLINE void FN(dott_tile)(int G, int N, const float *DT, size_t ldt, size_t dtg, const float *const *B, int K,
+                               int k0, int m0, float *CT, size_t ldc, const int mv, const int kr) {
+    V c[DOTT_KRMAX][4];
+    for (int j = 0; j < kr; j++)
+        for (int v = 0; v < mv; v++) c[j][v] = V_LOAD(CT + (size_t)(k0 + j) * ldc + m0 + (size_t)v * VL);
     for (int g = 0; g < G; g++) {
-        const float *d = D + g * dg + (size_t)m0 * ldd;
         const float *const *b = B + (size_t)g * K + k0;
-        for (int q = 0; q < nvec; q += VL) {
-            V a[DOT_DM];
-            for (int i = 0; i < dm; i++) a[i] = V_LOAD(d + (size_t)i * ldd + q);
-            for (int j = 0; j < dk; j++) {
-                const V bv = V_LOAD(b[j] + q);
-                for (int i = 0; i < dm; i++) c[i][j] = V_FMA(a[i], bv, c[i][j]);
+        const float *bp[DOTT_KRMAX];
+        for (int j = 0; j < kr; j++) bp[j] = b[j];
+        const float *dt = DT + g * dtg + m0;
+        for (int q = 0; q < N; q++) {
+            V d[4];
+            for (int v = 0; v < mv; v++) d[v] = V_LOAD(dt + (size_t)q * ldt + (size_t)v * VL);
+            for (int j = 0; j < kr; j++) {
+                const V bb = V_BCAST(bp[j] + q);
+                for (int v = 0; v < mv; v++) c[j][v] = V_FMA(bb, d[v], c[j][v]);
             }
         }
     }
-    for (int i = 0; i < dm; i++)
-        for (int j = 0; j < dk; j++) C[(size_t)(m0 + i) * ldc + k0 + j] += V_HSUM(c[i][j]);
+    for (int j = 0; j < kr; j++)
+        for (int v = 0; v < mv; v++) V_STORE(CT + (size_t)(k0 + j) * ldc + m0 + (size_t)v * VL, c[j][v]);
 }
 
-/* Rows m0 .. m0 + dm (dm = DOT_DM or 1) across all k. */
-ROWS_INLINE void FN(dot_rows)(int G, int nvec, const float *D, size_t ldd, size_t dg, const float *const *B, int K,
-                              int m0, float *C, size_t ldc, const int dm) {
+/* All k for the vectors m0 .. m0 + mv VL: full tiles of DOTT_KR(mv) rows, then one row at a time. */
+ROWS_INLINE void FN(dott_cols)(int G, int N, const float *DT, size_t ldt, size_t dtg, const float *const *B, int K,
+                               int m0, float *CT, size_t ldc, const int mv, const int kr) {
     int k0 = 0;
-    for (; k0 + DOT_DK <= K; k0 += DOT_DK) FN(dot_tile)(G, nvec, D, ldd, dg, B, K, m0, k0, C, ldc, dm, DOT_DK);
-    switch (K - k0) {
-#if DOT_DK >= 6
-    case 5: FN(dot_tile)(G, nvec, D, ldd, dg, B, K, m0, k0, C, ldc, dm, 5); break;
-#endif
-#if DOT_DK >= 5
-    case 4: FN(dot_tile)(G, nvec, D, ldd, dg, B, K, m0, k0, C, ldc, dm, 4); break;
-#endif
-    case 3: FN(dot_tile)(G, nvec, D, ldd, dg, B, K, m0, k0, C, ldc, dm, 3); break;
-    case 2: FN(dot_tile)(G, nvec, D, ldd, dg, B, K, m0, k0, C, ldc, dm, 2); break;
-    case 1: FN(dot_tile)(G, nvec, D, ldd, dg, B, K, m0, k0, C, ldc, dm, 1); break;
-    default: break;
-    }
+    for (; k0 + kr <= K; k0 += kr) FN(dott_tile)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, kr);
+    for (; k0 < K; k0++) FN(dott_tile)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, 1);
 }
 
-void FN(rows_dot)(int M, int K, int N, int G, const float *D, size_t ldd, size_t dg, const float *const *B, float *C,
-                  size_t ldc) {
-    const int nvec = N / VL * VL;
-    int m0 = 0;
-    for (; m0 + DOT_DM <= M; m0 += DOT_DM) FN(dot_rows)(G, nvec, D, ldd, dg, B, K, m0, C, ldc, DOT_DM);
-    for (; m0 < M; m0++) FN(dot_rows)(G, nvec, D, ldd, dg, B, K, m0, C, ldc, 1);
-    if (nvec == N) return;
-    for (int m = 0; m < M; m++) /* the last N % VL positions */
-        for (int k = 0; k < K; k++) {
-            float s = 0.0f;
-            for (int g = 0; g < G; g++) {
-                const float *d = D + g * dg + (size_t)m * ldd, *b = B[(size_t)g * K + k];
-                for (int q = nvec; q < N; q++) s = __builtin_fmaf(d[q], b[q], s);
-            }
-            C[(size_t)m * ldc + k] += s;
+void FN(rows_dot_t)(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
+                    float *CT, size_t ldc) {
+    for (int m0 = 0; m0 < Mp; m0 += 4 * VL) {
+        switch ((Mp - m0) / VL) {
+        case 1: FN(dott_cols)(G, N, DT, ldt, dtg, B, K, m0, CT, ldc, 1, DOTT_KR(1)); break;
+        case 2: FN(dott_cols)(G, N, DT, ldt, dtg, B, K, m0, CT, ldc, 2, DOTT_KR(2)); break;
+        case 3: FN(dott_cols)(G, N, DT, ldt, dtg, B, K, m0, CT, ldc, 3, DOTT_KR(3)); break;
+        default: FN(dott_cols)(G, N, DT, ldt, dtg, B, K, m0, CT, ldc, 4, DOTT_KR(4)); break;
         }
+    }
 }

@@ -1,20 +1,21 @@
 /* conv2d_direct.c — conv2d on locus's kernels: shifted planes (stride 1) or im2col (other strides) as the
- * rows of rows_gemm / rows_dot (src/kernels/), samples spread over OpenMP threads.
+ * rows of rows_gemm / rows_dot_t (src/kernels/), samples spread over OpenMP threads.
  *
  * Per sample n (P = Ho * Wo, KK = Cin k k, rows B_(ci,kh,kw) of x_n as in conv_planes.h):
  *   forward    y_n[co][q]  = sum_kk W[co][kk] B_kk[q] (+ b[co])                   rows_gemm, M = Cout
- *   dW         dW[co][kk] += sum_n sum_q dy_n[co][q] B_kk[q]                       rows_dot over G samples
+ *   dW^T       dW^T[kk][co] += sum_n sum_q B_kk[q] dy_n^T[q][co]                   rows_dot_t, dy_n transposed
  *   dx, stride 1 and p <= k - 1: the transposed convolution is a stride-1 convolution of dy (padding
  *              k-1-p) with the flipped kernel  W'[ci][(co, kh, kw)] = W[co][ci][k-1-kh][k-1-kw]:
  *              dx_n[ci] += sum W' . rows of dy_n's shifted planes                   rows_gemm, M = Cin
  *   dx, other: col = W^T dy_n (rows_gemm, M = KK, rows = dy_n's channels), dx_n += col2im(col).
  * A 1x1, stride-1, unpadded conv needs no planes: the rows are x_n's (and dy_n's) channels themselves.
- * The weight gradient of a small output (P < 256) is summed over G samples per kernel call, so the vector
- * partial sums are reduced once per G * P positions instead of once per P.
+ * The weight gradient is accumulated transposed (KK x Cout, Cout padded to Mp = 16k) and transposed back
+ * in the final reduction.
  *
  * Scratch (floats, each piece rounded up to 16 = 64 bytes), T = min(threads, N):
  *   [ packed forward W or packed dx matrix | unpacked dx matrix | T x thread area ]
- *   thread area: [ G x x-rows buffer | dy-rows buffer | dW partial (Cout x KK) + db partial (Cout) | pointers ]
+ *   thread area: [ x-rows buffer | dy-rows buffer | dy^T (P x Mp) | dW^T partial (KK x Mp) + db partial (Cout)
+ *                  | pointers ]
  * Per-thread partials are summed in thread order: results are deterministic for a thread count; forward and
  * dx do not depend on it (each sample is computed the same way by whichever thread). */
 #include "layers/conv_direct.h"
@@ -33,7 +34,7 @@ typedef struct ConvGeom {
     int rows_direct;  /* 1x1, stride 1, pad 0: x's channels are the rows */
     int planes;       /* stride 1: shifted planes (else im2col) */
     int dx_planes;    /* stride 1 and p <= k - 1: dx as a stride-1 convolution of dy */
-    int G;            /* samples per rows_dot call */
+    int Mp;           /* Cout padded for rows_dot_t */
 } ConvGeom;
 
 static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
@@ -46,10 +47,7 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
     g.rows_direct = g.k == 1 && g.s == 1 && g.p == 0;
     g.planes = g.s == 1;
     g.dx_planes = g.s == 1 && g.p <= g.k - 1;
-    g.G = g.P >= 256 ? 1 : (256 + g.P - 1) / g.P;
-    if (g.G > 8) g.G = 8;
-    int per_thread = (n + g.T - 1) / g.T;
-    if (g.G > per_thread) g.G = per_thread > 0 ? per_thread : 1;
+    g.Mp = rows_pad_m(g.cout);
     return g;
 }
 
@@ -73,14 +71,26 @@ static size_t shared_floats(const ConvGeom *g) {
     size_t bwd = rows_pack_floats(dx_m(g), dx_rows_count(g));
     return r16(fwd > bwd ? fwd : bwd) + r16((size_t)g->cout * g->KK);
 }
-static size_t thread_floats(const ConvGeom *g) {
-    return r16((size_t)g->G * xrows_floats(g)) + r16(dyrows_floats(g)) + r16((size_t)g->cout * g->KK) +
-           r16((size_t)g->cout) + pointer_floats((size_t)g->G * g->KK) + pointer_floats((size_t)dx_rows_count(g));
+/* Offsets (floats) of the pieces of a thread area. */
+typedef struct ThreadArea {
+    size_t dy, dyt, part, bias, ptr_x, ptr_d, total;
+} ThreadArea;
+
+static ThreadArea thread_area(const ConvGeom *g) {
+    ThreadArea a;
+    a.dy = r16(xrows_floats(g));
+    a.dyt = a.dy + r16(dyrows_floats(g));
+    a.part = a.dyt + r16((size_t)g->P * g->Mp);
+    a.bias = a.part + r16((size_t)g->KK * g->Mp);
+    a.ptr_x = a.bias + r16((size_t)g->cout);
+    a.ptr_d = a.ptr_x + pointer_floats((size_t)g->KK);
+    a.total = a.ptr_d + pointer_floats((size_t)dx_rows_count(g));
+    return a;
 }
 
 size_t conv_direct_scratch(const Conv2d *c, int n, int h, int w, int threads) {
     ConvGeom g = geom(c, n, h, w, threads);
-    return (shared_floats(&g) + (size_t)g.T * thread_floats(&g)) * sizeof(float);
+    return (shared_floats(&g) + (size_t)g.T * thread_area(&g).total) * sizeof(float);
 }
 
 /* B <- the rows of sample x_n; buf holds its planes or col (unused when x's channels are the rows). */
@@ -107,12 +117,11 @@ void conv_direct_forward(const Conv2d *c, const StepCtx *ctx, const Tensor *x, T
     float *Ap = ctx->scratch;
     rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap);
     float *threads_base = ctx->scratch + shared_floats(&g);
-    const size_t tf = thread_floats(&g), xf = r16((size_t)g.G * xrows_floats(&g));
-    const size_t ptr_ofs = xf + r16(dyrows_floats(&g)) + r16((size_t)g.cout * g.KK) + r16((size_t)g.cout);
+    const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
     {
-        float *area = threads_base + (size_t)omp_get_thread_num() * tf;
-        const float **B = (const float **)(void *)(area + ptr_ofs);
+        float *area = threads_base + (size_t)omp_get_thread_num() * ta.total;
+        const float **B = (const float **)(void *)(area + ta.ptr_x);
 #pragma omp for schedule(static)
         for (int i = 0; i < g.n; i++) {
             sample_rows(&g, x->data + (size_t)i * g.cin * g.h * g.w, area, B);
@@ -187,42 +196,34 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     const size_t packf = shared_floats(&g) - r16((size_t)g.cout * g.KK);
     if (dx) pack_dx_matrix(&g, W, ctx->scratch + packf, Ap);
     float *threads_base = ctx->scratch + shared_floats(&g);
-    const size_t tf = thread_floats(&g), xf1 = xrows_floats(&g), xf = r16((size_t)g.G * xf1);
-    const size_t dyf = r16(dyrows_floats(&g)), partf = r16((size_t)g.cout * g.KK);
-    const size_t ptr_ofs = xf + dyf + partf + r16((size_t)g.cout);
+    const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
     {
         const int tid = omp_get_thread_num();
-        float *area = threads_base + (size_t)tid * tf;
-        float *dybuf = area + xf, *pw = area + xf + dyf, *pb = pw + partf;
-        const float **Bx = (const float **)(void *)(area + ptr_ofs);
-        const float **Bd = (const float **)(void *)(area + ptr_ofs + pointer_floats((size_t)g.G * g.KK));
-        memset(pw, 0, sizeof(float) * (partf + r16((size_t)g.cout)));
-        const int n0 = (int)((long)g.n * tid / g.T), n1 = (int)((long)g.n * (tid + 1) / g.T);
-        for (int i0 = n0; i0 < n1; i0 += g.G) {
-            const int gc = n1 - i0 < g.G ? n1 - i0 : g.G;
-            const float *dy0 = dy + (size_t)i0 * g.cout * g.P;
+        float *area = threads_base + (size_t)tid * ta.total;
+        float *dybuf = area + ta.dy, *dyt = area + ta.dyt, *pw = area + ta.part, *pb = area + ta.bias;
+        const float **Bx = (const float **)(void *)(area + ta.ptr_x);
+        const float **Bd = (const float **)(void *)(area + ta.ptr_d);
+        memset(pw, 0, sizeof(float) * (ta.ptr_x - ta.part));
+#pragma omp for schedule(static)
+        for (int i = 0; i < g.n; i++) {
+            const float *dyn = dy + (size_t)i * g.cout * g.P;
             if (gW) {
-                for (int j = 0; j < gc; j++)
-                    sample_rows(&g, x->data + (size_t)(i0 + j) * g.cin * g.h * g.w, area + (size_t)j * xf1,
-                                Bx + (size_t)j * g.KK);
-                rows_dot(isa, g.cout, g.KK, g.P, gc, dy0, (size_t)g.P, (size_t)g.cout * g.P, Bx, pw, (size_t)g.KK);
+                sample_rows(&g, x->data + (size_t)i * g.cin * g.h * g.w, area, Bx);
+                rows_transpose(isa, g.cout, g.P, dyn, (size_t)g.P, dyt, (size_t)g.Mp, g.Mp);
+                rows_dot_t(isa, g.Mp, g.KK, g.P, 1, dyt, (size_t)g.Mp, 0, Bx, pw, (size_t)g.Mp);
             }
-            for (int j = 0; j < gc; j++) {
-                const float *dyn = dy0 + (size_t)j * g.cout * g.P;
-                if (gb)
-                    for (int o = 0; o < g.cout; o++) pb[o] += row_sum(dyn + (size_t)o * g.P, g.P);
-                if (dx) sample_dx(&g, isa, Ap, dyn, dybuf, Bd, dx + (size_t)(i0 + j) * g.cin * g.h * g.w);
-            }
+            if (gb)
+                for (int o = 0; o < g.cout; o++) pb[o] += row_sum(dyn + (size_t)o * g.P, g.P);
+            if (dx) sample_dx(&g, isa, Ap, dyn, dybuf, Bd, dx + (size_t)i * g.cin * g.h * g.w);
         }
-#pragma omp barrier
-        /* every partial is complete: sum them in thread order */
+        /* the loop's implicit barrier: every partial is complete; sum them in thread order (dW^T back to dW) */
         if (gW) {
 #pragma omp for schedule(static)
             for (int o = 0; o < g.cout; o++)
                 for (int j = 0; j < g.KK; j++) {
                     float acc = 0.0f;
-                    for (int t = 0; t < g.T; t++) acc += threads_base[(size_t)t * tf + xf + dyf + (size_t)o * g.KK + j];
+                    for (int t = 0; t < g.T; t++) acc += threads_base[(size_t)t * ta.total + ta.part + (size_t)j * g.Mp + o];
                     gW[(size_t)o * g.KK + j] += acc;
                 }
         }
@@ -230,7 +231,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
 #pragma omp single
             for (int o = 0; o < g.cout; o++) {
                 float acc = 0.0f;
-                for (int t = 0; t < g.T; t++) acc += threads_base[(size_t)t * tf + xf + dyf + partf + o];
+                for (int t = 0; t < g.T; t++) acc += threads_base[(size_t)t * ta.total + ta.bias + o];
                 gb[o] += acc;
             }
         }

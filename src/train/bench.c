@@ -70,6 +70,13 @@ void bench_config_defaults(BenchConfig *c) {
     c->ftz = 1;
 }
 
+/* CPU seconds of every thread of the process: on a shared machine the wall time measures the load too. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -291,13 +298,13 @@ static void bench_close(Bench *b) {
     if (b->y) mem_free(&b->mt, MEM_TAG_DATA, b->y, b->y_bytes);
 }
 
-static Status bench_loop(Bench *b, double *times, double *loss_last, ErrorMsg *err) {
+static Status bench_loop(Bench *b, double *times, double *cpu_times, double *loss_last, ErrorMsg *err) {
     const BenchConfig *c = b->cfg;
     int64_t total = c->warmup + c->steps;
     for (int64_t i = 0; i < total; i++) {
         const int timed = i >= c->warmup;
         if (b->prof_open) b->prof.enabled = timed;
-        double t0 = now_s();
+        double c0 = cpu_s(), t0 = now_s();
         b->ctx.step = (uint64_t)i;
         if (b->train) params_zero_grads(&b->ps);
         double t1 = now_s();
@@ -308,6 +315,7 @@ static Status bench_loop(Bench *b, double *times, double *loss_last, ErrorMsg *e
         double t3 = now_s();
         if (timed) {
             times[i - c->warmup] = t3 - t0;
+            cpu_times[i - c->warmup] = cpu_s() - c0;
             b->param_zero_s += t1 - t0;
             b->optim_s += t3 - t2;
         }
@@ -320,14 +328,15 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
     /* the CLI has checked already; a library caller may not have */
     Status st = config_validate(c, bench_config_keys, err);
     if (st) return st;
-    double *times = malloc(sizeof *times * (size_t)c->steps);
+    double *times = malloc(sizeof *times * (size_t)c->steps * 2);
     if (!times) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
+    double *cpu_times = times + c->steps;
     Bench b;
     memset(&b, 0, sizeof b);
     b.cfg = c;
     st = bench_open(&b, err);
     if (!st) st = count_flops(&b, &r->gflop_fwd_per_img, err);
-    if (!st) st = bench_loop(&b, times, &r->loss_last, err);
+    if (!st) st = bench_loop(&b, times, cpu_times, &r->loss_last, err);
     if (!st) {
         qsort(times, (size_t)c->steps, sizeof *times, cmp_double);
         size_t n = (size_t)c->steps;
@@ -341,6 +350,11 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
         r->peak_fraction = c->peak_gflops > 0 ? r->gflop_per_s / c->peak_gflops : 0;
         r->mem = report_from_tracker(&b.mt);
         r->rss_peak_bytes = bench_rss_peak_bytes();
+    }
+    if (!st) {
+        qsort(cpu_times, (size_t)c->steps, sizeof *cpu_times, cmp_double);
+        size_t n = (size_t)c->steps;
+        r->cpu_s_median = n % 2 ? cpu_times[n / 2] : 0.5 * (cpu_times[n / 2 - 1] + cpu_times[n / 2]);
     }
     if (!st && b.prof_open) {
         double sum = 0;
@@ -367,6 +381,7 @@ cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
     cJSON_AddNumberToObject(o, "step_s_median", r->step_s_median);
     cJSON_AddNumberToObject(o, "step_s_min", r->step_s_min);
     cJSON_AddNumberToObject(o, "step_s_max", r->step_s_max);
+    cJSON_AddNumberToObject(o, "cpu_s_median", r->cpu_s_median);
     cJSON_AddNumberToObject(o, "gflop_fwd_per_img", r->gflop_fwd_per_img);
     cJSON_AddNumberToObject(o, "gflop_per_img", r->gflop_per_img);
     cJSON_AddNumberToObject(o, "gflop_per_s", r->gflop_per_s);
@@ -387,8 +402,8 @@ void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
     fprintf(f, "locus bench: %s %s, batch %lld, %lld threads, %lld steps after %lld warm-up, FTZ/DAZ %s\n", c->model,
             c->mode, (long long)c->batch, (long long)c->threads, (long long)c->steps, (long long)c->warmup,
             c->ftz ? "on" : "off");
-    fprintf(f, "  step time  median %.4f s  (min %.4f, max %.4f)\n", r->step_s_median, r->step_s_min,
-            r->step_s_max);
+    fprintf(f, "  step time  median %.4f s  (min %.4f, max %.4f); CPU time of all threads, median %.4f s\n",
+            r->step_s_median, r->step_s_min, r->step_s_max, r->cpu_s_median);
     fprintf(f, "  speed      %.1f img/s, %.2f GFLOP/s (%.4f GFLOP/img: %s)", r->img_per_s, r->gflop_per_s,
             r->gflop_per_img, strcmp(c->mode, "train") ? "forward" : "3 x forward");
     if (c->peak_gflops > 0) fprintf(f, ", %.1f%% of the %.0f GFLOP/s peak", 100 * r->peak_fraction, c->peak_gflops);

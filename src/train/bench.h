@@ -44,6 +44,7 @@ void bench_config_defaults(BenchConfig *c);
 
 typedef struct BenchResult {
     double step_s_median, step_s_min, step_s_max;
+    double cpu_s_median;       /* process CPU time (all threads) per step: less sensitive to a busy machine */
     double img_per_s;          /* batch / median step time */
     double gflop_fwd_per_img;  /* forward FLOPs per image */
     double gflop_per_img;      /* per image of one step of this mode: forward (infer) or 3 x forward (train) */
