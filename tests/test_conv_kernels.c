@@ -4,8 +4,10 @@
  * padding >= kernel, bias on/off, 1..3 samples, 1 and 2 threads), for each engine (LOCUS_CONV=direct, the
  * default, and gemm) and, for the direct engine, each instruction set the CPU runs (LOCUS_ISA=generic, avx2,
  * avx512): forward output, input gradient, weight and bias gradients against a 7-loop reference computed in
- * double. The input gradient is checked on top of a non-zero starting value (backward accumulates), and
- * a detached input (grad NULL) is checked to leave the parameter gradients right. Also the ResNet shapes
+ * double. The input gradient is checked on top of a non-zero starting value (backward accumulates), or,
+ * when it is marked fresh (layer.h: grad_overwrite), from NaN garbage that backward must overwrite
+ * everywhere (stride > kernel leaves positions no window covers); a detached input (grad NULL) is checked
+ * to leave the parameter gradients right. Also the ResNet shapes
  * (3x3 stride 1 and 2, 1x1 stride 2; 16/32/64 channels) at batch 2, and the rows_* kernels at the vector
  * boundaries (N = 1..40 around 8 and 16; M from 11 to 70) directly. Fast: the shapes are small. */
 #include <math.h>
@@ -69,13 +71,15 @@ static int close_to(const char *what, const char *label, const float *got, const
     return worst <= tol;
 }
 
-static int run_case(const Geo *g, const char *engine, const char *isa, int threads, int detach, uint64_t seed) {
+/* fresh: the input gradient starts as garbage (NaN) marked fresh, and backward must overwrite all of it. */
+static int run_case(const Geo *g, const char *engine, const char *isa, int threads, int detach, int fresh,
+                    uint64_t seed) {
     setenv("LOCUS_CONV", engine, 1);
     if (isa) setenv("LOCUS_ISA", isa, 1);
     else unsetenv("LOCUS_ISA");
     char label[256];
     snprintf(label, sizeof label, "%s/%s T=%d n%d %d->%d %dx%d k%d s%d p%d%s%s", engine, isa ? isa : "-", threads,
-             g->n, g->cin, g->cout, g->h, g->w, g->k, g->s, g->p, g->bias ? " bias" : "", detach ? " detached" : "");
+             g->n, g->cin, g->cout, g->h, g->w, g->k, g->s, g->p, g->bias ? " bias" : "", detach ? " detached" : fresh ? " fresh dx" : "");
     MemTracker mt = {0};
     ParamStore ps;
     params_init(&ps, &mt);
@@ -99,7 +103,11 @@ static int run_case(const Geo *g, const char *engine, const char *isa, int threa
     float *dx0 = malloc(nx * sizeof(float));
     for (size_t i = 0; i < nx; i++) x.data[i] = frand(&rng), dx0[i] = frand(&rng);
     for (size_t i = 0; i < ny; i++) y.grad[i] = frand(&rng), y.data[i] = NAN; /* forward must write all */
-    if (x.grad) memcpy(x.grad, dx0, nx * sizeof(float));
+    if (x.grad && fresh)
+        for (size_t i = 0; i < nx; i++) x.grad[i] = NAN;
+    else if (x.grad)
+        memcpy(x.grad, dx0, nx * sizeof(float));
+    x.grad_fresh = x.grad && fresh;
     double *ry = malloc(ny * sizeof(double)), *rdx = malloc(nx * sizeof(double));
     double *rdw = malloc(nw * sizeof(double)), *rdb = malloc((size_t)g->cout * sizeof(double));
     reference(g, ho, wo, x.data, W, b, y.grad, ry, rdx, rdw, rdb);
@@ -114,7 +122,8 @@ static int run_case(const Geo *g, const char *engine, const char *isa, int threa
     /* float32 sums of up to Cin k k = 125 terms of size ~1, or N Ho Wo terms for the gradients */
     const double tol = 2e-5 * sqrt((double)g->cin * g->k * g->k + (double)g->n * ho * wo);
     int ok = close_to("forward", label, y.data, ry, ny, NULL, tol);
-    if (x.grad) ok &= close_to("dx", label, x.grad, rdx, nx, dx0, tol);
+    if (x.grad) ok &= close_to("dx", label, x.grad, rdx, nx, fresh ? NULL : dx0, tol);
+    EXPECT(!x.grad_fresh, "%s: backward left the input gradient marked fresh", label);
     ok &= close_to("dW", label, params_grad(&ps, conv.w), rdw, nw, NULL, tol);
     if (g->bias) ok &= close_to("db", label, params_grad(&ps, conv.b), rdb, (size_t)g->cout, NULL, tol);
 
@@ -208,9 +217,10 @@ int main(void) {
             if (g.h + 2 * g.p < g.k) g.h = g.k;
             if (g.w + 2 * g.p < g.k) g.w = g.k;
         }
-        const int threads = 1 + (int)(i % 2), detach = i % 7 == 3;
-        failed += !run_case(&g, "gemm", NULL, threads, detach, 1000 + i), cases++;
-        for (int a = 0; a < n_isa; a++) failed += !run_case(&g, "direct", run_isas[a], threads, detach, 1000 + i), cases++;
+        const int threads = 1 + (int)(i % 2), detach = i % 7 == 3, fresh = i % 3 == 1;
+        failed += !run_case(&g, "gemm", NULL, threads, detach, fresh, 1000 + i), cases++;
+        for (int a = 0; a < n_isa; a++)
+            failed += !run_case(&g, "direct", run_isas[a], threads, detach, fresh, 1000 + i), cases++;
     }
     unsetenv("LOCUS_CONV");
     unsetenv("LOCUS_ISA");

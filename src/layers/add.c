@@ -1,6 +1,7 @@
 /* add.c — y = x0 + x1 (+ x2 + x3), elementwise, same shapes (see merge.h).
- * Backward adds dy into each input's gradient in turn; the inputs are handled one after the other (never
- * two at once), so an input that appears twice (add(x, x)) correctly receives 2 dy without a race. */
+ * Backward adds dy into each input's gradient in turn (or copies it into a fresh one); the inputs are
+ * handled one after the other (never two at once), so an input that appears twice (add(x, x)) correctly
+ * receives 2 dy without a race: the first pass writes, the second adds. */
 #include <stddef.h>
 
 #include "layers/merge.h"
@@ -44,11 +45,17 @@ static void add_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
     for (int k = 0; k < n_in; k++) {
         float *dx = in[k]->grad;
         if (!dx) continue;
+        if (layer_grad_overwrite(in[k])) {
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > 65536)
-        for (ptrdiff_t i = 0; i < n; i++) dx[i] += dy[i];
+            for (ptrdiff_t i = 0; i < n; i++) dx[i] = dy[i];
+        } else {
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (n > 65536)
+            for (ptrdiff_t i = 0; i < n; i++) dx[i] += dy[i];
+        }
     }
 }
 
-static const LayerOps add_ops = {.type = "add", .out_shape = add_shape, .forward = add_forward, .backward = add_backward};
+static const LayerOps add_ops = {
+    .type = "add", .out_shape = add_shape, .forward = add_forward, .backward = add_backward, .grad_overwrite = 1};
 
 void add_init(Add *l, const char *name) { layer_set_name(&l->base, &add_ops, name); }

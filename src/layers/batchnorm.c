@@ -4,7 +4,9 @@
  * channel is N strips of S contiguous floats and channels never share memory: the per-channel loops run
  * in parallel with no reduction across threads. Each strip is summed in 16 float lanes (vectorised, a
  * fixed order whatever the thread count) and the strip sums in double, which keeps the statistics
- * accurate at close to memory speed.
+ * accurate at close to memory speed. Forward reads the input twice (statistics, then normalisation: the
+ * variance comes from each strip while it is in L1), backward reads x and dy twice and writes dx once
+ * (overwriting a fresh input gradient, see layer.h).
  *
  * Cache (when recording): mean[C], invstd[C] used by the forward, then one float: 1 when they are batch
  * statistics (training), 0 when they are the running statistics (eval mode while recording, e.g. a frozen
@@ -106,11 +108,19 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
     for (int c = 0; c < C; c++) {
         double mean, var;
         if (train) {
-            double sum = 0, sq = 0;
-            for (int i = 0; i < n; i++) sum += strip_sum(x + ((size_t)i * C + c) * S, S);
-            mean = sum / (double)M;
-            /* two passes (not sum of squares) so that a large mean does not cancel the variance */
-            for (int i = 0; i < n; i++) sq += strip_sqdev(x + ((size_t)i * C + c) * S, S, (float)mean);
+            /* one pass over memory: each strip's sum, then its squared deviations from its own mean while
+             * the strip is still in L1, merged across strips by Chan et al.'s pairwise update -- as exact as
+             * two passes over the whole channel (a large mean does not cancel the variance) */
+            double sq = 0;
+            mean = 0;
+            for (int i = 0; i < n; i++) {
+                const float *xs = x + ((size_t)i * C + c) * S;
+                const double ms = (double)strip_sum(xs, S) / S;
+                const double qs = strip_sqdev(xs, S, (float)ms);
+                const double na = (double)i * S, nb = S, delta = ms - mean;
+                mean += delta * nb / (na + nb);
+                sq += qs + delta * delta * na * nb / (na + nb);
+            }
             var = sq / (double)M;
             double unbiased = M > 1 ? sq / (double)(M - 1) : var;
             rm[c] = (float)((1.0 - b->momentum) * rm[c] + b->momentum * mean);
@@ -145,6 +155,7 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
     const int batch_stats = cm[2 * C] != 0.0f;
     const float *x = in[0]->data, *dy = out->grad, *gamma = params_value(ctx->params, b->weight);
     float *dx = in[0]->grad, *dg = params_grad(ctx->params, b->weight), *db = params_grad(ctx->params, b->bias);
+    const int overwrite = dx && layer_grad_overwrite(in[0]); /* channels are disjoint: all write or all add */
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
     for (int c = 0; c < C; c++) {
         const float mean = cm[c], invstd = ci[c];
@@ -163,10 +174,12 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
             const size_t o = ((size_t)i * C + c) * S;
             const float *restrict xs = x + o, *restrict dys = dy + o;
             float *restrict dxs = dx + o;
+            if (overwrite) {
 #pragma omp simd
-            for (int j = 0; j < S; j++) {
-                const float xhat = (xs[j] - mean) * invstd;
-                dxs[j] += k * (dys[j] - mdy - xhat * mdyx);
+                for (int j = 0; j < S; j++) dxs[j] = k * (dys[j] - mdy - (xs[j] - mean) * invstd * mdyx);
+            } else {
+#pragma omp simd
+                for (int j = 0; j < S; j++) dxs[j] += k * (dys[j] - mdy - (xs[j] - mean) * invstd * mdyx);
             }
         }
     }
@@ -176,12 +189,14 @@ static const LayerOps bn2d_ops = {.type = "batchnorm2d",
                                   .out_shape = bn_shape,
                                   .cache_bytes = bn_cache,
                                   .forward = bn_forward,
-                                  .backward = bn_backward};
+                                  .backward = bn_backward,
+                                  .grad_overwrite = 1};
 static const LayerOps bn1d_ops = {.type = "batchnorm1d",
                                   .out_shape = bn_shape,
                                   .cache_bytes = bn_cache,
                                   .forward = bn_forward,
-                                  .backward = bn_backward};
+                                  .backward = bn_backward,
+                                  .grad_overwrite = 1};
 
 static void bn_init(BatchNorm *l, const LayerOps *ops, ParamStore *ps, const char *name, int c, int is2d) {
     CHECK(c >= 1, "%s %s: %d channels", ops->type, name, c);

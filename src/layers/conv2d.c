@@ -168,6 +168,7 @@ static void conv_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     float *gb = c->b >= 0 ? params_grad(ctx->params, c->b) : NULL;
     const float *x = in[0]->data, *dy = out->grad;
     float *dx = in[0]->grad;
+    const int overwrite = dx && layer_grad_overwrite(in[0]);
     float *parts = ctx->scratch + (size_t)T * colf;
 #pragma omp parallel num_threads(T)
     {
@@ -191,6 +192,7 @@ static void conv_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
                 for (int o = 0; o < c->cout; o++) pb[o] += row_sum(dyn + (size_t)o * P, P);
             if (dx) {
                 float *dxn = dx + (size_t)i * c->cin * h * w;
+                if (overwrite) memset(dxn, 0, sizeof(float) * (size_t)c->cin * h * w);
                 if (colf) {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, P, c->cout, 1.0f, W, kk, dyn, P, 0.0f,
                                 col, P);
@@ -227,7 +229,8 @@ static const LayerOps conv2d_ops = {.type = "conv2d",
                                     .out_shape = conv_shape,
                                     .scratch_bytes = conv_scratch,
                                     .forward = conv_forward,
-                                    .backward = conv_backward};
+                                    .backward = conv_backward,
+                                    .grad_overwrite = 1};
 
 void conv2d_init(Conv2d *l, ParamStore *ps, const char *name, int cin, int cout, int k, int stride, int pad,
                  int bias) {

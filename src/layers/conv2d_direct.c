@@ -162,21 +162,22 @@ static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float 
     }
 }
 
-/* dx_n (Cin x H x W) += the input gradient of sample n from dy_n (Cout x Ho x Wo). */
+/* dx_n (Cin x H x W) += (or, overwrite, =) the input gradient of sample n from dy_n (Cout x Ho x Wo). */
 static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const float *dyn, float *buf,
-                      const float **B, float *dxn) {
+                      const float **B, float *dxn, int overwrite) {
     const int HW = g->h * g->w;
     if (g->rows_direct) {
         for (int co = 0; co < g->cout; co++) B[co] = dyn + (size_t)co * g->P;
-        rows_gemm(isa, g->cin, HW, g->cout, Ap, B, dxn, (size_t)HW, 1);
+        rows_gemm(isa, g->cin, HW, g->cout, Ap, B, dxn, (size_t)HW, !overwrite);
     } else if (g->dx_planes) {
         const int pp = g->k - 1 - g->p;
         conv_planes_fill(dyn, g->cout, g->ho, g->wo, g->k, pp, buf);
         conv_planes_rows(buf, g->cout, g->ho, g->wo, g->k, pp, B);
-        rows_gemm(isa, g->cin, HW, g->cout * g->k * g->k, Ap, B, dxn, (size_t)HW, 1);
-    } else {
+        rows_gemm(isa, g->cin, HW, g->cout * g->k * g->k, Ap, B, dxn, (size_t)HW, !overwrite);
+    } else { /* col2im may leave positions no window covers (stride > k): zero them on overwrite */
         for (int co = 0; co < g->cout; co++) B[co] = dyn + (size_t)co * g->P;
         rows_gemm(isa, g->KK, g->P, g->cout, Ap, B, buf, (size_t)g->P, 0);
+        if (overwrite) memset(dxn, 0, sizeof(float) * (size_t)g->cin * HW);
         conv_col2im_add(buf, g->cin, g->h, g->w, g->k, g->s, g->p, g->ho, g->wo, dxn);
     }
 }
@@ -192,6 +193,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     float *gb = c->b >= 0 ? params_grad(ctx->params, c->b) : NULL;
     const float *dy = out->grad;
     float *dx = x->grad;
+    const int overwrite = dx && layer_grad_overwrite(x); /* samples are disjoint: all write or all add */
     float *Ap = ctx->scratch;
     const size_t packf = shared_floats(&g) - r16((size_t)g.cout * g.KK);
     if (dx) pack_dx_matrix(&g, W, ctx->scratch + packf, Ap);
@@ -215,7 +217,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
             }
             if (gb)
                 for (int o = 0; o < g.cout; o++) pb[o] += row_sum(dyn + (size_t)o * g.P, g.P);
-            if (dx) sample_dx(&g, isa, Ap, dyn, dybuf, Bd, dx + (size_t)i * g.cin * g.h * g.w);
+            if (dx) sample_dx(&g, isa, Ap, dyn, dybuf, Bd, dx + (size_t)i * g.cin * g.h * g.w, overwrite);
         }
         /* the loop's implicit barrier: every partial is complete; sum them in thread order (dW^T back to dW) */
         if (gW) {

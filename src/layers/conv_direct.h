@@ -9,6 +9,7 @@
 /* Bytes of scratch the direct forward and backward need for input N x Cin x H x W with `threads` threads. */
 size_t conv_direct_scratch(const Conv2d *c, int n, int h, int w, int threads);
 void conv_direct_forward(const Conv2d *c, const StepCtx *ctx, const Tensor *x, Tensor *out);
+/* Honours x->grad_fresh (layer_grad_overwrite): a fresh input gradient is written, not added to. */
 void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const Tensor *out);
 
 #endif
