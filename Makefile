@@ -76,4 +76,4 @@ bench: $(BUILD)/locus
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(CLI_OBJ:.o=.d) $(TEST_HELPER_OBJ:.o=.d)

@@ -155,6 +155,12 @@ static int merge_cases(void) {
     bad += gradcheck_run(&(GradcheckCase){.name = "add 3 inputs, middle detached", .fn = one_layer, .user = &add,
                                           .n_in = 3, .in_shape = {shape3(2, 3, 4), shape3(2, 3, 4), shape3(2, 3, 4)},
                                           .in_no_grad = {0, 1, 0}, .seed = 41});
+    Add add_relu;
+    add_relu_init(&add_relu, "add_relu");
+    bad += gradcheck_run(&(GradcheckCase){.name = "add_relu x + x (fan-out)", .fn = twice, .user = &add_relu,
+                                          .n_in = 1, .in_shape = {shape4(2, 3, 2, 2)}, .seed = 42});
+    bad += gradcheck_run(&(GradcheckCase){.name = "add_relu 2 inputs", .fn = one_layer, .user = &add_relu, .n_in = 2,
+                                          .in_shape = {shape3(2, 3, 4), shape3(2, 3, 4)}, .seed = 43});
     Concat cat1, catl;
     concat_init(&cat1, "cat", 1);
     concat_init(&catl, "cat_last", -1);

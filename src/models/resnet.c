@@ -7,15 +7,15 @@
  *   head ("head"):  global average pool + Linear(64 -> classes, bias)
  * Parameter names are PyTorch's (conv1, bn1, layer1.0.conv1, layer1.0.shortcut.0, fc, ...).
  * Init: convs N(0, sqrt(2 / (k*k*C_out))), BN gamma 1 / beta 0, Linear PyTorch default.
- * A BN directly followed by a ReLU (stem, bn1 of each block) is one batchnorm2d_relu layer (norm.h): the
- * same numbers bit for bit, one pass over memory and one saved activation fewer. */
+ * A BN directly followed by a ReLU (stem, bn1 of each block) is one batchnorm2d_relu layer (norm.h), the
+ * residual join and the ReLU after it one add_relu (merge.h): the same numbers bit for bit, one pass over
+ * memory and one saved activation fewer each. */
 #include "models/resnet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers/activation.h"
 #include "layers/conv.h"
 #include "layers/linear.h"
 #include "layers/merge.h"
@@ -25,8 +25,7 @@
 typedef struct BasicBlock {
     Conv2d conv1, conv2, sc_conv;
     BatchNorm bn1, bn2, sc_bn; /* bn1 has the ReLU fused in */
-    Relu relu2;
-    Add add;
+    Add add;                   /* add_relu: the block's final ReLU fused in */
     int has_shortcut;
 } BasicBlock;
 
@@ -65,9 +64,7 @@ static void block_create(BasicBlock *b, ParamStore *ps, const char *prefix, int 
         batchnorm2d_init(&b->sc_bn, ps, name, c);
     }
     snprintf(name, sizeof name, "%s.add", prefix);
-    add_init(&b->add, name);
-    snprintf(name, sizeof name, "%s.relu2", prefix);
-    relu_init(&b->relu2, name);
+    add_relu_init(&b->add, name);
 }
 
 static Tensor *block_forward(const BasicBlock *b, Tape *t, Tensor *x) {
@@ -77,7 +74,7 @@ static Tensor *block_forward(const BasicBlock *b, Tape *t, Tensor *x) {
     h = tape_call1(t, &b->bn2.base, h);
     Tensor *sc = x;
     if (b->has_shortcut) sc = tape_call1(t, &b->sc_bn.base, tape_call1(t, &b->sc_conv.base, x));
-    return tape_call1(t, &b->relu2.base, tape_call2(t, &b->add.base, h, sc));
+    return tape_call2(t, &b->add.base, h, sc);
 }
 
 static Tensor *resnet_unit_forward(Model *m, Tape *t, int u, Tensor *x) {
