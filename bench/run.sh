@@ -11,7 +11,8 @@
 #    the spec's 220 GFLOP/s per core when the loop cannot be compiled;
 # 2. for threads in 1 2, for mode in train infer: REPEATS x (one locus process, one PyTorch process),
 #    interleaved so that both sides see the same machine load (the machines are shared and noisy);
-# 3. prints a markdown table (min / median / max img/s per side, ratio of medians, GFLOP/s and fraction of
+# 3. one `locus bench --profile` run (1 thread, train): the per-layer time table;
+# 4. prints a markdown table (min / median / max img/s per side, ratio of medians, GFLOP/s and fraction of
 #    the measured peak, peak RSS) with the date, machine, commit, load, environment and exact commands, and
 #    appends it to bench/RESULTS.md (append-only: results are never edited, only added).
 # Environment: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as the environment sets them (reported);
@@ -127,6 +128,9 @@ for threads in 1 2; do
         done
     done
 done
+# one profiled locus run: where the step's time goes, per layer type (locus bench --profile)
+echo "bench: $MODEL train, 1 thread, per-layer profile" >&2
+$LOCUS bench --model $MODEL --mode train --batch $BATCH --threads 1 $TRAIN_STEPS --ftz --profile > "$work/profile.txt"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(( $(date +%s) - start ))
 
@@ -178,6 +182,12 @@ EOF
          "img/s = batch / median step time over the timed steps"
     echo
     cat "$work/table.md"
+    echo
+    echo "Where locus's training step goes (\`$LOCUS bench --model $MODEL --mode train --batch $BATCH --threads 1 $TRAIN_STEPS --ftz --profile\`):"
+    echo
+    echo '```'
+    cat "$work/profile.txt"
+    echo '```'
     echo
     echo "Commands (each run $REPEATS time(s)):"
     echo
