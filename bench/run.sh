@@ -11,11 +11,12 @@
 #    the spec's 220 GFLOP/s per core when the loop cannot be compiled;
 # 2. for threads in 1 2, for mode in train infer: REPEATS x (one locus process, one PyTorch process),
 #    interleaved so that both sides see the same machine load (the machines are shared and noisy);
-# 3. prints a markdown table (min / median / max img/s per side, ratio of medians, GFLOP/s and fraction of
+# 3. one `locus bench --profile` run (1 thread, train): the per-layer time table;
+# 4. prints a markdown table (min / median / max img/s per side, ratio of medians, GFLOP/s and fraction of
 #    the measured peak, peak RSS) with the date, machine, commit, load, environment and exact commands, and
 #    appends it to bench/RESULTS.md (append-only: results are never edited, only added).
 # Environment: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as the environment sets them (reported);
-# OMP_WAIT_POLICY=passive; neither side enables flush-to-zero / denormals-are-zero.
+# OMP_WAIT_POLICY=passive; both sides flush denormals (FTZ/DAZ: --ftz; PyTorch set_flush_denormal(True)).
 # Needs $BUILD/locus (BUILD defaults to build; make passes its BUILD), /usr/bin/python3 with torch, and
 # libtcmalloc-minimal4.
 set -eu
@@ -113,7 +114,7 @@ for threads in 1 2; do
     if [ "$threads" = 1 ]; then peak=$PEAK1; else peak=$PEAK2; fi
     for mode in train infer; do
         if [ "$mode" = train ]; then steps=$TRAIN_STEPS; else steps=$INFER_STEPS; fi
-        common="--model $MODEL --mode $mode --batch $BATCH --threads $threads $steps --peak-gflops $peak --json"
+        common="--model $MODEL --mode $mode --batch $BATCH --threads $threads $steps --peak-gflops $peak --ftz --json"
         lcmd="OMP_WAIT_POLICY=passive $LOCUS bench $common"
         tcmd="LD_PRELOAD=$TCMALLOC OMP_WAIT_POLICY=passive $PY bench/torch_ref.py $common"
         echo "$lcmd" >> "$work/commands.txt"
@@ -127,6 +128,9 @@ for threads in 1 2; do
         done
     done
 done
+# one profiled locus run: where the step's time goes, per layer type (locus bench --profile)
+echo "bench: $MODEL train, 1 thread, per-layer profile" >&2
+$LOCUS bench --model $MODEL --mode train --batch $BATCH --threads 1 $TRAIN_STEPS --ftz --profile > "$work/profile.txt"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 elapsed=$(( $(date +%s) - start ))
 
@@ -173,11 +177,17 @@ EOF
     echo "- commit: $commit; locus OpenBLAS: $blas; PyTorch $torch_version with tcmalloc (LD_PRELOAD=$TCMALLOC)"
     echo "- load average (1/5/15 min) before: $load_before, after: $load_after (2 cores; other work was running if > ~0.5); $elapsed s in all"
     echo "- environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-(unset)} (as the environment sets them, unchanged);" \
-         "OMP_WAIT_POLICY=passive; FTZ/DAZ off on both sides (PyTorch: set_flush_denormal(False))"
+         "OMP_WAIT_POLICY=passive; FTZ/DAZ on on both sides (--ftz; PyTorch: set_flush_denormal(True))"
     echo "- each number is one separate process; $REPEATS repeat(s) per side, locus and PyTorch interleaved;" \
          "img/s = batch / median step time over the timed steps"
     echo
     cat "$work/table.md"
+    echo
+    echo "Where locus's training step goes (\`$LOCUS bench --model $MODEL --mode train --batch $BATCH --threads 1 $TRAIN_STEPS --ftz --profile\`):"
+    echo
+    echo '```'
+    cat "$work/profile.txt"
+    echo '```'
     echo
     echo "Commands (each run $REPEATS time(s)):"
     echo

@@ -11,8 +11,9 @@ timm layout).
 FLOP accounting is the spec's and the same as locus's: forward = 2 x MACs of Conv2d and Linear layers plus
 QK^T and AV of attention, counted from the real shapes with forward hooks; a training step = 3 x forward.
 
-Run with /usr/bin/python3 (Debian python3-torch 1.13). Denormals are left as PyTorch's default (no
-flush-to-zero), as in locus. Example:
+Run with /usr/bin/python3 (Debian python3-torch 1.13). Denormals: PyTorch's default (no flush-to-zero)
+unless --ftz (torch.set_flush_denormal(True), FTZ/DAZ), which is what `locus bench` does by default; pass
+--ftz / --no-ftz to both sides alike. Example:
   LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 OMP_WAIT_POLICY=passive \
       /usr/bin/python3 bench/torch_ref.py --model resnet32 --mode train --batch 128 --threads 1 --json
 """
@@ -175,13 +176,15 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--peak-gflops", type=float, default=0.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--ftz", action=argparse.BooleanOptionalAction, default=False,
+                    help="flush denormals to zero (FTZ/DAZ), as locus bench does by default")
     a = ap.parse_args()
     if a.warmup < 0:
         ap.error("--warmup must be >= 0")
 
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
-    torch.set_flush_denormal(False)
+    torch.set_flush_denormal(a.ftz)
     torch.manual_seed(a.seed)
     model = make_model(a.model, a.in_c, a.in_hw, a.classes)
     x = torch.randn(a.batch, a.in_c, a.in_hw, a.in_hw)
@@ -220,6 +223,7 @@ def main():
         "step_s_median": med, "step_s_min": min(times), "step_s_max": max(times),
         "gflop_fwd_per_img": fwd * 1e-9, "gflop_per_img": per_img,
         "gflop_per_s": per_img * a.batch / med,
+        "ftz": a.ftz,
     }
     if a.peak_gflops > 0:
         r["peak_gflops"] = a.peak_gflops

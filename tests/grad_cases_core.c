@@ -94,16 +94,20 @@ static int conv_cases(void) {
 
 static int bn_cases(void) {
     int bad = 0;
-    for (int mode = 0; mode < 5; mode++) {
-        /* 0: 2-D training, 1: 1-D training, 2: 2-D eval forward, 3: 2-D eval backward, 4: 1-D eval backward */
+    for (int mode = 0; mode < 7; mode++) {
+        /* 0: 2-D training, 1: 1-D training, 2: 2-D eval forward, 3: 2-D eval backward, 4: 1-D eval backward,
+         * 5: 2-D with fused ReLU training, 6: the same, eval-mode backward */
         static const char *names[] = {"batchnorm2d train", "batchnorm1d train", "batchnorm2d eval (forward)",
-                                      "batchnorm2d eval-mode backward", "batchnorm1d eval-mode backward"};
+                                      "batchnorm2d eval-mode backward", "batchnorm1d eval-mode backward",
+                                      "batchnorm2d_relu train", "batchnorm2d_relu eval-mode backward"};
         const int is2d = mode != 1 && mode != 4;
         MemTracker mt = {0};
         ParamStore ps;
         params_init(&ps, &mt);
         BatchNorm bn;
-        if (is2d)
+        if (mode >= 5)
+            batchnorm2d_relu_init(&bn, &ps, "bn", 3);
+        else if (is2d)
             batchnorm2d_init(&bn, &ps, "bn", 3);
         else
             batchnorm1d_init(&bn, &ps, "bn", 5);
@@ -111,8 +115,9 @@ static int bn_cases(void) {
         Rng rng;
         rng_seed(&rng, 200 + mode);
         bn_randomize(&bn, &ps, &rng);
-        GradcheckCase c = {.name = names[mode], .fn = mode >= 3 ? eval_layer : one_layer, .user = &bn, .params = &ps,
-                           .n_in = 1, .eval_mode = mode == 2, .eps = 1e-2, .seed = 20 + mode};
+        const int eval_backward = mode == 3 || mode == 4 || mode == 6;
+        GradcheckCase c = {.name = names[mode], .fn = eval_backward ? eval_layer : one_layer, .user = &bn,
+                           .params = &ps, .n_in = 1, .eval_mode = mode == 2, .eps = 1e-2, .seed = 20 + mode};
         c.in_shape[0] = is2d ? shape4(4, 3, 3, 2) : shape2(6, 5);
         bad += gradcheck_run(&c);
         params_free(&ps);
@@ -150,6 +155,12 @@ static int merge_cases(void) {
     bad += gradcheck_run(&(GradcheckCase){.name = "add 3 inputs, middle detached", .fn = one_layer, .user = &add,
                                           .n_in = 3, .in_shape = {shape3(2, 3, 4), shape3(2, 3, 4), shape3(2, 3, 4)},
                                           .in_no_grad = {0, 1, 0}, .seed = 41});
+    Add add_relu;
+    add_relu_init(&add_relu, "add_relu");
+    bad += gradcheck_run(&(GradcheckCase){.name = "add_relu x + x (fan-out)", .fn = twice, .user = &add_relu,
+                                          .n_in = 1, .in_shape = {shape4(2, 3, 2, 2)}, .seed = 42});
+    bad += gradcheck_run(&(GradcheckCase){.name = "add_relu 2 inputs", .fn = one_layer, .user = &add_relu, .n_in = 2,
+                                          .in_shape = {shape3(2, 3, 4), shape3(2, 3, 4)}, .seed = 43});
     Concat cat1, catl;
     concat_init(&cat1, "cat", 1);
     concat_init(&catl, "cat_last", -1);

@@ -91,8 +91,9 @@ static void test_help_and_bad_input(void) {
            "missing dataset: exit 3 with a hint: %s", out_text);
     EXPECT(run("train --mem-limit 1M " TINY) == 5 && strstr(out_text, "limit"), "mem-limit refusal: %s", out_text);
     EXPECT(run("train --k 4 " TINY) == 2 && strstr(out_text, "--method"), "--k with e2e refused: %s", out_text);
-    /* resnet32 dgl K=2 at batch 128 needs ~330 MiB; 250M fits at a larger K (or a smaller batch) */
-    EXPECT(run("memplan --model resnet32 --method dgl --k 2 --batch 128 --mem-limit 250M --limit-train 256") == 5 &&
+    /* resnet32 dgl K=2 at batch 128 needs ~240 MiB (with the fused BN-ReLU and add-ReLU layers; ~330 before);
+     * 200M fits at a larger K (or a smaller batch) */
+    EXPECT(run("memplan --model resnet32 --method dgl --k 2 --batch 128 --mem-limit 200M --limit-train 256") == 5 &&
                strstr(out_text, "--k "),
            "mem-limit suggests a K for local methods: %s", out_text);
 }
@@ -120,7 +121,9 @@ static void test_train_summary_memplan_eval(void) {
         EXPECT(a == b, "summary %s: peak %.0f predicted %.0f", tags[i], a, b);
     }
     double acc = cJSON_GetNumberValue(cJSON_GetObjectItem(s, "test_acc_last"));
-    EXPECT(acc > 0.3 && acc <= 1.0, "a tiny run learns something: acc %.3f", acc);
+    /* chance is 0.10; this run ends near 0.30, and which side of 0.30 depends on float summation order
+     * (convolution engine, thread count), so the bar sits clearly above chance, not at the typical value */
+    EXPECT(acc >= 0.2 && acc <= 1.0, "a tiny run learns something: acc %.3f", acc);
     /* a second run into the same folder is refused, unless --overwrite */
     snprintf(args, sizeof args, "train " TINY " --epochs 1 --out %s --name a", tmp);
     EXPECT(run(args) == 2 && strstr(out_text, "--resume"), "existing run folder refused: %s", out_text);

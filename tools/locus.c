@@ -189,6 +189,7 @@ static int cmd_bench(int argc, char **argv) {
     } else {
         bench_print(stdout, &cfg, &r);
     }
+    bench_result_free(&r);
     return 0;
 }
 

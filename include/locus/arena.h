@@ -63,6 +63,8 @@ void gradpool_init_plan(GradPool *g, MemTracker *mt, MemTag tag);
 void gradpool_free(GradPool *g);
 /* Zeroed block of `bytes` (rounded up to MEM_ALIGN); NULL in plan mode; *ok = 0 when full. */
 float *gradpool_alloc(GradPool *g, size_t bytes, int *ok);
+/* The same block, not zeroed (the caller writes every byte before reading any). */
+float *gradpool_alloc_uninit(GradPool *g, size_t bytes, int *ok);
 /* Gives back the block at `offset` (as reported by gradpool_last_offset right after its alloc). */
 void gradpool_release(GradPool *g, size_t offset, size_t bytes);
 /* Offset of the last block handed out by gradpool_alloc (valid in plan mode too). */

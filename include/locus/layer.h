@@ -10,7 +10,9 @@
  *    needs beyond the inputs and output (which stay alive until backward).
  *  - backward reads out->grad (dLoss/dout) and *accumulates* (+=) into in[i]->grad for each input whose
  *    grad is non-NULL (NULL = do not propagate), and into its parameter gradients. Accumulation makes
- *    fan-out, weight sharing and several losses work with no extra code.
+ *    fan-out, weight sharing and several losses work with no extra code. (Opt-in refinement: a layer
+ *    with ops->grad_overwrite overwrites an input gradient that layer_grad_overwrite reports fresh, which
+ *    is the same as adding into zeros, minus the zeroing.)
  *  - shapes are validated in out_shape, which returns LOCUS_ERR_ARG with a message on mismatch. */
 #ifndef LOCUS_LAYER_H
 #define LOCUS_LAYER_H
@@ -46,12 +48,25 @@ typedef struct LayerOps {
     void (*forward)(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out, void *cache);
     void (*backward)(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, const Tensor *out,
                      const void *cache);
+    /* 1: backward calls layer_grad_overwrite on each input gradient it writes and, when that says so,
+     * writes every element (=) instead of accumulating; 0 (the default): the tape zeroes a fresh input
+     * gradient before backward, which then accumulates as always. */
+    int grad_overwrite;
 } LayerOps;
 
 struct Layer {
     const LayerOps *ops;
     char name[96]; /* instance name, e.g. "layer1.0.conv1": used in errors and the NaN report */
 };
+
+/* For a backward about to write x->grad (grad_overwrite layers only): 1 when the gradient is fresh, so
+ * the layer must overwrite every element; 0 when it must accumulate. Marks the gradient written, so call
+ * it once per input before writing (an input listed twice, add(x, x), gets 1 then 0: write, then add). */
+static inline int layer_grad_overwrite(Tensor *x) {
+    int fresh = x->grad_fresh;
+    x->grad_fresh = 0;
+    return fresh;
+}
 
 static inline void layer_set_name(Layer *l, const LayerOps *ops, const char *name) {
     l->ops = ops;

@@ -19,6 +19,7 @@
 
 #include "locus/arena.h"
 #include "locus/layer.h"
+#include "locus/profile.h"
 
 #define TAPE_MAX_INPUTS 4
 
@@ -49,6 +50,7 @@ typedef struct Tape {
     TapeTensor *tensors;
     int recording;       /* 1 while training: push records, fill caches */
     size_t scratch_need; /* largest scratch any call asked for (plan mode sizes the workspace with it) */
+    Profile *profile;    /* non-NULL: time every layer call into it (locus bench --profile) */
     Status status;
     ErrorMsg err;
     /* Optional: told of every recorded layer call (its inputs and output shape) before it runs; set

@@ -27,6 +27,11 @@ typedef struct Tensor {
      * kept separately from `grad` because in plan mode no memory (and so no pointer) exists. */
     int grad_held;
     size_t grad_offset;
+    /* 1: the tape handed `grad` out uninitialised and no backward has written it yet. A layer whose ops
+     * set grad_overwrite then writes (=) every element instead of accumulating (layer_grad_overwrite);
+     * for any other layer the tape zeroes it first. Saves a memset and a read of every activation
+     * gradient. */
+    int grad_fresh;
 } Tensor;
 
 static inline size_t shape_numel(const Shape *s) {

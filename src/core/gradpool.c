@@ -38,7 +38,7 @@ void gradpool_free(GradPool *g) {
     memset(g, 0, sizeof *g);
 }
 
-float *gradpool_alloc(GradPool *g, size_t bytes, int *ok) {
+float *gradpool_alloc_uninit(GradPool *g, size_t bytes, int *ok) {
     size_t n = mem_round_up(bytes);
     size_t off = SIZE_MAX;
     for (int i = 0; i < g->n_free; i++) {
@@ -66,9 +66,12 @@ float *gradpool_alloc(GradPool *g, size_t bytes, int *ok) {
     g->live += n;
     mem_track_use(g->mt, g->tag, n);
     g->last_offset = off;
-    if (!g->base) return NULL;
-    float *p = (float *)(g->base + off);
-    memset(p, 0, n);
+    return g->base ? (float *)(g->base + off) : NULL;
+}
+
+float *gradpool_alloc(GradPool *g, size_t bytes, int *ok) {
+    float *p = gradpool_alloc_uninit(g, bytes, ok);
+    if (p) memset(p, 0, mem_round_up(bytes));
     return p;
 }
 

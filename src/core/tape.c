@@ -1,9 +1,10 @@
 /* tape.c — forward recording, backward replay and barriers (see tape.h).
  *
  * Memory per tape_call: one TapeTensor + one TapeRecord in the meta arena, out + cache in the data
- * arena. Per backward: the gradient of each record's inputs comes from the grad pool on first use
- * (zeroed, then accumulated by every consumer), and the gradient of a record's output goes back to the
- * pool right after that record's backward, when it is complete and no longer needed. */
+ * arena. Per backward: the gradient of each record's inputs comes from the grad pool on first use,
+ * uninitialised and marked fresh: the first consumer overwrites it if its layer can (grad_overwrite),
+ * else the tape zeroes it first; later consumers accumulate. The gradient of a record's output goes back
+ * to the pool right after that record's backward, when it is complete and no longer needed. */
 #include "locus/tape.h"
 
 #include <math.h>
@@ -65,6 +66,7 @@ static void grad_drop(Tape *t, Tensor *x) {
     if (!x->grad_held) return;
     gradpool_release(&t->grads, x->grad_offset, tensor_bytes(x));
     x->grad_held = 0;
+    x->grad_fresh = 0;
     x->grad = NULL;
 }
 
@@ -182,7 +184,14 @@ Tensor *tape_call(Tape *t, const Layer *l, Tensor *const *in, int n_in) {
         r->cache = cache;
         t->top = r;
     }
-    if (!tape_is_plan(t)) l->ops->forward(l, t->ctx, in, n_in, out, cache);
+    if (tape_is_plan(t)) return out;
+    if (!t->profile || !t->profile->enabled) {
+        l->ops->forward(l, t->ctx, in, n_in, out, cache);
+        return out;
+    }
+    double t0 = profile_now();
+    l->ops->forward(l, t->ctx, in, n_in, out, cache);
+    profile_add_forward(t->profile, l, in, out, profile_now() - t0);
     return out;
 }
 
@@ -213,7 +222,7 @@ void tape_hook(Tape *t, TapeHookFn fn, void *arg) {
 static int grad_hold(Tape *t, Tensor *x) {
     if (x->grad_held) return 1;
     int ok;
-    x->grad = gradpool_alloc(&t->grads, tensor_bytes(x), &ok);
+    x->grad = gradpool_alloc_uninit(&t->grads, tensor_bytes(x), &ok);
     if (!ok) {
         char cap[32];
         t->status = status_fail(&t->err, LOCUS_ERR_OOM,
@@ -224,7 +233,30 @@ static int grad_hold(Tape *t, Tensor *x) {
     }
     x->grad_offset = gradpool_last_offset(&t->grads);
     x->grad_held = 1;
+    x->grad_fresh = x->grad != NULL;
     return 1;
+}
+
+/* A fresh gradient that will be accumulated into (by the tape, or a layer without grad_overwrite) is
+ * zeroed first. */
+static void grad_zero_if_fresh(Tape *t, Tensor *x) {
+    if (!x->grad_fresh) return;
+    const int timed = t->profile && t->profile->enabled;
+    double t0 = timed ? profile_now() : 0;
+    memset(x->grad, 0, tensor_bytes(x));
+    x->grad_fresh = 0;
+    if (timed) t->profile->grad_zero_s += profile_now() - t0;
+}
+
+static void run_backward(Tape *t, const TapeRecord *r) {
+    const Layer *l = r->layer;
+    if (!t->profile || !t->profile->enabled) {
+        l->ops->backward(l, t->ctx, r->in, r->n_in, r->out, r->cache);
+        return;
+    }
+    double t0 = profile_now();
+    l->ops->backward(l, t->ctx, r->in, r->n_in, r->out, r->cache);
+    profile_add_backward(t->profile, l, r->in, profile_now() - t0);
 }
 
 static Status replay(Tape *t, TapeMark m) {
@@ -238,7 +270,9 @@ static Status replay(Tape *t, TapeMark m) {
         if (!r->out->grad_held) continue; /* not on a path to any loss */
         for (int i = 0; i < r->n_in; i++)
             if (r->in[i]->requires_grad && !grad_hold(t, r->in[i])) return t->status;
-        if (!tape_is_plan(t)) r->layer->ops->backward(r->layer, t->ctx, r->in, r->n_in, r->out, r->cache);
+        if (!r->layer->ops->grad_overwrite)
+            for (int i = 0; i < r->n_in; i++) grad_zero_if_fresh(t, r->in[i]);
+        if (!tape_is_plan(t)) run_backward(t, r);
         grad_drop(t, r->out);
     }
     return LOCUS_OK;
@@ -250,6 +284,7 @@ Status tape_backward(Tape *t, Tensor *const *losses, const float *scales, int n,
     for (int i = 0; i < n; i++) {
         CHECK(losses[i] && tensor_numel(losses[i]) == 1, "loss %d is not a scalar", i);
         if (!grad_hold(t, losses[i])) return t->status;
+        grad_zero_if_fresh(t, losses[i]);
         if (losses[i]->grad) losses[i]->grad[0] += scales[i];
     }
     return replay(t, m);
@@ -259,6 +294,7 @@ Status tape_backward_from(Tape *t, Tensor *out, const float *dout, TapeMark m) {
     if (t->status) return t->status;
     CHECK(t->recording, "tape_backward_from on a tape that did not record (eval mode)");
     if (!grad_hold(t, out)) return t->status;
+    grad_zero_if_fresh(t, out);
     if (out->grad && dout)
         for (size_t i = 0, n = tensor_numel(out); i < n; i++) out->grad[i] += dout[i];
     return replay(t, m);

@@ -4,7 +4,9 @@
  * channel is N strips of S contiguous floats and channels never share memory: the per-channel loops run
  * in parallel with no reduction across threads. Each strip is summed in 16 float lanes (vectorised, a
  * fixed order whatever the thread count) and the strip sums in double, which keeps the statistics
- * accurate at close to memory speed.
+ * accurate at close to memory speed. Forward reads the input twice (statistics, then normalisation: the
+ * variance comes from each strip while it is in L1), backward reads x and dy twice and writes dx once
+ * (overwriting a fresh input gradient, see layer.h).
  *
  * Cache (when recording): mean[C], invstd[C] used by the forward, then one float: 1 when they are batch
  * statistics (training), 0 when they are the running statistics (eval mode while recording, e.g. a frozen
@@ -12,7 +14,10 @@
  * N*C*S is cached. With M values per channel and g = gamma:
  *   training: dx = g invstd / M * (M dy - sum(dy) - xhat sum(dy xhat))
  *   eval:     dx = g invstd dy        (the statistics are constants)
- *   both:     dgamma += sum(dy xhat),  dbeta += sum(dy). */
+ *   both:     dgamma += sum(dy xhat),  dbeta += sum(dy).
+ * batchnorm2d_relu is BN followed by ReLU in one layer: the forward clamps as it writes, the backward
+ * masks dy with (y > 0) where it reads it (y is the layer's output, kept anyway): one pass over memory and
+ * one activation tensor fewer than two layers, bit for bit the same results. */
 #include "layers/norm.h"
 
 #include <math.h>
@@ -47,19 +52,28 @@ static float strip_sqdev(const float *restrict v, int n, float mean) {
     return lanes_total(lane);
 }
 
-/* *sdy += sum(dy), *sdyx += sum(dy * xhat) over one strip. */
-static void strip_dots(const float *restrict dy, const float *restrict x, int n, float mean, float invstd,
-                       double *sdy, double *sdyx) {
+/* The gradient reaching the normalisation: dy, or with the fused ReLU dy where the output is positive
+ * (a select on a value loaded either way, so the loops stay branch-free and vectorise). */
+static inline float bn_grad_in(const float *restrict dy, const float *restrict y, int j) {
+    const float g = dy[j];
+    return y ? (y[j] > 0.0f ? g : 0.0f) : g;
+}
+
+/* *sdy += sum(g), *sdyx += sum(g * xhat) over one strip, g = bn_grad_in (y: the output, fused ReLU only). */
+static void strip_dots(const float *restrict dy, const float *restrict y, const float *restrict x, int n, float mean,
+                       float invstd, double *sdy, double *sdyx) {
     float a[BN_LANES] = {0}, b[BN_LANES] = {0};
     int j = 0;
     for (; j + BN_LANES <= n; j += BN_LANES)
         for (int l = 0; l < BN_LANES; l++) {
-            a[l] += dy[j + l];
-            b[l] += dy[j + l] * ((x[j + l] - mean) * invstd);
+            const float g = bn_grad_in(dy, y, j + l);
+            a[l] += g;
+            b[l] += g * ((x[j + l] - mean) * invstd);
         }
     for (; j < n; j++) {
-        a[0] += dy[j];
-        b[0] += dy[j] * ((x[j] - mean) * invstd);
+        const float g = bn_grad_in(dy, y, j);
+        a[0] += g;
+        b[0] += g * ((x[j] - mean) * invstd);
     }
     *sdy += lanes_total(a);
     *sdyx += lanes_total(b);
@@ -106,11 +120,19 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
     for (int c = 0; c < C; c++) {
         double mean, var;
         if (train) {
-            double sum = 0, sq = 0;
-            for (int i = 0; i < n; i++) sum += strip_sum(x + ((size_t)i * C + c) * S, S);
-            mean = sum / (double)M;
-            /* two passes (not sum of squares) so that a large mean does not cancel the variance */
-            for (int i = 0; i < n; i++) sq += strip_sqdev(x + ((size_t)i * C + c) * S, S, (float)mean);
+            /* one pass over memory: each strip's sum, then its squared deviations from its own mean while
+             * the strip is still in L1, merged across strips by Chan et al.'s pairwise update -- as exact as
+             * two passes over the whole channel (a large mean does not cancel the variance) */
+            double sq = 0;
+            mean = 0;
+            for (int i = 0; i < n; i++) {
+                const float *xs = x + ((size_t)i * C + c) * S;
+                const double ms = (double)strip_sum(xs, S) / S;
+                const double qs = strip_sqdev(xs, S, (float)ms);
+                const double na = (double)i * S, nb = S, delta = ms - mean;
+                mean += delta * nb / (na + nb);
+                sq += qs + delta * delta * na * nb / (na + nb);
+            }
             var = sq / (double)M;
             double unbiased = M > 1 ? sq / (double)(M - 1) : var;
             rm[c] = (float)((1.0 - b->momentum) * rm[c] + b->momentum * mean);
@@ -126,8 +148,16 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
         for (int i = 0; i < n; i++) {
             const float *restrict xs = x + ((size_t)i * C + c) * S;
             float *restrict ys = y + ((size_t)i * C + c) * S;
+            if (b->relu) {
 #pragma omp simd
-            for (int j = 0; j < S; j++) ys[j] = (xs[j] - mf) * a + bc;
+                for (int j = 0; j < S; j++) {
+                    const float v = (xs[j] - mf) * a + bc;
+                    ys[j] = v < 0.0f ? 0.0f : v; /* NaN propagates, as in relu.c */
+                }
+            } else {
+#pragma omp simd
+                for (int j = 0; j < S; j++) ys[j] = (xs[j] - mf) * a + bc;
+            }
         }
     }
 }
@@ -145,13 +175,15 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
     const int batch_stats = cm[2 * C] != 0.0f;
     const float *x = in[0]->data, *dy = out->grad, *gamma = params_value(ctx->params, b->weight);
     float *dx = in[0]->grad, *dg = params_grad(ctx->params, b->weight), *db = params_grad(ctx->params, b->bias);
+    const int overwrite = dx && layer_grad_overwrite(in[0]); /* channels are disjoint: all write or all add */
+    const float *yr = b->relu ? out->data : NULL; /* fused ReLU: where the output is 0, no gradient passes */
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
     for (int c = 0; c < C; c++) {
         const float mean = cm[c], invstd = ci[c];
         double sdy = 0, sdyx = 0;
         for (int i = 0; i < n; i++) {
             const size_t o = ((size_t)i * C + c) * S;
-            strip_dots(dy + o, x + o, S, mean, invstd, &sdy, &sdyx);
+            strip_dots(dy + o, yr ? yr + o : NULL, x + o, S, mean, invstd, &sdy, &sdyx);
         }
         if (dg) dg[c] += (float)sdyx;
         if (db) db[c] += (float)sdy;
@@ -161,12 +193,14 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
         const float mdyx = batch_stats ? (float)(sdyx / (double)M) : 0.0f;
         for (int i = 0; i < n; i++) {
             const size_t o = ((size_t)i * C + c) * S;
-            const float *restrict xs = x + o, *restrict dys = dy + o;
+            const float *restrict xs = x + o, *restrict dys = dy + o, *restrict ys = yr ? yr + o : NULL;
             float *restrict dxs = dx + o;
+            if (overwrite) {
 #pragma omp simd
-            for (int j = 0; j < S; j++) {
-                const float xhat = (xs[j] - mean) * invstd;
-                dxs[j] += k * (dys[j] - mdy - xhat * mdyx);
+                for (int j = 0; j < S; j++) dxs[j] = k * (bn_grad_in(dys, ys, j) - mdy - (xs[j] - mean) * invstd * mdyx);
+            } else {
+#pragma omp simd
+                for (int j = 0; j < S; j++) dxs[j] += k * (bn_grad_in(dys, ys, j) - mdy - (xs[j] - mean) * invstd * mdyx);
             }
         }
     }
@@ -176,12 +210,20 @@ static const LayerOps bn2d_ops = {.type = "batchnorm2d",
                                   .out_shape = bn_shape,
                                   .cache_bytes = bn_cache,
                                   .forward = bn_forward,
-                                  .backward = bn_backward};
+                                  .backward = bn_backward,
+                                  .grad_overwrite = 1};
+static const LayerOps bn2d_relu_ops = {.type = "batchnorm2d_relu",
+                                       .out_shape = bn_shape,
+                                       .cache_bytes = bn_cache,
+                                       .forward = bn_forward,
+                                       .backward = bn_backward,
+                                       .grad_overwrite = 1};
 static const LayerOps bn1d_ops = {.type = "batchnorm1d",
                                   .out_shape = bn_shape,
                                   .cache_bytes = bn_cache,
                                   .forward = bn_forward,
-                                  .backward = bn_backward};
+                                  .backward = bn_backward,
+                                  .grad_overwrite = 1};
 
 static void bn_init(BatchNorm *l, const LayerOps *ops, ParamStore *ps, const char *name, int c, int is2d) {
     CHECK(c >= 1, "%s %s: %d channels", ops->type, name, c);
@@ -203,6 +245,10 @@ static void bn_init(BatchNorm *l, const LayerOps *ops, ParamStore *ps, const cha
 }
 
 void batchnorm2d_init(BatchNorm *l, ParamStore *ps, const char *name, int c) { bn_init(l, &bn2d_ops, ps, name, c, 1); }
+void batchnorm2d_relu_init(BatchNorm *l, ParamStore *ps, const char *name, int c) {
+    bn_init(l, &bn2d_relu_ops, ps, name, c, 1);
+    l->relu = 1;
+}
 void batchnorm1d_init(BatchNorm *l, ParamStore *ps, const char *name, int c) { bn_init(l, &bn1d_ops, ps, name, c, 0); }
 
 void batchnorm_reset(const BatchNorm *l, ParamStore *ps) {

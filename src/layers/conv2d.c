@@ -1,4 +1,11 @@
-/* conv2d.c — 2-D convolution by im2col + GEMM (OpenBLAS), one GEMM per sample, samples spread over
+/* conv2d.c — the 2-D convolution layer: shapes, parameters, and the choice of engine.
+ *
+ * Two engines compute it. By default locus's own kernels (conv2d_direct.c: shifted planes + register-tiled
+ * AVX-512 / AVX2 / C products, src/kernels/). LOCUS_CONV=gemm in the environment selects the engine below,
+ * im2col + GEMM (OpenBLAS), kept as a second implementation to compare against (tests, benchmarks); the
+ * scratch size covers both, so the variable may change between planning and running.
+ *
+ * The GEMM engine: one GEMM per sample, samples spread over
  * OpenMP threads (OpenBLAS runs single-threaded inside an active parallel region, which is what we want:
  * the parallelism is ours and the thread count is ctx->threads).
  *
@@ -23,8 +30,11 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "kernels/conv_planes.h"
+#include "layers/conv_direct.h"
 #include "locus/init.h"
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
@@ -66,84 +76,38 @@ static Status conv_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out
     return LOCUS_OK;
 }
 
-static size_t conv_scratch(const Layer *l, Tensor *const *in, int n_in, int threads) {
-    (void)n_in;
-    const Conv2d *c = (const Conv2d *)l;
-    const Shape *s = &in[0]->shape;
-    if (s->ndim != 4) return 0; /* out_shape reports the error */
+/* Scratch of the GEMM engine. */
+static size_t conv_gemm_scratch(const Conv2d *c, const Shape *s, int threads) {
     int ho = conv_out_dim(s->d[2], c->k, c->stride, c->pad), wo = conv_out_dim(s->d[3], c->k, c->stride, c->pad);
     int t = conv_threads(threads, s->d[0]);
     return (size_t)t * (conv_col_floats(c, ho, wo) + conv_part_floats(c)) * sizeof(float);
 }
 
-/* Valid output columns [*o0, *o1) for kernel column kw: those whose input column ow*s - p + kw is in [0, w). */
-static void conv_valid_range(int w, int wo, int s, int p, int kw, int *o0, int *o1) {
-    int lo = p - kw, hi = w - 1 + p - kw; /* need lo <= ow*s <= hi */
-    int a = lo <= 0 ? 0 : (lo + s - 1) / s;
-    int b = hi < 0 ? 0 : hi / s + 1;
-    if (b > wo) b = wo;
-    if (a > b) a = b;
-    *o0 = a, *o1 = b;
+/* The larger of the two engines' needs, so LOCUS_CONV may change after planning. */
+static size_t conv_scratch(const Layer *l, Tensor *const *in, int n_in, int threads) {
+    (void)n_in;
+    const Conv2d *c = (const Conv2d *)l;
+    const Shape *s = &in[0]->shape;
+    if (s->ndim != 4 || s->d[2] + 2 * c->pad < c->k || s->d[3] + 2 * c->pad < c->k)
+        return 0; /* out_shape reports the error */
+    size_t g = conv_gemm_scratch(c, s, threads), d = conv_direct_scratch(c, s->d[0], s->d[2], s->d[3], threads);
+    return g > d ? g : d;
 }
 
-/* col (Cin*k*k x Ho*Wo) from one sample x (Cin x H x W), zeros where the window falls in the padding. */
-static void im2col(const float *restrict x, int cin, int h, int w, int k, int s, int p, int ho, int wo,
-                   float *restrict col) {
-    for (int ci = 0; ci < cin; ci++)
-        for (int kh = 0; kh < k; kh++)
-            for (int kw = 0; kw < k; kw++) {
-                float *row = col + ((size_t)(ci * k + kh) * k + kw) * ho * wo;
-                const float *xc = x + (size_t)ci * h * w;
-                int o0, o1;
-                conv_valid_range(w, wo, s, p, kw, &o0, &o1);
-                for (int oh = 0; oh < ho; oh++) {
-                    float *restrict r = row + (size_t)oh * wo;
-                    int ih = oh * s - p + kh;
-                    if (ih < 0 || ih >= h) {
-                        for (int ow = 0; ow < wo; ow++) r[ow] = 0.0f;
-                        continue;
-                    }
-                    const float *restrict xr = xc + (size_t)ih * w - p + kw;
-                    for (int ow = 0; ow < o0; ow++) r[ow] = 0.0f;
-                    if (s == 1)
-                        for (int ow = o0; ow < o1; ow++) r[ow] = xr[ow];
-                    else
-                        for (int ow = o0; ow < o1; ow++) r[ow] = xr[ow * s];
-                    for (int ow = o1; ow < wo; ow++) r[ow] = 0.0f;
-                }
-            }
-}
-
-/* dx (Cin x H x W) += the adjoint of im2col applied to dcol. */
-static void col2im_add(const float *restrict dcol, int cin, int h, int w, int k, int s, int p, int ho, int wo,
-                       float *restrict dx) {
-    for (int ci = 0; ci < cin; ci++)
-        for (int kh = 0; kh < k; kh++)
-            for (int kw = 0; kw < k; kw++) {
-                const float *row = dcol + ((size_t)(ci * k + kh) * k + kw) * ho * wo;
-                float *dc = dx + (size_t)ci * h * w;
-                int o0, o1;
-                conv_valid_range(w, wo, s, p, kw, &o0, &o1);
-                for (int oh = 0; oh < ho; oh++) {
-                    int ih = oh * s - p + kh;
-                    if (ih < 0 || ih >= h) continue;
-                    const float *restrict r = row + (size_t)oh * wo;
-                    float *restrict dr = dc + (size_t)ih * w - p + kw;
-                    if (s == 1) {
-                        /* GCC's -O2 cost model leaves unknown-length loops scalar; this one is hot */
-#pragma omp simd
-                        for (int ow = o0; ow < o1; ow++) dr[ow] += r[ow];
-                    } else {
-                        for (int ow = o0; ow < o1; ow++) dr[ow * s] += r[ow];
-                    }
-                }
-            }
+/* 1: the GEMM engine (LOCUS_CONV=gemm); 0: locus's kernels (unset, or LOCUS_CONV=direct). */
+static int conv_use_gemm(void) {
+    const char *v = getenv("LOCUS_CONV");
+    return v && !strcmp(v, "gemm");
 }
 
 /* in[0]: N x Cin x H x W; out: N x Cout x Ho x Wo; cache unused. Scratch: T col buffers. */
 static void conv_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out, void *cache) {
     (void)n_in, (void)cache;
     const Conv2d *c = (const Conv2d *)l;
+    if (!conv_use_gemm()) {
+        conv_direct_forward(c, ctx, in[0], out);
+        return;
+    }
     const Shape *s = &in[0]->shape;
     const int n = s->d[0], h = s->d[2], w = s->d[3], ho = out->shape.d[2], wo = out->shape.d[3];
     const int kk = c->cin * c->k * c->k, P = ho * wo, T = conv_threads(ctx->threads, n);
@@ -159,7 +123,7 @@ static void conv_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
         const float *xn = x + (size_t)i * c->cin * h * w;
         float *yn = y + (size_t)i * c->cout * P;
         if (colf)
-            im2col(xn, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, col);
+            conv_im2col(xn, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, col);
         else
             col = (float *)xn;
         float beta = 0.0f;
@@ -189,6 +153,10 @@ static void conv_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
                           const void *cache) {
     (void)n_in, (void)cache;
     const Conv2d *c = (const Conv2d *)l;
+    if (!conv_use_gemm()) {
+        conv_direct_backward(c, ctx, in[0], out);
+        return;
+    }
     const Shape *s = &in[0]->shape;
     const int n = s->d[0], h = s->d[2], w = s->d[3], ho = out->shape.d[2], wo = out->shape.d[3];
     const int kk = c->cin * c->k * c->k, P = ho * wo, T = conv_threads(ctx->threads, n);
@@ -200,6 +168,7 @@ static void conv_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     float *gb = c->b >= 0 ? params_grad(ctx->params, c->b) : NULL;
     const float *x = in[0]->data, *dy = out->grad;
     float *dx = in[0]->grad;
+    const int overwrite = dx && layer_grad_overwrite(in[0]);
     float *parts = ctx->scratch + (size_t)T * colf;
 #pragma omp parallel num_threads(T)
     {
@@ -213,7 +182,7 @@ static void conv_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
             const float *dyn = dy + (size_t)i * c->cout * P;
             const float *cn = xn;
             if (gW && colf) {
-                im2col(xn, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, col);
+                conv_im2col(xn, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, col);
                 cn = col;
             }
             if (gW)
@@ -223,10 +192,11 @@ static void conv_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
                 for (int o = 0; o < c->cout; o++) pb[o] += row_sum(dyn + (size_t)o * P, P);
             if (dx) {
                 float *dxn = dx + (size_t)i * c->cin * h * w;
+                if (overwrite) memset(dxn, 0, sizeof(float) * (size_t)c->cin * h * w);
                 if (colf) {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, P, c->cout, 1.0f, W, kk, dyn, P, 0.0f,
                                 col, P);
-                    col2im_add(col, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, dxn);
+                    conv_col2im_add(col, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, dxn);
                 } else {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, P, c->cout, 1.0f, W, kk, dyn, P, 1.0f,
                                 dxn, P);
@@ -259,7 +229,8 @@ static const LayerOps conv2d_ops = {.type = "conv2d",
                                     .out_shape = conv_shape,
                                     .scratch_bytes = conv_scratch,
                                     .forward = conv_forward,
-                                    .backward = conv_backward};
+                                    .backward = conv_backward,
+                                    .grad_overwrite = 1};
 
 void conv2d_init(Conv2d *l, ParamStore *ps, const char *name, int cin, int cout, int k, int stride, int pad,
                  int bias) {

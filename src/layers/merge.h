@@ -8,10 +8,14 @@
 
 typedef struct Add {
     Layer base;
+    int relu; /* add_relu: max(sum, 0) fused in */
 } Add;
 
 /* out = in[0] + in[1] + ...; all inputs have the same shape. */
 void add_init(Add *l, const char *name);
+/* "add_relu": out = max(in[0] + in[1] + ..., 0), bit for bit add followed by relu (the residual join of a
+ * ResNet block) with one activation tensor and one pass over memory fewer. */
+void add_relu_init(Add *l, const char *name);
 
 typedef struct Concat {
     Layer base;

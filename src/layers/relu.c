@@ -27,11 +27,27 @@ static void relu_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     if (!dx) return;
     const float *restrict y = out->data, *restrict dy = out->grad;
     ptrdiff_t n = (ptrdiff_t)tensor_numel(out);
+    /* dy is loaded whatever the sign: a select, not a branch (a ternary that only reads dy[i] when y > 0
+     * compiled to a mispredicted branch per element: 16% of a ResNet-32 training step) */
+    if (layer_grad_overwrite(in[0])) {
 #pragma omp parallel for simd schedule(static) num_threads(ctx->threads) if (n > 65536)
-    for (ptrdiff_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f; /* branch-free: vectorises */
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const float g = dy[i];
+            dx[i] = y[i] > 0.0f ? g : 0.0f;
+        }
+    } else {
+#pragma omp parallel for simd schedule(static) num_threads(ctx->threads) if (n > 65536)
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const float g = dy[i];
+            dx[i] += y[i] > 0.0f ? g : 0.0f;
+        }
+    }
 }
 
-static const LayerOps relu_ops = {
-    .type = "relu", .out_shape = relu_shape, .forward = relu_forward, .backward = relu_backward};
+static const LayerOps relu_ops = {.type = "relu",
+                                  .out_shape = relu_shape,
+                                  .forward = relu_forward,
+                                  .backward = relu_backward,
+                                  .grad_overwrite = 1};
 
 void relu_init(Relu *l, const char *name) { layer_set_name(&l->base, &relu_ops, name); }

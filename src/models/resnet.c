@@ -6,14 +6,16 @@
  *                   when the stride or width changes (projection shortcut, "option B"); out = ReLU(h + sc)
  *   head ("head"):  global average pool + Linear(64 -> classes, bias)
  * Parameter names are PyTorch's (conv1, bn1, layer1.0.conv1, layer1.0.shortcut.0, fc, ...).
- * Init: convs N(0, sqrt(2 / (k*k*C_out))), BN gamma 1 / beta 0, Linear PyTorch default. */
+ * Init: convs N(0, sqrt(2 / (k*k*C_out))), BN gamma 1 / beta 0, Linear PyTorch default.
+ * A BN directly followed by a ReLU (stem, bn1 of each block) is one batchnorm2d_relu layer (norm.h), the
+ * residual join and the ReLU after it one add_relu (merge.h): the same numbers bit for bit, one pass over
+ * memory and one saved activation fewer each. */
 #include "models/resnet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers/activation.h"
 #include "layers/conv.h"
 #include "layers/linear.h"
 #include "layers/merge.h"
@@ -23,17 +25,15 @@
 
 typedef struct BasicBlock {
     Conv2d conv1, conv2, sc_conv;
-    BatchNorm bn1, bn2, sc_bn;
-    Relu relu1, relu2;
-    Add add;
+    BatchNorm bn1, bn2, sc_bn; /* bn1 has the ReLU fused in */
+    Add add;                   /* add_relu: the block's final ReLU fused in */
     int has_shortcut;
 } BasicBlock;
 
 typedef struct ResNet {
     int n; /* blocks per stage */
     Conv2d stem_conv;
-    BatchNorm stem_bn;
-    Relu stem_relu;
+    BatchNorm stem_bn; /* ReLU fused in */
     BasicBlock *blocks; /* 3n */
     GlobalAvgPool gap;
     Linear fc;
@@ -52,9 +52,7 @@ static void block_create(BasicBlock *b, ParamStore *ps, const char *prefix, int 
     snprintf(name, sizeof name, "%s.conv1", prefix);
     conv2d_init(&b->conv1, ps, name, cin, c, 3, stride, 1, 0);
     snprintf(name, sizeof name, "%s.bn1", prefix);
-    batchnorm2d_init(&b->bn1, ps, name, c);
-    snprintf(name, sizeof name, "%s.relu1", prefix);
-    relu_init(&b->relu1, name);
+    batchnorm2d_relu_init(&b->bn1, ps, name, c);
     snprintf(name, sizeof name, "%s.conv2", prefix);
     conv2d_init(&b->conv2, ps, name, c, c, 3, 1, 1, 0);
     snprintf(name, sizeof name, "%s.bn2", prefix);
@@ -67,28 +65,24 @@ static void block_create(BasicBlock *b, ParamStore *ps, const char *prefix, int 
         batchnorm2d_init(&b->sc_bn, ps, name, c);
     }
     snprintf(name, sizeof name, "%s.add", prefix);
-    add_init(&b->add, name);
-    snprintf(name, sizeof name, "%s.relu2", prefix);
-    relu_init(&b->relu2, name);
+    add_relu_init(&b->add, name);
 }
 
 static Tensor *block_forward(const BasicBlock *b, Tape *t, Tensor *x) {
     Tensor *h = tape_call1(t, &b->conv1.base, x);
     h = tape_call1(t, &b->bn1.base, h);
-    h = tape_call1(t, &b->relu1.base, h);
     h = tape_call1(t, &b->conv2.base, h);
     h = tape_call1(t, &b->bn2.base, h);
     Tensor *sc = x;
     if (b->has_shortcut) sc = tape_call1(t, &b->sc_bn.base, tape_call1(t, &b->sc_conv.base, x));
-    return tape_call1(t, &b->relu2.base, tape_call2(t, &b->add.base, h, sc));
+    return tape_call2(t, &b->add.base, h, sc);
 }
 
 static Tensor *resnet_unit_forward(Model *m, Tape *t, int u, Tensor *x) {
     const ResNet *r = m->impl;
     if (u == 0) {
         Tensor *h = tape_call1(t, &r->stem_conv.base, x);
-        h = tape_call1(t, &r->stem_bn.base, h);
-        return tape_call1(t, &r->stem_relu.base, h);
+        return tape_call1(t, &r->stem_bn.base, h);
     }
     if (u == m->n_units - 1) return tape_call1(t, &r->fc.base, tape_call1(t, &r->gap.base, x));
     return block_forward(&r->blocks[u - 1], t, x);
@@ -149,9 +143,8 @@ Status resnet_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *
 
     m->units[0].param_first = ps->count;
     conv2d_init(&r->stem_conv, ps, "conv1", spec->in_c, 16, 3, 1, 1, 0);
-    batchnorm2d_init(&r->stem_bn, ps, "bn1", 16);
+    batchnorm2d_relu_init(&r->stem_bn, ps, "bn1", 16);
     m->units[0].param_count = ps->count - m->units[0].param_first;
-    relu_init(&r->stem_relu, "relu");
     int h = spec->in_h, w = spec->in_w;
     snprintf(m->units[0].name, sizeof m->units[0].name, "0.0");
     m->units[0].out_c = 16, m->units[0].out_h = h, m->units[0].out_w = w;

@@ -21,6 +21,7 @@
 #include "layers/linear.h"
 #include "layers/loss.h"
 #include "layers/patch_embed.h"
+#include "locus/fpmode.h"
 #include "locus/model.h"
 #include "locus/optim.h"
 #include "train/report.h"
@@ -46,6 +47,10 @@ const CfgKey bench_config_keys[] = {
     K(seed, CFG_INT, 0, 9007199254740991.0, NULL, "seed of the weights and the synthetic batch"),
     K(peak_gflops, CFG_FLOAT, 0, 1e9, NULL, "FMA peak GFLOP/s for these threads (0 = unknown); adds the fraction of peak"),
     K(json, CFG_BOOL, 0, 1, NULL, "print one JSON object instead of the text report"),
+    K(ftz, CFG_BOOL, 0, 1, NULL, "flush denormals to zero (FTZ/DAZ) on every thread, as training does"),
+    K(profile, CFG_BOOL, 0, 1, NULL,
+      "time every layer's forward and backward over the timed steps: ms and GFLOP/s per layer type and conv geometry"),
+    K(profile_layers, CFG_BOOL, 0, 1, NULL, "with --profile: one row per layer instead of per type"),
     {NULL, CFG_INT, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -62,6 +67,14 @@ void bench_config_defaults(BenchConfig *c) {
     c->in_c = 3, c->in_hw = 32, c->classes = 10;
     c->lr = 0.01;
     c->seed = 1;
+    c->ftz = 1;
+}
+
+/* CPU seconds of every thread of the process: on a shared machine the wall time measures the load too. */
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static double now_s(void) {
@@ -77,7 +90,7 @@ static int cmp_double(const void *a, const void *b) {
 
 /* Multiply-accumulates of one layer call, from its type and shapes. Layers that are not listed
  * (BN, ReLU, pools, adds, norms, losses) count zero, as the spec's accounting says. */
-static double record_macs(const TapeRecord *r) {
+double bench_record_macs(const TapeRecord *r) {
     const Layer *l = r->layer;
     const char *type = l->ops->type;
     double out = (double)tensor_numel(r->out);
@@ -103,7 +116,7 @@ static double record_macs(const TapeRecord *r) {
 
 double bench_tape_flops(const Tape *t, TapeMark m) {
     double macs = 0;
-    for (const TapeRecord *r = t->top; r && r != m.top; r = r->prev) macs += record_macs(r);
+    for (const TapeRecord *r = t->top; r && r != m.top; r = r->prev) macs += bench_record_macs(r);
     return 2 * macs;
 }
 
@@ -138,6 +151,9 @@ typedef struct Bench {
     size_t scratch_bytes;
     Tape tape;
     int tape_open;
+    Profile prof;
+    int prof_open;
+    double param_zero_s, optim_s; /* sums over the timed steps (profiling only) */
 } Bench;
 
 static Shape input_shape(const Bench *b) {
@@ -207,6 +223,7 @@ static Status bench_open(Bench *b, ErrorMsg *err) {
     b->ctx.threads = (int)c->threads;
     /* as in session.c: we parallelise over samples; OpenBLAS inside our loops stays single-threaded */
     openblas_set_num_threads(1);
+    fpmode_flush_denormals((int)c->threads, c->ftz);
 
     /* 1. the synthetic batch: N(0,1) pixels, uniform labels */
     size_t nx = (size_t)c->batch * (size_t)c->in_c * (size_t)c->in_hw * (size_t)c->in_hw;
@@ -260,10 +277,18 @@ static Status bench_open(Bench *b, ErrorMsg *err) {
     if ((st = tape_init(&b->tape, &b->ctx, &b->mt, data, grad, meta, err))) return st;
     b->tape_open = 1;
     set_mode(b);
+    if (c->profile) {
+        /* one slot per tape record of a step is more than enough: layers are called at least once */
+        if ((st = profile_init(&b->prof, (int)(meta / sizeof(TapeRecord)) + 1, err))) return st;
+        b->prof_open = 1;
+        b->prof.enabled = 0; /* the warm-up steps are not profiled */
+        b->tape.profile = &b->prof;
+    }
     return LOCUS_OK;
 }
 
 static void bench_close(Bench *b) {
+    if (b->prof_open) profile_free(&b->prof);
     if (b->tape_open) tape_free(&b->tape);
     if (b->scratch) mem_free(&b->mt, MEM_TAG_SCRATCH, b->scratch, b->scratch_bytes);
     if (b->opt_open) optim_free(&b->opt);
@@ -273,18 +298,27 @@ static void bench_close(Bench *b) {
     if (b->y) mem_free(&b->mt, MEM_TAG_DATA, b->y, b->y_bytes);
 }
 
-static Status bench_loop(Bench *b, double *times, double *loss_last, ErrorMsg *err) {
+static Status bench_loop(Bench *b, double *times, double *cpu_times, double *loss_last, ErrorMsg *err) {
     const BenchConfig *c = b->cfg;
     int64_t total = c->warmup + c->steps;
     for (int64_t i = 0; i < total; i++) {
-        double t0 = now_s();
+        const int timed = i >= c->warmup;
+        if (b->prof_open) b->prof.enabled = timed;
+        double c0 = cpu_s(), t0 = now_s();
         b->ctx.step = (uint64_t)i;
         if (b->train) params_zero_grads(&b->ps);
+        double t1 = now_s();
         Status st = bench_step(b, loss_last, err);
         if (st) return status_wrap(err, st, "step %lld: ", (long long)i + 1);
+        double t2 = now_s();
         if (b->train) optim_step(&b->opt, (float)c->lr);
-        double dt = now_s() - t0;
-        if (i >= c->warmup) times[i - c->warmup] = dt;
+        double t3 = now_s();
+        if (timed) {
+            times[i - c->warmup] = t3 - t0;
+            cpu_times[i - c->warmup] = cpu_s() - c0;
+            b->param_zero_s += t1 - t0;
+            b->optim_s += t3 - t2;
+        }
     }
     return LOCUS_OK;
 }
@@ -294,14 +328,15 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
     /* the CLI has checked already; a library caller may not have */
     Status st = config_validate(c, bench_config_keys, err);
     if (st) return st;
-    double *times = malloc(sizeof *times * (size_t)c->steps);
+    double *times = malloc(sizeof *times * (size_t)c->steps * 2);
     if (!times) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
+    double *cpu_times = times + c->steps;
     Bench b;
     memset(&b, 0, sizeof b);
     b.cfg = c;
     st = bench_open(&b, err);
     if (!st) st = count_flops(&b, &r->gflop_fwd_per_img, err);
-    if (!st) st = bench_loop(&b, times, &r->loss_last, err);
+    if (!st) st = bench_loop(&b, times, cpu_times, &r->loss_last, err);
     if (!st) {
         qsort(times, (size_t)c->steps, sizeof *times, cmp_double);
         size_t n = (size_t)c->steps;
@@ -315,6 +350,18 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
         r->peak_fraction = c->peak_gflops > 0 ? r->gflop_per_s / c->peak_gflops : 0;
         r->mem = report_from_tracker(&b.mt);
         r->rss_peak_bytes = bench_rss_peak_bytes();
+    }
+    if (!st) {
+        qsort(cpu_times, (size_t)c->steps, sizeof *cpu_times, cmp_double);
+        size_t n = (size_t)c->steps;
+        r->cpu_s_median = n % 2 ? cpu_times[n / 2] : 0.5 * (cpu_times[n / 2 - 1] + cpu_times[n / 2]);
+    }
+    if (!st && b.prof_open) {
+        double sum = 0;
+        for (size_t i = 0; i < (size_t)c->steps; i++) sum += times[i];
+        double k = 1.0 / (double)c->steps;
+        st = bench_profile_build(&b.prof, c->profile_layers, (int)c->steps, sum * k, b.param_zero_s * k,
+                                 b.optim_s * k, &r->profile, err);
     }
     bench_close(&b);
     free(times);
@@ -334,6 +381,7 @@ cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
     cJSON_AddNumberToObject(o, "step_s_median", r->step_s_median);
     cJSON_AddNumberToObject(o, "step_s_min", r->step_s_min);
     cJSON_AddNumberToObject(o, "step_s_max", r->step_s_max);
+    cJSON_AddNumberToObject(o, "cpu_s_median", r->cpu_s_median);
     cJSON_AddNumberToObject(o, "gflop_fwd_per_img", r->gflop_fwd_per_img);
     cJSON_AddNumberToObject(o, "gflop_per_img", r->gflop_per_img);
     cJSON_AddNumberToObject(o, "gflop_per_s", r->gflop_per_s);
@@ -342,17 +390,20 @@ cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
         cJSON_AddNumberToObject(o, "peak_fraction", r->peak_fraction);
     }
     if (!strcmp(c->mode, "train")) cJSON_AddNumberToObject(o, "loss_last", r->loss_last);
+    cJSON_AddBoolToObject(o, "ftz", c->ftz);
     cJSON_AddNumberToObject(o, "rss_peak_bytes", (double)r->rss_peak_bytes);
     cJSON_AddItemToObject(o, "mem_peak_bytes", report_mem_json(&r->mem));
+    if (r->profile.rows) cJSON_AddItemToObject(o, "profile", bench_profile_json(&r->profile));
     return o;
 }
 
 void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
     char rss[32], tot[32];
-    fprintf(f, "locus bench: %s %s, batch %lld, %lld threads, %lld steps after %lld warm-up\n", c->model, c->mode,
-            (long long)c->batch, (long long)c->threads, (long long)c->steps, (long long)c->warmup);
-    fprintf(f, "  step time  median %.4f s  (min %.4f, max %.4f)\n", r->step_s_median, r->step_s_min,
-            r->step_s_max);
+    fprintf(f, "locus bench: %s %s, batch %lld, %lld threads, %lld steps after %lld warm-up, FTZ/DAZ %s\n", c->model,
+            c->mode, (long long)c->batch, (long long)c->threads, (long long)c->steps, (long long)c->warmup,
+            c->ftz ? "on" : "off");
+    fprintf(f, "  step time  median %.4f s  (min %.4f, max %.4f); CPU time of all threads, median %.4f s\n",
+            r->step_s_median, r->step_s_min, r->step_s_max, r->cpu_s_median);
     fprintf(f, "  speed      %.1f img/s, %.2f GFLOP/s (%.4f GFLOP/img: %s)", r->img_per_s, r->gflop_per_s,
             r->gflop_per_img, strcmp(c->mode, "train") ? "forward" : "3 x forward");
     if (c->peak_gflops > 0) fprintf(f, ", %.1f%% of the %.0f GFLOP/s peak", 100 * r->peak_fraction, c->peak_gflops);
@@ -361,4 +412,7 @@ void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
     for (int t = 0; t < MEM_TAG_COUNT; t++)
         if (r->mem.peak[t]) fprintf(f, " %s %s", mem_tag_name((MemTag)t), mem_format(r->mem.peak[t], tot, sizeof tot));
     fprintf(f, "\n");
+    bench_profile_print(f, &r->profile);
 }
+
+void bench_result_free(BenchResult *r) { bench_profile_free(&r->profile); }

@@ -19,6 +19,7 @@
 #include "locus/config.h"
 #include "locus/tape.h"
 #include "locus/train.h"
+#include "train/bench_profile.h"
 
 typedef struct BenchConfig {
     char model[32];
@@ -32,6 +33,9 @@ typedef struct BenchConfig {
     int64_t seed;
     double peak_gflops;  /* FMA peak of the machine for these threads; 0 = unknown (no fraction reported) */
     int json;            /* CLI only: print one JSON object */
+    int ftz;             /* flush denormals to zero (FTZ/DAZ) on every thread (default on, as training) */
+    int profile;         /* time every layer call over the timed steps (BenchResult.profile) */
+    int profile_layers;  /* with profile: one row per layer instead of per type and geometry */
 } BenchConfig;
 
 /* The table of every key (the CLI's long options and --help text). */
@@ -40,6 +44,7 @@ void bench_config_defaults(BenchConfig *c);
 
 typedef struct BenchResult {
     double step_s_median, step_s_min, step_s_max;
+    double cpu_s_median;       /* process CPU time (all threads) per step: less sensitive to a busy machine */
     double img_per_s;          /* batch / median step time */
     double gflop_fwd_per_img;  /* forward FLOPs per image */
     double gflop_per_img;      /* per image of one step of this mode: forward (infer) or 3 x forward (train) */
@@ -48,11 +53,18 @@ typedef struct BenchResult {
     double loss_last;          /* train: the last step's loss (a sanity check: finite) */
     MemReport mem;             /* peak per tag of the benchmark's own tracker */
     size_t rss_peak_bytes;     /* VmHWM of the process, 0 if /proc is unavailable */
+    BenchProfile profile;      /* with cfg.profile: the per-layer table (bench_result_free releases it) */
 } BenchResult;
 
 /* Builds the model, sizes and allocates everything, runs warmup + steps and fills r.
  * Bad configuration: LOCUS_ERR_ARG; a non-finite loss: LOCUS_ERR_NUMERIC. */
 Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err);
+
+/* Releases what bench_run allocated in r (the profile table); r stays valid to free again. */
+void bench_result_free(BenchResult *r);
+
+/* Multiply-accumulates of one layer call, from its type and shapes (0 for layers the accounting skips). */
+double bench_record_macs(const TapeRecord *r);
 
 /* Forward FLOPs (2 x MACs) of the records above m on t (a recording tape, plan or real). */
 double bench_tape_flops(const Tape *t, TapeMark m);

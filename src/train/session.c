@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "locus/interop.h"
+#include "locus/fpmode.h"
 #include "locus/method.h"
 #include "train/progress.h"
 #include "methods/replace.h"
@@ -140,6 +141,7 @@ Status session_open(Session *s, const TrainConfig *cfg, int plan_only, ErrorMsg 
     /* we parallelise over samples ourselves; OpenBLAS inside our loops must stay single-threaded
      * (a team of one thread is not "in parallel" for OpenBLAS, which would then spawn its own) */
     openblas_set_num_threads(1);
+    fpmode_flush_denormals((int)cfg->threads, 1); /* FTZ/DAZ: no slow subnormal arithmetic (fpmode.h) */
     Status st = open_data(s, err);
     if (!st) st = open_model(s, err);
     size_t data = 0, grad = 0, meta = 0, scratch = 0;

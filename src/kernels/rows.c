@@ -1,0 +1,41 @@
+/* rows.c — packing and the instruction-set dispatch of the rows_* kernels (see rows.h). */
+#include "kernels/rows.h"
+
+#include <string.h>
+
+size_t rows_pack_floats(int M, int K) {
+    return (size_t)((M + ROWS_PACK_MR - 1) / ROWS_PACK_MR) * ROWS_PACK_MR * (size_t)K;
+}
+
+void rows_pack(int M, int K, const float *A, size_t lda, float *Ap) {
+    for (int m0 = 0; m0 < M; m0 += ROWS_PACK_MR) {
+        float *blk = Ap + (size_t)m0 * K;
+        for (int k = 0; k < K; k++)
+            for (int r = 0; r < ROWS_PACK_MR; r++)
+                blk[(size_t)k * ROWS_PACK_MR + r] = m0 + r < M ? A[(size_t)(m0 + r) * lda + k] : 0.0f;
+    }
+}
+
+void rows_gemm(KernelIsa isa, int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc,
+               int acc) {
+    switch (isa) {
+    case KERNEL_ISA_AVX512: rows_gemm_avx512(M, N, K, Ap, B, C, ldc, acc); break;
+    case KERNEL_ISA_AVX2: rows_gemm_avx2(M, N, K, Ap, B, C, ldc, acc); break;
+    default: rows_gemm_generic(M, N, K, Ap, B, C, ldc, acc); break;
+    }
+}
+
+void rows_dot_t(KernelIsa isa, int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg,
+                const float *const *B, float *CT, size_t ldc) {
+    switch (isa) {
+    case KERNEL_ISA_AVX512: rows_dot_t_avx512(Mp, K, N, G, DT, ldt, dtg, B, CT, ldc); break;
+    case KERNEL_ISA_AVX2: rows_dot_t_avx2(Mp, K, N, G, DT, ldt, dtg, B, CT, ldc); break;
+    default: rows_dot_t_generic(Mp, K, N, G, DT, ldt, dtg, B, CT, ldc); break;
+    }
+}
+
+void rows_transpose(KernelIsa isa, int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp) {
+    /* AVX-512 CPUs have AVX2: the 8 x 8 register transpose serves both SIMD paths */
+    if (isa == KERNEL_ISA_GENERIC) rows_transpose_generic(M, N, D, ldd, DT, ldt, Mp);
+    else rows_transpose_avx2(M, N, D, ldd, DT, ldt, Mp);
+}

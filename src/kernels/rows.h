@@ -1,0 +1,57 @@
+/* rows.h — the two products every convolution pass reduces to, with the right-hand rows given by pointers.
+ *
+ * A convolution reads its input through rows: for a kernel tap k = (ci, kh, kw), row B_k holds, at each output
+ * position q, the input value that tap multiplies. conv_planes.c lays the input out so that B_k is a pointer
+ * into k shifted copies of it (stride 1) or into an im2col matrix (other strides), so
+ *   rows_gemm:  C[m][q] = (acc ? C[m][q] : 0) + sum_k A[m][k] B_k[q]       forward (A = W) and backward-data
+ *   rows_dot_t: CT[k][m] += sum_g sum_q B_{g,k}[q] DT_g[q][m]            backward-weights, dW^T from dy^T
+ * rows_dot_t takes D = dy transposed (rows_transpose, m padded with zeros to a multiple of 16) so that its
+ * vectors run along m: the sums over q need no horizontal reduction and short rows (small N, the 8x8 stage)
+ * cost nothing extra (a q-vectorised dot product reached 63 GFLOP/s at N = 64, this one 200).
+ * with m < M, q < N, k < K. A is packed first by rows_pack (blocks of ROWS_PACK_MR rows stored k-major, the
+ * last block zero-padded), so the kernel reads the MR values it broadcasts at one k from one cache line.
+ *
+ * Every product has an AVX-512, an AVX2 and a portable C path (isa.h picks one); all three sum over k in
+ * increasing order per output element, the SIMD paths with FMA (one rounding per step), so they agree with
+ * each other to rounding, not bit for bit. Vector tiles cover q (gemm) or the pairs (m, k) (dot); the q
+ * elements past the last full vector go through a scalar loop, so any N works. Pointers need no alignment. */
+#ifndef LOCUS_KERNELS_ROWS_H
+#define LOCUS_KERNELS_ROWS_H
+
+#include <stddef.h>
+
+#include "kernels/isa.h"
+
+#define ROWS_PACK_MR 8
+
+/* Floats of a packed M x K matrix. */
+size_t rows_pack_floats(int M, int K);
+/* Ap <- A (M x K, element (m, k) at A[m * lda + k]), packed. */
+void rows_pack(int M, int K, const float *A, size_t lda, float *Ap);
+
+void rows_gemm(KernelIsa isa, int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc,
+               int acc);
+
+/* CT (K x Mp, row stride ldc) += the transposed product; DT_g = DT + g * dtg is N x Mp (row stride ldt);
+ * Mp is a multiple of 16; B holds G * K row pointers. */
+void rows_dot_t(KernelIsa isa, int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg,
+                const float *const *B, float *CT, size_t ldc);
+/* DT[q][m] <- D[m][q] (m < M, q < N; D row stride ldd, DT row stride ldt), DT[q][m] <- 0 for M <= m < Mp. */
+void rows_transpose(KernelIsa isa, int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp);
+/* M rounded up to the 16 floats of an AVX-512 vector (what rows_dot_t needs on every path). */
+static inline int rows_pad_m(int M) { return (M + 15) / 16 * 16; }
+
+/* The per-ISA implementations (rows_generic.c, rows_avx2.c, rows_avx512.c). */
+void rows_gemm_generic(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc);
+void rows_gemm_avx2(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc);
+void rows_dot_t_generic(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
+                        float *CT, size_t ldc);
+void rows_dot_t_avx2(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
+                     float *CT, size_t ldc);
+void rows_dot_t_avx512(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
+                       float *CT, size_t ldc);
+void rows_transpose_generic(int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp);
+void rows_transpose_avx2(int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp);
+void rows_gemm_avx512(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc);
+
+#endif

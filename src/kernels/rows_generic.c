@@ -1,0 +1,42 @@
+/* rows_generic.c — the portable C path of the rows_* kernels (see rows.h): plain loops in the same
+ * summation order as the SIMD paths (k ascending per output element), for CPUs without AVX2. */
+#include "kernels/rows.h"
+
+void rows_gemm_generic(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc) {
+    for (int m = 0; m < M; m++) {
+        const float *a = Ap + (size_t)(m / ROWS_PACK_MR) * ROWS_PACK_MR * K + m % ROWS_PACK_MR;
+        float *restrict c = C + (size_t)m * ldc;
+        if (!acc)
+            for (int q = 0; q < N; q++) c[q] = 0.0f;
+        for (int k = 0; k < K; k++) {
+            const float av = a[(size_t)k * ROWS_PACK_MR];
+            const float *restrict b = B[k];
+            for (int q = 0; q < N; q++) c[q] += av * b[q];
+        }
+    }
+}
+
+
+void rows_dot_t_generic(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
+                        float *CT, size_t ldc) {
+    for (int k = 0; k < K; k++) {
+        float *restrict c = CT + (size_t)k * ldc;
+        for (int g = 0; g < G; g++) {
+            const float *b = B[(size_t)g * K + k];
+            const float *dt = DT + g * dtg;
+            for (int q = 0; q < N; q++) {
+                const float bv = b[q];
+                const float *restrict d = dt + (size_t)q * ldt;
+                for (int m = 0; m < Mp; m++) c[m] += bv * d[m];
+            }
+        }
+    }
+}
+
+void rows_transpose_generic(int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp) {
+    for (int q = 0; q < N; q++) {
+        float *row = DT + (size_t)q * ldt;
+        for (int m = 0; m < M; m++) row[m] = D[(size_t)m * ldd + q];
+        for (int m = M; m < Mp; m++) row[m] = 0.0f;
+    }
+}

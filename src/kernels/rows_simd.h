@@ -1,0 +1,109 @@
+/* rows_simd.h — the SIMD body of rows_gemm / rows_dot_t (see rows.h), written once and included by
+ * rows_avx2.c and rows_avx512.c after they define, for their instruction set:
+ *   V, VL                  vector type and floats per vector
+ *   V_ZERO(), V_LOAD(p), V_STORE(p, v), V_BCAST(p), V_FMA(a, b, c) = a * b + c, V_HSUM(v)
+ *   FN(name)               the exported name with the ISA suffix
+ *   GEMM_MR, GEMM_NV       gemm register tile: MR rows of C (divides ROWS_PACK_MR) x NV vectors of q
+ *   DOTT_TILES             rows_dot_t tiles, one (mv, kr) pair per vector count mv = 1..4 of m:
+ *                          DOTT_KR(mv) rows of B by mv vectors of DT
+ * Tiles are `always_inline` functions whose tile widths are compile-time constants at every call site, so
+ * the accumulators live in registers; the widths below the maximum come from a switch over constants. */
+
+#define ROWS_INLINE static inline __attribute__((always_inline))
+
+/* C[r][q .. q + nv VL) for r < rows (the packed block's rows past M are zero and not stored). */
+ROWS_INLINE void FN(gemm_tile)(int K, const float *restrict ap, const float *const *B, size_t q, float *restrict C,
+                               size_t ldc, int rows, int acc, const int nv) {
+    V c[GEMM_MR][GEMM_NV];
+    for (int r = 0; r < GEMM_MR; r++)
+        for (int v = 0; v < nv; v++)
+            c[r][v] = acc && r < rows ? V_LOAD(C + (size_t)r * ldc + q + (size_t)v * VL) : V_ZERO();
+    for (int k = 0; k < K; k++) {
+        const float *b = B[k] + q;
+        const float *a = ap + (size_t)k * ROWS_PACK_MR;
+        V bv[GEMM_NV];
+        for (int v = 0; v < nv; v++) bv[v] = V_LOAD(b + (size_t)v * VL);
+        for (int r = 0; r < GEMM_MR; r++) {
+            const V av = V_BCAST(a + r);
+            for (int v = 0; v < nv; v++) c[r][v] = V_FMA(av, bv[v], c[r][v]);
+        }
+    }
+    for (int r = 0; r < GEMM_MR; r++)
+        if (r < rows)
+            for (int v = 0; v < nv; v++) V_STORE(C + (size_t)r * ldc + q + (size_t)v * VL, c[r][v]);
+}
+
+void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc) {
+    const int step = GEMM_NV * VL, nvec = N / VL * VL;
+    /* q blocks outside, row blocks inside: one block's B strip (K x step floats) stays in L1 across the rows */
+    for (int q = 0; q < nvec; q += step) {
+        const int nv = (nvec - q) / VL < GEMM_NV ? (nvec - q) / VL : GEMM_NV;
+        for (int m0 = 0; m0 < M; m0 += GEMM_MR) {
+            const float *ap = Ap + (size_t)(m0 / ROWS_PACK_MR) * ROWS_PACK_MR * K + m0 % ROWS_PACK_MR;
+            const int rows = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
+            float *c = C + (size_t)m0 * ldc;
+            switch (nv) {
+#if GEMM_NV >= 4
+            case 4: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, 4); break;
+#endif
+            case 3: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, 3); break;
+            case 2: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, 2); break;
+            default: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, 1); break;
+            }
+        }
+    }
+    if (nvec == N) return;
+    for (int m = 0; m < M; m++) { /* the last N % VL positions */
+        const float *a = Ap + (size_t)(m / ROWS_PACK_MR) * ROWS_PACK_MR * K + m % ROWS_PACK_MR;
+        for (int q = nvec; q < N; q++) {
+            float s = acc ? C[(size_t)m * ldc + q] : 0.0f;
+            for (int k = 0; k < K; k++) s = __builtin_fmaf(a[(size_t)k * ROWS_PACK_MR], B[k][q], s);
+            C[(size_t)m * ldc + q] = s;
+        }
+    }
+}
+
+/* CT[k0 + j][m0 + v VL + lane] += sum_g sum_q B_{g, k0 + j}[q] DT_g[q][m0 + v VL + lane], j < kr, v < mv: the
+ * B values are broadcast, DT is read along m, so the sums over q need no horizontal reduction. */
+ROWS_INLINE void FN(dott_tile)(int G, int N, const float *DT, size_t ldt, size_t dtg, const float *const *B, int K,
+                               int k0, int m0, float *CT, size_t ldc, const int mv, const int kr) {
+    V c[DOTT_KRMAX][4];
+    for (int j = 0; j < kr; j++)
+        for (int v = 0; v < mv; v++) c[j][v] = V_LOAD(CT + (size_t)(k0 + j) * ldc + m0 + (size_t)v * VL);
+    for (int g = 0; g < G; g++) {
+        const float *const *b = B + (size_t)g * K + k0;
+        const float *bp[DOTT_KRMAX];
+        for (int j = 0; j < kr; j++) bp[j] = b[j];
+        const float *dt = DT + g * dtg + m0;
+        for (int q = 0; q < N; q++) {
+            V d[4];
+            for (int v = 0; v < mv; v++) d[v] = V_LOAD(dt + (size_t)q * ldt + (size_t)v * VL);
+            for (int j = 0; j < kr; j++) {
+                const V bb = V_BCAST(bp[j] + q);
+                for (int v = 0; v < mv; v++) c[j][v] = V_FMA(bb, d[v], c[j][v]);
+            }
+        }
+    }
+    for (int j = 0; j < kr; j++)
+        for (int v = 0; v < mv; v++) V_STORE(CT + (size_t)(k0 + j) * ldc + m0 + (size_t)v * VL, c[j][v]);
+}
+
+/* All k for the vectors m0 .. m0 + mv VL: full tiles of DOTT_KR(mv) rows, then one row at a time. */
+ROWS_INLINE void FN(dott_cols)(int G, int N, const float *DT, size_t ldt, size_t dtg, const float *const *B, int K,
+                               int m0, float *CT, size_t ldc, const int mv, const int kr) {
+    int k0 = 0;
+    for (; k0 + kr <= K; k0 += kr) FN(dott_tile)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, kr);
+    for (; k0 < K; k0++) FN(dott_tile)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, 1);
+}
+
+void FN(rows_dot_t)(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
+                    float *CT, size_t ldc) {
+    for (int m0 = 0; m0 < Mp; m0 += 4 * VL) {
+        switch ((Mp - m0) / VL) {
+        case 1: FN(dott_cols)(G, N, DT, ldt, dtg, B, K, m0, CT, ldc, 1, DOTT_KR(1)); break;
+        case 2: FN(dott_cols)(G, N, DT, ldt, dtg, B, K, m0, CT, ldc, 2, DOTT_KR(2)); break;
+        case 3: FN(dott_cols)(G, N, DT, ldt, dtg, B, K, m0, CT, ldc, 3, DOTT_KR(3)); break;
+        default: FN(dott_cols)(G, N, DT, ldt, dtg, B, K, m0, CT, ldc, 4, DOTT_KR(4)); break;
+        }
+    }
+}

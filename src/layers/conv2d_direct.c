@@ -1,0 +1,241 @@
+/* conv2d_direct.c — conv2d on locus's kernels: shifted planes (stride 1) or im2col (other strides) as the
+ * rows of rows_gemm / rows_dot_t (src/kernels/), samples spread over OpenMP threads.
+ *
+ * Per sample n (P = Ho * Wo, KK = Cin k k, rows B_(ci,kh,kw) of x_n as in conv_planes.h):
+ *   forward    y_n[co][q]  = sum_kk W[co][kk] B_kk[q] (+ b[co])                   rows_gemm, M = Cout
+ *   dW^T       dW^T[kk][co] += sum_n sum_q B_kk[q] dy_n^T[q][co]                   rows_dot_t, dy_n transposed
+ *   dx, stride 1 and p <= k - 1: the transposed convolution is a stride-1 convolution of dy (padding
+ *              k-1-p) with the flipped kernel  W'[ci][(co, kh, kw)] = W[co][ci][k-1-kh][k-1-kw]:
+ *              dx_n[ci] += sum W' . rows of dy_n's shifted planes                   rows_gemm, M = Cin
+ *   dx, other: col = W^T dy_n (rows_gemm, M = KK, rows = dy_n's channels), dx_n += col2im(col).
+ * A 1x1, stride-1, unpadded conv needs no planes: the rows are x_n's (and dy_n's) channels themselves.
+ * The weight gradient is accumulated transposed (KK x Cout, Cout padded to Mp = 16k) and transposed back
+ * in the final reduction.
+ *
+ * Scratch (floats, each piece rounded up to 16 = 64 bytes), T = min(threads, N):
+ *   [ packed forward W or packed dx matrix | unpacked dx matrix | T x thread area ]
+ *   thread area: [ x-rows buffer | dy-rows buffer | dy^T (P x Mp) | dW^T partial (KK x Mp) + db partial (Cout)
+ *                  | pointers ]
+ * Per-thread partials are summed in thread order: results are deterministic for a thread count; forward and
+ * dx do not depend on it (each sample is computed the same way by whichever thread). */
+#include "layers/conv_direct.h"
+
+#include <omp.h>
+#include <string.h>
+
+#include "kernels/conv_planes.h"
+#include "kernels/rows.h"
+
+static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* Geometry of one call. */
+typedef struct ConvGeom {
+    int n, cin, h, w, cout, k, s, p, ho, wo, P, KK, T;
+    int rows_direct;  /* 1x1, stride 1, pad 0: x's channels are the rows */
+    int planes;       /* stride 1: shifted planes (else im2col) */
+    int dx_planes;    /* stride 1 and p <= k - 1: dx as a stride-1 convolution of dy */
+    int Mp;           /* Cout padded for rows_dot_t */
+} ConvGeom;
+
+static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
+    ConvGeom g;
+    g.n = n, g.cin = c->cin, g.h = h, g.w = w, g.cout = c->cout, g.k = c->k, g.s = c->stride, g.p = c->pad;
+    g.ho = (h + 2 * g.p - g.k) / g.s + 1, g.wo = (w + 2 * g.p - g.k) / g.s + 1;
+    g.P = g.ho * g.wo, g.KK = g.cin * g.k * g.k;
+    g.T = threads < n ? threads : n;
+    if (g.T < 1) g.T = 1;
+    g.rows_direct = g.k == 1 && g.s == 1 && g.p == 0;
+    g.planes = g.s == 1;
+    g.dx_planes = g.s == 1 && g.p <= g.k - 1;
+    g.Mp = rows_pad_m(g.cout);
+    return g;
+}
+
+/* Floats of one sample's x rows (planes or col); 0 when x's channels are the rows. */
+static size_t xrows_floats(const ConvGeom *g) {
+    if (g->rows_direct) return 0;
+    return g->planes ? conv_planes_floats(g->cin, g->h, g->w, g->k, g->p) : (size_t)g->KK * g->P;
+}
+/* Floats of one sample's dy rows for dx: shifted planes of dy, or the col matrix W^T dy. */
+static size_t dyrows_floats(const ConvGeom *g) {
+    if (g->rows_direct) return 0;
+    return g->dx_planes ? conv_planes_floats(g->cout, g->ho, g->wo, g->k, g->k - 1 - g->p) : (size_t)g->KK * g->P;
+}
+static size_t pointer_floats(size_t n) { return r16(n * sizeof(float *) / sizeof(float)); }
+/* Rows of the dx product: B pointers count and the packed matrix. */
+static int dx_rows_count(const ConvGeom *g) { return g->dx_planes ? g->cout * g->k * g->k : g->cout; }
+static int dx_m(const ConvGeom *g) { return g->dx_planes ? g->cin : g->KK; }
+
+static size_t shared_floats(const ConvGeom *g) {
+    size_t fwd = rows_pack_floats(g->cout, g->KK);
+    size_t bwd = rows_pack_floats(dx_m(g), dx_rows_count(g));
+    return r16(fwd > bwd ? fwd : bwd) + r16((size_t)g->cout * g->KK);
+}
+/* Offsets (floats) of the pieces of a thread area. */
+typedef struct ThreadArea {
+    size_t dy, dyt, part, bias, ptr_x, ptr_d, total;
+} ThreadArea;
+
+static ThreadArea thread_area(const ConvGeom *g) {
+    ThreadArea a;
+    a.dy = r16(xrows_floats(g));
+    a.dyt = a.dy + r16(dyrows_floats(g));
+    a.part = a.dyt + r16((size_t)g->P * g->Mp);
+    a.bias = a.part + r16((size_t)g->KK * g->Mp);
+    a.ptr_x = a.bias + r16((size_t)g->cout);
+    a.ptr_d = a.ptr_x + pointer_floats((size_t)g->KK);
+    a.total = a.ptr_d + pointer_floats((size_t)dx_rows_count(g));
+    return a;
+}
+
+size_t conv_direct_scratch(const Conv2d *c, int n, int h, int w, int threads) {
+    ConvGeom g = geom(c, n, h, w, threads);
+    return (shared_floats(&g) + (size_t)g.T * thread_area(&g).total) * sizeof(float);
+}
+
+/* B <- the rows of sample x_n; buf holds its planes or col (unused when x's channels are the rows). */
+static void sample_rows(const ConvGeom *g, const float *xn, float *buf, const float **B) {
+    if (g->rows_direct) {
+        for (int c = 0; c < g->cin; c++) B[c] = xn + (size_t)c * g->h * g->w;
+    } else if (g->planes) {
+        conv_planes_fill(xn, g->cin, g->h, g->w, g->k, g->p, buf);
+        conv_planes_rows(buf, g->cin, g->h, g->w, g->k, g->p, B);
+    } else {
+        conv_im2col(xn, g->cin, g->h, g->w, g->k, g->s, g->p, g->ho, g->wo, buf);
+        conv_col_rows(buf, g->cin, g->k, g->ho, g->wo, B);
+    }
+}
+
+void conv_direct_forward(const Conv2d *c, const StepCtx *ctx, const Tensor *x, Tensor *out) {
+    const Shape *s = &x->shape;
+    const ConvGeom g = geom(c, s->d[0], s->d[2], s->d[3], ctx->threads);
+    CHECK(ctx->scratch_bytes >= conv_direct_scratch(c, g.n, g.h, g.w, ctx->threads), "%s: scratch too small",
+          c->base.name);
+    const KernelIsa isa = kernel_isa();
+    const float *W = params_value(ctx->params, c->w);
+    const float *bias = c->b >= 0 ? params_value(ctx->params, c->b) : NULL;
+    float *Ap = ctx->scratch;
+    rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap);
+    float *threads_base = ctx->scratch + shared_floats(&g);
+    const ThreadArea ta = thread_area(&g);
+#pragma omp parallel num_threads(g.T)
+    {
+        float *area = threads_base + (size_t)omp_get_thread_num() * ta.total;
+        const float **B = (const float **)(void *)(area + ta.ptr_x);
+#pragma omp for schedule(static)
+        for (int i = 0; i < g.n; i++) {
+            sample_rows(&g, x->data + (size_t)i * g.cin * g.h * g.w, area, B);
+            float *yn = out->data + (size_t)i * g.cout * g.P;
+            if (bias)
+                for (int o = 0; o < g.cout; o++)
+                    for (int q = 0; q < g.P; q++) yn[(size_t)o * g.P + q] = bias[o];
+            rows_gemm(isa, g.cout, g.P, g.KK, Ap, B, yn, (size_t)g.P, bias != NULL);
+        }
+    }
+}
+
+/* Sum of a row of n floats, in 8 independent lanes (vectorisable, and a fixed order). */
+static float row_sum(const float *restrict v, int n) {
+    float lane[8] = {0};
+    int q = 0;
+    for (; q + 8 <= n; q += 8)
+        for (int j = 0; j < 8; j++) lane[j] += v[q + j];
+    float acc = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+    for (; q < n; q++) acc += v[q];
+    return acc;
+}
+
+/* The packed matrix of the dx product (see the file comment); tmp holds the unpacked one. */
+static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float *Ap) {
+    const int k = g->k, kk = k * k;
+    if (g->dx_planes) { /* W'[ci][(co, kh, kw)] = W[co][ci][k-1-kh][k-1-kw] */
+        const int cols = g->cout * kk;
+        for (int ci = 0; ci < g->cin; ci++)
+            for (int co = 0; co < g->cout; co++)
+                for (int t = 0; t < kk; t++)
+                    tmp[(size_t)ci * cols + (size_t)co * kk + t] = W[((size_t)co * g->cin + ci) * kk + (kk - 1 - t)];
+        rows_pack(g->cin, cols, tmp, (size_t)cols, Ap);
+    } else { /* W^T: KK x Cout */
+        for (int j = 0; j < g->KK; j++)
+            for (int co = 0; co < g->cout; co++) tmp[(size_t)j * g->cout + co] = W[(size_t)co * g->KK + j];
+        rows_pack(g->KK, g->cout, tmp, (size_t)g->cout, Ap);
+    }
+}
+
+/* dx_n (Cin x H x W) += (or, overwrite, =) the input gradient of sample n from dy_n (Cout x Ho x Wo). */
+static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const float *dyn, float *buf,
+                      const float **B, float *dxn, int overwrite) {
+    const int HW = g->h * g->w;
+    if (g->rows_direct) {
+        for (int co = 0; co < g->cout; co++) B[co] = dyn + (size_t)co * g->P;
+        rows_gemm(isa, g->cin, HW, g->cout, Ap, B, dxn, (size_t)HW, !overwrite);
+    } else if (g->dx_planes) {
+        const int pp = g->k - 1 - g->p;
+        conv_planes_fill(dyn, g->cout, g->ho, g->wo, g->k, pp, buf);
+        conv_planes_rows(buf, g->cout, g->ho, g->wo, g->k, pp, B);
+        rows_gemm(isa, g->cin, HW, g->cout * g->k * g->k, Ap, B, dxn, (size_t)HW, !overwrite);
+    } else { /* col2im may leave positions no window covers (stride > k): zero them on overwrite */
+        for (int co = 0; co < g->cout; co++) B[co] = dyn + (size_t)co * g->P;
+        rows_gemm(isa, g->KK, g->P, g->cout, Ap, B, buf, (size_t)g->P, 0);
+        if (overwrite) memset(dxn, 0, sizeof(float) * (size_t)g->cin * HW);
+        conv_col2im_add(buf, g->cin, g->h, g->w, g->k, g->s, g->p, g->ho, g->wo, dxn);
+    }
+}
+
+void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const Tensor *out) {
+    const Shape *s = &x->shape;
+    const ConvGeom g = geom(c, s->d[0], s->d[2], s->d[3], ctx->threads);
+    CHECK(ctx->scratch_bytes >= conv_direct_scratch(c, g.n, g.h, g.w, ctx->threads), "%s: scratch too small",
+          c->base.name);
+    const KernelIsa isa = kernel_isa();
+    const float *W = params_value(ctx->params, c->w);
+    float *gW = params_grad(ctx->params, c->w);
+    float *gb = c->b >= 0 ? params_grad(ctx->params, c->b) : NULL;
+    const float *dy = out->grad;
+    float *dx = x->grad;
+    const int overwrite = dx && layer_grad_overwrite(x); /* samples are disjoint: all write or all add */
+    float *Ap = ctx->scratch;
+    const size_t packf = shared_floats(&g) - r16((size_t)g.cout * g.KK);
+    if (dx) pack_dx_matrix(&g, W, ctx->scratch + packf, Ap);
+    float *threads_base = ctx->scratch + shared_floats(&g);
+    const ThreadArea ta = thread_area(&g);
+#pragma omp parallel num_threads(g.T)
+    {
+        const int tid = omp_get_thread_num();
+        float *area = threads_base + (size_t)tid * ta.total;
+        float *dybuf = area + ta.dy, *dyt = area + ta.dyt, *pw = area + ta.part, *pb = area + ta.bias;
+        const float **Bx = (const float **)(void *)(area + ta.ptr_x);
+        const float **Bd = (const float **)(void *)(area + ta.ptr_d);
+        memset(pw, 0, sizeof(float) * (ta.ptr_x - ta.part));
+#pragma omp for schedule(static)
+        for (int i = 0; i < g.n; i++) {
+            const float *dyn = dy + (size_t)i * g.cout * g.P;
+            if (gW) {
+                sample_rows(&g, x->data + (size_t)i * g.cin * g.h * g.w, area, Bx);
+                rows_transpose(isa, g.cout, g.P, dyn, (size_t)g.P, dyt, (size_t)g.Mp, g.Mp);
+                rows_dot_t(isa, g.Mp, g.KK, g.P, 1, dyt, (size_t)g.Mp, 0, Bx, pw, (size_t)g.Mp);
+            }
+            if (gb)
+                for (int o = 0; o < g.cout; o++) pb[o] += row_sum(dyn + (size_t)o * g.P, g.P);
+            if (dx) sample_dx(&g, isa, Ap, dyn, dybuf, Bd, dx + (size_t)i * g.cin * g.h * g.w, overwrite);
+        }
+        /* the loop's implicit barrier: every partial is complete; sum them in thread order (dW^T back to dW) */
+        if (gW) {
+#pragma omp for schedule(static)
+            for (int o = 0; o < g.cout; o++)
+                for (int j = 0; j < g.KK; j++) {
+                    float acc = 0.0f;
+                    for (int t = 0; t < g.T; t++) acc += threads_base[(size_t)t * ta.total + ta.part + (size_t)j * g.Mp + o];
+                    gW[(size_t)o * g.KK + j] += acc;
+                }
+        }
+        if (gb) {
+#pragma omp single
+            for (int o = 0; o < g.cout; o++) {
+                float acc = 0.0f;
+                for (int t = 0; t < g.T; t++) acc += threads_base[(size_t)t * ta.total + ta.bias + o];
+                gb[o] += acc;
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+/* test_conv_kernels.c — every convolution engine and instruction-set path against a plain reference.
+ *
+ * For random geometries (odd channel counts and sizes, kernels 1/2/3/5, strides 1/2/3, paddings 0..2 and
+ * padding >= kernel, bias on/off, 1..3 samples, 1 and 2 threads), for each engine (LOCUS_CONV=direct, the
+ * default, and gemm) and, for the direct engine, each instruction set the CPU runs (LOCUS_ISA=generic, avx2,
+ * avx512): forward output, input gradient, weight and bias gradients against a 7-loop reference computed in
+ * double. The input gradient is checked on top of a non-zero starting value (backward accumulates), or,
+ * when it is marked fresh (layer.h: grad_overwrite), from NaN garbage that backward must overwrite
+ * everywhere (stride > kernel leaves positions no window covers); a detached input (grad NULL) is checked
+ * to leave the parameter gradients right. Also the ResNet shapes
+ * (3x3 stride 1 and 2, 1x1 stride 2; 16/32/64 channels) at batch 2, and the rows_* kernels at the vector
+ * boundaries (N = 1..40 around 8 and 16; M from 11 to 70) directly. Fast: the shapes are small. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expect.h"
+#include "kernels/isa.h"
+#include "kernels/rows.h"
+#include "layers/conv.h"
+
+typedef struct Geo {
+    int n, cin, cout, h, w, k, s, p, bias;
+} Geo;
+
+static float frand(Rng *r) { return rng_uniform(r) * 2.0f - 1.0f; }
+
+/* y (N x Cout x Ho x Wo), dx, dW, db from x, W, b, dy in double. */
+static void reference(const Geo *g, int ho, int wo, const float *x, const float *W, const float *b, const float *dy,
+                      double *y, double *dx, double *dW, double *db) {
+    const int kk = g->k * g->k;
+    memset(dx, 0, sizeof(double) * (size_t)g->n * g->cin * g->h * g->w);
+    memset(dW, 0, sizeof(double) * (size_t)g->cout * g->cin * kk);
+    memset(db, 0, sizeof(double) * (size_t)g->cout);
+    for (int n = 0; n < g->n; n++)
+        for (int co = 0; co < g->cout; co++)
+            for (int oh = 0; oh < ho; oh++)
+                for (int ow = 0; ow < wo; ow++) {
+                    const size_t yi = (((size_t)n * g->cout + co) * ho + oh) * wo + ow;
+                    double acc = g->bias ? b[co] : 0.0;
+                    const double d = dy[yi];
+                    db[co] += d;
+                    for (int ci = 0; ci < g->cin; ci++)
+                        for (int kh = 0; kh < g->k; kh++)
+                            for (int kw = 0; kw < g->k; kw++) {
+                                int ih = oh * g->s - g->p + kh, iw = ow * g->s - g->p + kw;
+                                if (ih < 0 || ih >= g->h || iw < 0 || iw >= g->w) continue;
+                                const size_t xi = (((size_t)n * g->cin + ci) * g->h + ih) * g->w + iw;
+                                const size_t wi = (((size_t)co * g->cin + ci) * g->k + kh) * g->k + kw;
+                                acc += (double)W[wi] * x[xi];
+                                dx[xi] += (double)W[wi] * d;
+                                dW[wi] += (double)x[xi] * d;
+                            }
+                    y[yi] = acc;
+                }
+}
+
+/* max |got - want| / (1 + |want|) over n values, and whether it is within tol. */
+static int close_to(const char *what, const char *label, const float *got, const double *want, size_t n,
+                    const float *base, double tol) {
+    double worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double ref = want[i] + (base ? base[i] : 0.0f);
+        double e = fabs(got[i] - ref) / (1.0 + fabs(ref));
+        if (!(e <= worst)) worst = e, at = i; /* NaN counts as worst */
+    }
+    EXPECT(worst <= tol, "%s: %s off by %.3g at %zu (got %g, want %g)", label, what, worst, at, got[at],
+           want[at] + (base ? base[at] : 0.0));
+    return worst <= tol;
+}
+
+/* fresh: the input gradient starts as garbage (NaN) marked fresh, and backward must overwrite all of it. */
+static int run_case(const Geo *g, const char *engine, const char *isa, int threads, int detach, int fresh,
+                    uint64_t seed) {
+    setenv("LOCUS_CONV", engine, 1);
+    if (isa) setenv("LOCUS_ISA", isa, 1);
+    else unsetenv("LOCUS_ISA");
+    char label[256];
+    snprintf(label, sizeof label, "%s/%s T=%d n%d %d->%d %dx%d k%d s%d p%d%s%s", engine, isa ? isa : "-", threads,
+             g->n, g->cin, g->cout, g->h, g->w, g->k, g->s, g->p, g->bias ? " bias" : "", detach ? " detached" : fresh ? " fresh dx" : "");
+    MemTracker mt = {0};
+    ParamStore ps;
+    params_init(&ps, &mt);
+    Conv2d conv;
+    conv2d_init(&conv, &ps, "conv", g->cin, g->cout, g->k, g->s, g->p, g->bias);
+    ErrorMsg err;
+    CHECK(params_finalize(&ps, &err) == LOCUS_OK, "%s", err.text);
+    Rng rng;
+    rng_seed(&rng, seed);
+    float *W = params_value(&ps, conv.w), *b = g->bias ? params_value(&ps, conv.b) : NULL;
+    const size_t nw = params_numel(&ps, conv.w);
+    for (size_t i = 0; i < nw; i++) W[i] = frand(&rng);
+    for (int i = 0; g->bias && i < g->cout; i++) b[i] = frand(&rng);
+    const int ho = (g->h + 2 * g->p - g->k) / g->s + 1, wo = (g->w + 2 * g->p - g->k) / g->s + 1;
+    const size_t nx = (size_t)g->n * g->cin * g->h * g->w, ny = (size_t)g->n * g->cout * ho * wo;
+    Tensor x = {.shape = shape4(g->n, g->cin, g->h, g->w)}, y = {.shape = shape4(g->n, g->cout, ho, wo)};
+    x.data = malloc(nx * sizeof(float));
+    x.grad = detach ? NULL : malloc(nx * sizeof(float));
+    y.data = malloc(ny * sizeof(float));
+    y.grad = malloc(ny * sizeof(float));
+    float *dx0 = malloc(nx * sizeof(float));
+    for (size_t i = 0; i < nx; i++) x.data[i] = frand(&rng), dx0[i] = frand(&rng);
+    for (size_t i = 0; i < ny; i++) y.grad[i] = frand(&rng), y.data[i] = NAN; /* forward must write all */
+    if (x.grad && fresh)
+        for (size_t i = 0; i < nx; i++) x.grad[i] = NAN;
+    else if (x.grad)
+        memcpy(x.grad, dx0, nx * sizeof(float));
+    x.grad_fresh = x.grad && fresh;
+    double *ry = malloc(ny * sizeof(double)), *rdx = malloc(nx * sizeof(double));
+    double *rdw = malloc(nw * sizeof(double)), *rdb = malloc((size_t)g->cout * sizeof(double));
+    reference(g, ho, wo, x.data, W, b, y.grad, ry, rdx, rdw, rdb);
+
+    Tensor *in[1] = {&x};
+    StepCtx ctx = {.params = &ps, .training = 1, .threads = threads};
+    ctx.scratch_bytes = conv.base.ops->scratch_bytes(&conv.base, in, 1, threads);
+    ctx.scratch = malloc(ctx.scratch_bytes + 64);
+    params_zero_grads(&ps);
+    conv.base.ops->forward(&conv.base, &ctx, in, 1, &y, NULL);
+    conv.base.ops->backward(&conv.base, &ctx, in, 1, &y, NULL);
+    /* float32 sums of up to Cin k k = 125 terms of size ~1, or N Ho Wo terms for the gradients */
+    const double tol = 2e-5 * sqrt((double)g->cin * g->k * g->k + (double)g->n * ho * wo);
+    int ok = close_to("forward", label, y.data, ry, ny, NULL, tol);
+    if (x.grad) ok &= close_to("dx", label, x.grad, rdx, nx, fresh ? NULL : dx0, tol);
+    EXPECT(!x.grad_fresh, "%s: backward left the input gradient marked fresh", label);
+    ok &= close_to("dW", label, params_grad(&ps, conv.w), rdw, nw, NULL, tol);
+    if (g->bias) ok &= close_to("db", label, params_grad(&ps, conv.b), rdb, (size_t)g->cout, NULL, tol);
+
+    free(ctx.scratch), free(ry), free(rdx), free(rdw), free(rdb), free(dx0);
+    free(x.data), free(x.grad), free(y.data), free(y.grad);
+    params_free(&ps);
+    return ok;
+}
+
+/* rows_gemm, rows_transpose and rows_dot_t at every N around the vector widths (and M across the dot_t tile
+ * widths: 1 to 5 vectors of m), against double sums; nothing is written past N or M. */
+static void check_rows(KernelIsa isa, Rng *rng) {
+    enum { K = 7, G = 2, NMAX = 40, MMAX = 70, MPMAX = 80 };
+    static float A[MMAX * K], Ap[MPMAX * K], C[MMAX * NMAX], D[G * MMAX * NMAX], Bd[G * K * (NMAX + 3)];
+    static float DT[G * NMAX * MPMAX], CT[K * MPMAX];
+    const float *B[G * K];
+    for (int i = 0; i < MMAX * K; i++) A[i] = frand(rng);
+    for (int i = 0; i < G * K * (NMAX + 3); i++) Bd[i] = frand(rng);
+    for (int i = 0; i < G * MMAX * NMAX; i++) D[i] = frand(rng);
+    for (int i = 0; i < G * K; i++) B[i] = Bd + (size_t)i * (NMAX + 3) + (i % 3); /* unaligned rows */
+    const int Ms[] = {11, 16, 40, 70};
+    for (int mi = 0; mi < 4; mi++) {
+        const int M = Ms[mi], Mp = rows_pad_m(M);
+        rows_pack(M, K, A, K, Ap);
+        for (int N = 1; N <= NMAX; N++) {
+            for (int acc = 0; acc <= 1; acc++) {
+                for (int i = 0; i < MMAX * NMAX; i++) C[i] = 0.5f;
+                rows_gemm(isa, M, N, K, Ap, B, C, NMAX, acc);
+                double worst = 0;
+                for (int m = 0; m < MMAX; m++)
+                    for (int q = 0; q < NMAX; q++) {
+                        double want = q >= N || m >= M ? 0.5 : (acc ? 0.5 : 0.0);
+                        for (int k = 0; q < N && m < M && k < K; k++) want += (double)A[m * K + k] * B[k][q];
+                        double e = fabs(C[m * NMAX + q] - want);
+                        if (!(e <= worst)) worst = e;
+                    }
+                EXPECT(worst < 1e-5, "rows_gemm %s M=%d N=%d acc=%d: off by %g (or wrote past M, N)",
+                       kernel_isa_name(isa), M, N, acc, worst);
+            }
+            for (int i = 0; i < G * NMAX * MPMAX; i++) DT[i] = NAN;
+            for (int g = 0; g < G; g++)
+                rows_transpose(isa, M, N, D + (size_t)g * M * NMAX, NMAX, DT + (size_t)g * N * Mp, Mp, Mp);
+            int bad = 0;
+            for (int g = 0; g < G; g++)
+                for (int q = 0; q < N; q++)
+                    for (int m = 0; m < Mp; m++)
+                        bad += DT[((size_t)g * N + q) * Mp + m] != (m < M ? D[(size_t)g * M * NMAX + m * NMAX + q] : 0.0f);
+            EXPECT(!bad, "rows_transpose %s M=%d N=%d: %d wrong", kernel_isa_name(isa), M, N, bad);
+            for (int i = 0; i < K * MPMAX; i++) CT[i] = 0.25f;
+            rows_dot_t(isa, Mp, K, N, G, DT, Mp, (size_t)N * Mp, B, CT, MPMAX);
+            double worst = 0;
+            for (int k = 0; k < K; k++)
+                for (int m = 0; m < MPMAX; m++) {
+                    double want = 0.25;
+                    for (int g = 0; m < M && g < G; g++)
+                        for (int q = 0; q < N; q++)
+                            want += (double)D[(size_t)g * M * NMAX + m * NMAX + q] * B[g * K + k][q];
+                    double e = fabs(CT[k * MPMAX + m] - want);
+                    if (!(e <= worst)) worst = e;
+                }
+            EXPECT(worst < 1e-5 * (1 + N), "rows_dot_t %s M=%d N=%d: off by %g", kernel_isa_name(isa), M, N, worst);
+        }
+    }
+}
+
+int main(void) {
+    Rng rng;
+    rng_seed(&rng, 20261128);
+    const char *isas[] = {"generic", "avx2", "avx512"};
+    int n_isa = 0;
+    const char *run_isas[3];
+    for (int i = 0; i < 3; i++) {
+        if (kernel_isa_supported((KernelIsa)i)) run_isas[n_isa++] = isas[i];
+        else printf("note: this CPU cannot run the %s path; not tested here\n", isas[i]);
+        if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng);
+    }
+    /* the ResNet shapes, then random ones */
+    Geo fixed[] = {{2, 16, 16, 8, 8, 3, 1, 1, 0}, {2, 16, 32, 8, 8, 3, 2, 1, 0}, {2, 16, 32, 8, 8, 1, 2, 0, 0},
+                   {2, 32, 64, 6, 6, 3, 2, 1, 0}, {2, 64, 64, 4, 4, 3, 1, 1, 0}, {2, 3, 16, 7, 9, 3, 1, 1, 1},
+                   {3, 5, 7, 5, 6, 1, 1, 0, 1},   {2, 4, 6, 5, 5, 3, 1, 3, 0},   {2, 3, 5, 9, 4, 2, 1, 0, 1}};
+    int cases = 0, failed = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed + 40; i++) {
+        Geo g;
+        if (i < sizeof fixed / sizeof *fixed) {
+            g = fixed[i];
+        } else {
+            static const int ks[] = {1, 2, 3, 5};
+            g.n = 1 + (int)rng_below(&rng, 3), g.cin = 1 + (int)rng_below(&rng, 9), g.cout = 1 + (int)rng_below(&rng, 19);
+            g.k = ks[rng_below(&rng, 4)], g.s = 1 + (int)rng_below(&rng, 3), g.p = (int)rng_below(&rng, 3);
+            g.h = 1 + (int)rng_below(&rng, 12), g.w = 1 + (int)rng_below(&rng, 19), g.bias = (int)rng_below(&rng, 2);
+            if (g.h + 2 * g.p < g.k) g.h = g.k;
+            if (g.w + 2 * g.p < g.k) g.w = g.k;
+        }
+        const int threads = 1 + (int)(i % 2), detach = i % 7 == 3, fresh = i % 3 == 1;
+        failed += !run_case(&g, "gemm", NULL, threads, detach, fresh, 1000 + i), cases++;
+        for (int a = 0; a < n_isa; a++)
+            failed += !run_case(&g, "direct", run_isas[a], threads, detach, fresh, 1000 + i), cases++;
+    }
+    unsetenv("LOCUS_CONV");
+    unsetenv("LOCUS_ISA");
+    printf("%d convolution cases, %d failed; ISA paths: %d\n", cases, failed, n_isa);
+    return expect_report();
+}

@@ -1,0 +1,139 @@
+/* test_fused_layers.c — the fused layers are bit for bit the pairs they replace:
+ *  - batchnorm2d_relu == batchnorm2d then relu: output, input gradient, dgamma, dbeta and the running
+ *    statistics, in training and in eval mode, with 1 and 2 threads, on shapes whose strips are not a
+ *    multiple of the 16 summation lanes;
+ *  - add_relu == add then relu: output and both input gradients, for two inputs and for add(x, x), with
+ *    another consumer of an input before it (so one gradient is accumulated into, one overwritten).
+ * Everything runs on a tape, so the input gradients go through the fresh-gradient path (layer.h
+ * grad_overwrite) as in training. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "expect.h"
+#include "layers/activation.h"
+#include "layers/merge.h"
+#include "layers/norm.h"
+#include "locus/rng.h"
+#include "locus/tape.h"
+
+static int same(const float *a, const float *b, size_t n) { return !memcmp(a, b, n * sizeof(float)); }
+
+static void check(Shape s, int training, int threads, uint64_t seed) {
+    const int C = s.d[1];
+    MemTracker mt = {0};
+    ParamStore ps;
+    params_init(&ps, &mt);
+    BatchNorm bn, fused;
+    Relu relu;
+    batchnorm2d_init(&bn, &ps, "bn", C);
+    batchnorm2d_relu_init(&fused, &ps, "fused", C);
+    relu_init(&relu, "relu");
+    ErrorMsg err;
+    CHECK(params_finalize(&ps, &err) == LOCUS_OK, "%s", err.text);
+    Rng rng;
+    rng_seed(&rng, seed);
+    const int h[4] = {bn.weight, bn.bias, bn.running_mean, bn.running_var};
+    const int hf[4] = {fused.weight, fused.bias, fused.running_mean, fused.running_var};
+    for (int k = 0; k < 4; k++)
+        for (int c = 0; c < C; c++) {
+            float v = k == 3 ? 0.5f + rng_uniform(&rng) : rng_normal(&rng);
+            params_value(&ps, h[k])[c] = v;
+            params_value(&ps, hf[k])[c] = v;
+        }
+    const size_t n = shape_numel(&s);
+    float *x = malloc(n * sizeof(float)), *R = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = rng_normal(&rng) + 0.5f, R[i] = rng_normal(&rng);
+    StepCtx ctx = {.params = &ps, .training = training, .threads = threads};
+    Tape t;
+    CHECK(tape_init(&t, &ctx, &mt, (size_t)8 << 20, (size_t)8 << 20, (size_t)1 << 16, &err) == LOCUS_OK, "%s",
+          err.text);
+    t.recording = 1;
+    float *out[2], *dx[2];
+    params_zero_grads(&ps);
+    for (int v = 0; v < 2; v++) {
+        TapeMark m = tape_mark(&t);
+        Tensor *in = tape_wrap(&t, s, x, 1);
+        Tensor *y = v == 0 ? tape_call1(&t, &relu.base, tape_call1(&t, &bn.base, in))
+                           : tape_call1(&t, &fused.base, in);
+        CHECK(y && tape_ok(&t), "forward: %s", t.err.text);
+        CHECK(tape_backward_from(&t, y, R, m) == LOCUS_OK, "backward: %s", t.err.text);
+        out[v] = malloc(n * sizeof(float)), dx[v] = malloc(n * sizeof(float));
+        memcpy(out[v], y->data, n * sizeof(float));
+        memcpy(dx[v], in->grad, n * sizeof(float));
+        tape_release(&t, m);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "%s %s, %d thread(s)", shape_format(&s, (char[64]){0}, 64),
+             training ? "training" : "eval", threads);
+    EXPECT(same(out[0], out[1], n), "%s: outputs differ", what);
+    EXPECT(same(dx[0], dx[1], n), "%s: input gradients differ", what);
+    EXPECT(same(params_grad(&ps, bn.weight), params_grad(&ps, fused.weight), (size_t)C), "%s: dgamma differs", what);
+    EXPECT(same(params_grad(&ps, bn.bias), params_grad(&ps, fused.bias), (size_t)C), "%s: dbeta differs", what);
+    for (int k = 2; k < 4; k++)
+        EXPECT(same(params_value(&ps, h[k]), params_value(&ps, hf[k]), (size_t)C), "%s: running stats differ", what);
+    size_t zeros = 0;
+    for (size_t i = 0; i < n; i++) zeros += out[1][i] == 0.0f;
+    EXPECT(zeros > 0 && zeros < n, "%s: the case exercises both sides of the ReLU (%zu of %zu zero)", what, zeros, n);
+    for (int v = 0; v < 2; v++) free(out[v]), free(dx[v]);
+    free(x), free(R);
+    tape_free(&t);
+    params_free(&ps);
+}
+
+/* variant 0: relu(add(a, b)); 1: add_relu(a, b); a also feeds a relu of its own first (fan-out), and with
+ * twice, b is a (add(a, a)). */
+static void check_add(int twice, int threads, uint64_t seed) {
+    const Shape s = shape4(2, 3, 5, 7);
+    const size_t n = shape_numel(&s);
+    Add add, fused;
+    Relu relu, side;
+    add_init(&add, "add");
+    add_relu_init(&fused, "add_relu");
+    relu_init(&relu, "relu");
+    relu_init(&side, "side");
+    Rng rng;
+    rng_seed(&rng, seed);
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), *R = malloc(2 * n * sizeof(float));
+    for (size_t i = 0; i < n; i++) a[i] = rng_normal(&rng), b[i] = rng_normal(&rng);
+    for (size_t i = 0; i < 2 * n; i++) R[i] = rng_normal(&rng);
+    MemTracker mt = {0};
+    StepCtx ctx = {.training = 1, .threads = threads};
+    Tape t;
+    ErrorMsg err;
+    CHECK(tape_init(&t, &ctx, &mt, (size_t)8 << 20, (size_t)8 << 20, (size_t)1 << 16, &err) == LOCUS_OK, "%s",
+          err.text);
+    t.recording = 1;
+    float *out[2], *da[2], *db[2];
+    for (int v = 0; v < 2; v++) {
+        TapeMark m = tape_mark(&t);
+        Tensor *ta = tape_wrap(&t, s, a, 1), *tb = twice ? ta : tape_wrap(&t, s, b, 1);
+        Tensor *other = tape_call1(&t, &side.base, ta); /* a second consumer of a, run after in backward */
+        Tensor *y = v == 0 ? tape_call1(&t, &relu.base, tape_call2(&t, &add.base, ta, tb))
+                           : tape_call2(&t, &fused.base, ta, tb);
+        CHECK(y && other && tape_ok(&t), "forward: %s", t.err.text);
+        Tensor *losses[2] = {y, other};
+        for (int k = 0; k < 2; k++) CHECK(tape_backward_from(&t, losses[k], R + k * n, m) == LOCUS_OK, "backward");
+        out[v] = malloc(n * sizeof(float)), da[v] = malloc(n * sizeof(float)), db[v] = malloc(n * sizeof(float));
+        memcpy(out[v], y->data, n * sizeof(float));
+        memcpy(da[v], ta->grad, n * sizeof(float));
+        memcpy(db[v], tb->grad, n * sizeof(float));
+        tape_release(&t, m);
+    }
+    EXPECT(same(out[0], out[1], n), "add_relu%s, %d thread(s): outputs differ", twice ? " (x, x)" : "", threads);
+    EXPECT(same(da[0], da[1], n), "add_relu%s, %d thread(s): gradients of a differ", twice ? " (x, x)" : "", threads);
+    EXPECT(same(db[0], db[1], n), "add_relu%s, %d thread(s): gradients of b differ", twice ? " (x, x)" : "", threads);
+    for (int v = 0; v < 2; v++) free(out[v]), free(da[v]), free(db[v]);
+    free(a), free(b), free(R);
+    tape_free(&t);
+}
+
+int main(void) {
+    for (int twice = 0; twice <= 1; twice++)
+        for (int threads = 1; threads <= 2; threads++) check_add(twice, threads, 70 + (uint64_t)twice);
+    const Shape shapes[] = {shape4(3, 4, 5, 7), shape4(2, 3, 8, 8), shape4(5, 2, 1, 3)};
+    for (int i = 0; i < 3; i++)
+        for (int training = 0; training <= 1; training++)
+            for (int threads = 1; threads <= 2; threads++) check(shapes[i], training, threads, 40 + (uint64_t)i);
+    return expect_report();
+}
