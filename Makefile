@@ -6,6 +6,7 @@
 #   make test-slow  long convergence runs
 #   make asan       the test suite under AddressSanitizer + UBSan
 #   make bench      benchmarks against PyTorch, appended to bench/RESULTS.md
+#   make fuzz       libFuzzer on every parser, FUZZ_SECONDS (60) each, from the committed corpus (needs clang)
 #
 # OpenBLAS: the OpenMP variant is pinned (pkg-config path + rpath), because with both variants installed
 # Debian's alternatives pick the pthread one, which fights our OpenMP threads (spec dependencies.md §1.2).
@@ -45,7 +46,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(filter-out tests/test_%.c tests/fuzz_%.c,$(wildcard tests/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test test-slow asan bench clean deps
+.PHONY: all run test test-slow asan bench clean deps fuzz
 .SECONDARY:
 all: $(BUILD)/locus
 
@@ -102,7 +103,13 @@ asan:
 bench: $(BUILD)/locus
 	sh bench/run.sh
 
+# libFuzzer (clang) on every parser for FUZZ_SECONDS each, in build-fuzz; FUZZ_PARSERS picks some
+# (idx cifar mat stl10 image safetensors config). tools/fuzz-parsers.sh --update-corpus re-minimizes the corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh tools/fuzz-parsers.sh $(FUZZ_SECONDS) $(FUZZ_PARSERS)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(TEST_BIN:=.d) $(TEST_HELPER_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

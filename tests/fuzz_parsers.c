@@ -17,11 +17,16 @@
 #ifndef FUZZ_PARSER
 #error "compile with -DFUZZ_PARSER=PARSER_IDX (or another ParserKind)"
 #endif
+static char path[128]; /* the scratch file the file-based parsers read, removed at exit */
+static void remove_scratch(void) { unlink(path); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char path[128];
-    if (!path[0]) snprintf(path, sizeof path, "%s/locus-fuzz-%d.bin", access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm",
-                           (int)getpid());
+    if (!path[0]) {
+        snprintf(path, sizeof path, "%s/locus-fuzz-%d.bin", access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm",
+                 (int)getpid());
+        atexit(remove_scratch);
+    }
     if (parser_check(FUZZ_PARSER, data, size, path)) abort();
     return 0;
 }

@@ -1,9 +1,10 @@
 /* test_parsers_replay.c — every parser that reads untrusted bytes (IDX, CIFAR-10/100, MAT v5 / SVHN,
  * STL-10, images through TurboJPEG/stb and the transforms, safetensors, the JSON config) on its valid seeds
  * and on deterministic mutants of them: every truncation of short seeds (a stride for long ones), single
- * bit flips, byte sets and header-field edits; plus any committed regression inputs found by fuzzing
- * (tests/fixtures/fuzz/<parser>/). Each input must be accepted consistently or rejected with an error
- * naming the file and giving a hint, never crash (the long runs are tools/fuzz-parsers.sh's libFuzzer). */
+ * bit flips, byte sets and header-field edits; plus every committed input of the fuzzing: the minimized
+ * libFuzzer corpus (tests/fixtures/fuzz/corpus/<parser>/) and the reproducers of fixed crashes
+ * (tests/fixtures/fuzz/crashes/<parser>/). Each input must be accepted consistently or rejected with an
+ * error naming the file and giving a hint, never crash (the long runs are `make fuzz`, tools/fuzz-parsers.sh). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +20,12 @@
 
 static char tmp[256], path[512];
 
-static int replay_dir(ParserKind k) {
+/* Replays every file of tests/fixtures/fuzz/<set>/<parser>/ (set: corpus or crashes); counts the inputs
+ * in *files and returns how many broke the contract. */
+static int replay_dir(ParserKind k, const char *set, int *files) {
     char dir[600];
-    snprintf(dir, sizeof dir, "tests/fixtures/fuzz/%s", parser_name(k));
+    snprintf(dir, sizeof dir, "tests/fixtures/fuzz/%s/%s", set, parser_name(k));
+    *files = 0;
     DIR *d = opendir(dir);
     if (!d) return 0;
     struct dirent *e;
@@ -35,8 +39,9 @@ static int replay_dir(ParserKind k) {
         static uint8_t buf[1 << 20];
         size_t n = fread(buf, 1, sizeof buf, f);
         fclose(f);
+        ++*files;
         if (parser_check(k, buf, n, path)) {
-            printf("  regression input %s\n", p);
+            printf("  committed fuzz input %s broke the contract\n", p);
             bad++;
         }
     }
@@ -83,8 +88,13 @@ int main(void) {
         }
         free(seeds);
         free(sizes);
-        bad += replay_dir((ParserKind)k);
-        printf("%s: %d inputs, %d contract failures\n", parser_name(k), runs, bad);
+        int corpus = 0, crashes = 0;
+        bad += replay_dir((ParserKind)k, "corpus", &corpus);
+        bad += replay_dir((ParserKind)k, "crashes", &crashes);
+        EXPECT(corpus > 0, "%s: no committed corpus in tests/fixtures/fuzz/corpus/%s (run from the repository root; "
+               "tools/fuzz-parsers.sh --update-corpus writes it)", parser_name(k), parser_name(k));
+        printf("%s: %d inputs + %d corpus + %d crash reproducers, %d contract failures\n", parser_name(k), runs,
+               corpus, crashes, bad);
         EXPECT(bad == 0, "%s: %d inputs broke the contract", parser_name(k), bad);
     }
     dw_rmtree(tmp);

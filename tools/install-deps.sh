@@ -6,7 +6,8 @@
 # Data: dataset-fashion-mnist (the default real dataset). Tests: libcmocka-dev.
 # ONNX export: protobuf-c-compiler + libonnx-dev (onnx.pb-c.{c,h} generated at build time), libprotobuf-c-dev;
 # python3-onnx for the ONNX checker in make test (python3-torch, large, stays optional: its tests skip).
-# Fuzzing (tools/fuzz-parsers.sh, on demand, not needed by make test): clang.
+# Fuzzing (make fuzz = tools/fuzz-parsers.sh; CI runs a short pass): clang, and libclang-rt-14-dev, which holds the
+#   libFuzzer and sanitizer runtimes (libclang_rt.fuzzer/asan) and is only a Recommends of clang on Debian 12.
 # locus data fetch: libcurl4-openssl-dev libarchive-dev libssl-dev; locus plot: gnuplot-nox.
 # Distributed training (--dist, built when MPI is found) and its tests: libopenmpi-dev openmpi-bin.
 set -u
@@ -15,6 +16,7 @@ PKGS="$PKGS protobuf-c-compiler libonnx-dev libprotobuf-c-dev python3-onnx"
 PKGS="$PKGS libturbojpeg0-dev libstb-dev"
 PKGS="$PKGS libcurl4-openssl-dev libarchive-dev libssl-dev gnuplot-nox"
 PKGS="$PKGS libopenmpi-dev openmpi-bin"
+PKGS="$PKGS clang libclang-rt-14-dev"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 missing=""
 for p in $PKGS; do
