@@ -17,6 +17,7 @@
 
 #include "locus/fileutil.h"
 #include "locus/safetensors.h"
+#include "cli_capture.h"
 #include "expect.h"
 
 static const char *bin;
@@ -29,22 +30,7 @@ static int run(const char *args) {
     char cmd[2048], log[400];
     snprintf(log, sizeof log, "%s/out.txt", tmp);
     snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=passive %s %s > %s 2>&1", bin, args, log);
-    int rc = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
-    out_text[n] = 0;
-    if (f) fclose(f);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
-static cJSON *read_json(const char *path) {
-    ErrorMsg err;
-    size_t n;
-    char *text = file_read_all(path, &n, &err);
-    if (!text) return NULL;
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    return j;
+    return cli_system_capture(cmd, log, out_text, sizeof out_text);
 }
 
 /* 1 if every parameter/optimizer tensor of the two checkpoints is bit-identical. */
@@ -105,7 +91,7 @@ static void test_train_summary_memplan_eval(void) {
     EXPECT(rc == 0, "tiny training run exits 0 (got %d): %s", rc, out_text);
     EXPECT(strstr(out_text, "planned == measured: yes"), "summary says planned == measured");
     snprintf(path, sizeof path, "%s/a/summary.json", tmp);
-    cJSON *s = read_json(path);
+    cJSON *s = cli_read_json(path);
     EXPECT(s, "summary.json readable");
     if (!s) return;
     const char *keys[] = {"model", "method", "dataset", "epochs", "batch", "threads", "test_acc_best",

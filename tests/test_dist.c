@@ -24,6 +24,7 @@
 
 #include "locus/fileutil.h"
 #include "locus/safetensors.h"
+#include "cli_capture.h"
 #include "expect.h"
 
 static const char *bin;
@@ -40,12 +41,7 @@ static int sh(const char *fmt, const char *a, const char *b) {
     snprintf(line, sizeof line, fmt, a, b);
     snprintf(log, sizeof log, "%s/out.txt", tmp);
     snprintf(cmd, sizeof cmd, "%s > %s 2>&1", line, log);
-    int rc = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
-    out_text[n] = 0;
-    if (f) fclose(f);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    return cli_system_capture(cmd, log, out_text, sizeof out_text);
 }
 
 static int single(const char *name, const char *args) {

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_capture.h"
 #include "expect.h"
 #include "locus/interop.h"
 
@@ -30,13 +31,9 @@ static int run(const char *fmt, ...) {
     va_end(ap);
     snprintf(log, sizeof log, "%s/out.txt", tmp);
     snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=passive %s %s > %s 2>&1", bin, args, log);
-    int rc = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
-    out_text[n] = 0;
-    if (f) fclose(f);
-    printf("$ locus %s  -> exit %d\n", args, WIFEXITED(rc) ? WEXITSTATUS(rc) : 128);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    int rc = cli_system_capture(cmd, log, out_text, sizeof out_text);
+    printf("$ locus %s  -> exit %d\n", args, rc);
+    return rc;
 }
 
 #define TINY "--limit-train 64 --limit-test 64 --batch 32 --epochs 1 --progress none --threads 2"

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "locus/fetch.h"
+#include "cli_capture.h"
 #include "expect.h"
 
 static char root[256];   /* temporary folder of this test */
@@ -463,12 +464,7 @@ static int run(const char *bin, const char *args) {
     char cmd[2048], log[400];
     snprintf(log, sizeof log, "%s/cli.txt", root);
     snprintf(cmd, sizeof cmd, "%s %s > %s 2>&1", bin, args, log);
-    int rc = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
-    out_text[n] = 0;
-    if (f) fclose(f);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    return cli_system_capture(cmd, log, out_text, sizeof out_text);
 }
 
 static void test_cli(void) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cli_capture.h"
 #include "expect.h"
 
 static const char *bin;
@@ -25,12 +26,7 @@ static int run(const char *args) {
     char cmd[4096], log[400];
     snprintf(log, sizeof log, "%s/out.txt", root);
     snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=passive %s %s > %s 2>&1", bin, args, log);
-    int rc = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
-    out_text[n] = 0;
-    if (f) fclose(f);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+    return cli_system_capture(cmd, log, out_text, sizeof out_text);
 }
 
 static void write_text(const char *dir, const char *name, const char *text) {

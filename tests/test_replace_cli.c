@@ -13,6 +13,7 @@
 
 #include "locus/fileutil.h"
 #include "locus/safetensors.h"
+#include "cli_capture.h"
 #include "expect.h"
 
 static const char *bin;
@@ -24,22 +25,7 @@ static int run(const char *args) {
     char cmd[2048], log[400];
     snprintf(log, sizeof log, "%s/out.txt", tmp);
     snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=passive %s %s > %s 2>&1", bin, args, log);
-    int rc = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(out_text, 1, sizeof out_text - 1, f) : 0;
-    out_text[n] = 0;
-    if (f) fclose(f);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
-}
-
-static cJSON *read_json(const char *path) {
-    ErrorMsg err;
-    size_t n;
-    char *text = file_read_all(path, &n, &err);
-    if (!text) return NULL;
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    return j;
+    return cli_system_capture(cmd, log, out_text, sizeof out_text);
 }
 
 static double num(const cJSON *o, const char *key) {
@@ -61,7 +47,7 @@ static void test_train_and_summary(void) {
     EXPECT(strstr(out_text, "planned == measured: yes"), "planned == measured");
     EXPECT(strstr(out_text, "vs no replacement"), "the summary compares with the run without replacement");
     snprintf(path, sizeof path, "%s/a/summary.json", tmp);
-    cJSON *s = read_json(path);
+    cJSON *s = cli_read_json(path);
     EXPECT(s, "summary.json readable");
     if (!s) return;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "replace");
