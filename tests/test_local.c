@@ -17,6 +17,7 @@
 #include "methods/cuts.h"
 #include "methods/lambda.h"
 #include "train/session_internal.h"
+#include "session_step.h"
 #include "expect.h"
 
 
@@ -31,38 +32,12 @@ static TrainConfig base_config(void) {
     return c;
 }
 
-/* One training step on the first batch of epoch 1; the session keeps the gradients. */
-static int one_step(Session *s, const TrainConfig *c, double *loss) {
-    ErrorMsg err;
-    if (session_open(s, c, 0, &err)) {
-        printf("open %s: %s\n", c->method, err.text);
-        return -1;
-    }
-    loader_start_epoch(&s->train_loader, 1);
-    const float *xb, *yb;
-    int n;
-    CHECK(loader_next(&s->train_loader, &xb, &yb, &n), "no batch");
-    params_zero_grads(&s->ps);
-    TapeMark m = tape_mark(&s->tape);
-    Tensor *x = tape_wrap(&s->tape, shape4(n, s->train_set.c, s->train_set.h, s->train_set.w), (float *)xb, 0);
-    Tensor *y = tape_wrap(&s->tape, shape1(n), (float *)yb, 0);
-    StepResult r;
-    Status st = s->method->step(s, x, y, &r, &err);
-    tape_release(&s->tape, m);
-    if (st) {
-        printf("step %s: %s\n", c->method, err.text);
-        return -1;
-    }
-    *loss = r.loss;
-    return 0;
-}
-
 static void test_one_module_is_e2e(void) {
     TrainConfig a = base_config(), b = base_config();
     snprintf(b.method, sizeof b.method, "greedy");
     Session sa, sb;
     double la, lb;
-    if (one_step(&sa, &a, &la) || one_step(&sb, &b, &lb)) {
+    if (session_one_step(&sa, &a, &la) || session_one_step(&sb, &b, &lb)) {
         EXPECT(0, "steps failed");
         return;
     }
@@ -82,7 +57,7 @@ static void test_barrier(void) {
     c.ixx1 = c.ixx2 = c.ixy1 = c.ixy2 = 0; /* only the last module's loss remains */
     Session s;
     double loss;
-    if (one_step(&s, &c, &loss)) {
+    if (session_one_step(&s, &c, &loss)) {
         EXPECT(0, "step failed");
         return;
     }
@@ -184,7 +159,7 @@ static void test_pff_sequential(void) {
     b.pff_sequential = 0;
     Session sa, sb;
     double la, lb;
-    if (one_step(&sa, &a, &la) || one_step(&sb, &b, &lb)) {
+    if (session_one_step(&sa, &a, &la) || session_one_step(&sb, &b, &lb)) {
         EXPECT(0, "pff steps failed");
         return;
     }
@@ -216,7 +191,7 @@ static void test_hilo_once_equals_naive(const char *method) {
     b.hilo_naive = 1;
     Session sa, sb;
     double la, lb;
-    if (one_step(&sa, &a, &la) || one_step(&sb, &b, &lb)) {
+    if (session_one_step(&sa, &a, &la) || session_one_step(&sb, &b, &lb)) {
         EXPECT(0, "%s steps failed", method);
         return;
     }

@@ -17,6 +17,7 @@
 #include "locus/method.h"
 #include "methods/momentum.h"
 #include "train/session_internal.h"
+#include "session_step.h"
 #include "expect.h"
 
 static TrainConfig man_config(const char *method, const char *init, double decay) {
@@ -33,28 +34,6 @@ static TrainConfig man_config(const char *method, const char *init, double decay
     c.limit_test = 16;
     c.threads = 2;
     return c;
-}
-
-/* One method step on the first batch (gradients kept). */
-static int one_step(Session *s, const TrainConfig *c) {
-    ErrorMsg err;
-    if (session_open(s, c, 0, &err)) {
-        printf("open %s: %s\n", c->method, err.text);
-        return -1;
-    }
-    loader_start_epoch(&s->train_loader, 1);
-    const float *xb, *yb;
-    int n;
-    CHECK(loader_next(&s->train_loader, &xb, &yb, &n), "no batch");
-    params_zero_grads(&s->ps);
-    TapeMark m = tape_mark(&s->tape);
-    Tensor *x = tape_wrap(&s->tape, shape4(n, s->train_set.c, s->train_set.h, s->train_set.w), (float *)xb, 0);
-    Tensor *y = tape_wrap(&s->tape, shape1(n), (float *)yb, 0);
-    StepResult r;
-    Status st = s->method->step(s, x, y, &r, &err);
-    tape_release(&s->tape, m);
-    if (st) printf("step %s: %s\n", c->method, err.text);
-    return st ? -1 : 0;
 }
 
 /* Max |a - b| between the EMA copy "aux.<b>.man.ema.<suffix>" and the unit's own "<prefix>.<suffix>" over the
@@ -81,7 +60,7 @@ static double ema_vs_unit(const Session *s, const char *copy_prefix, const char 
 static void test_ema_decay_and_timing(void) {
     TrainConfig c0 = man_config("man", "random", 0.0);
     Session s;
-    if (one_step(&s, &c0)) {
+    if (session_one_step(&s, &c0, NULL)) {
         EXPECT(0, "man step failed");
         return;
     }
@@ -119,7 +98,7 @@ static void test_ema_decay_and_timing(void) {
     TrainConfig c1 = man_config("man", "random", 1.0);
     Session a, b;
     ErrorMsg err;
-    if (session_open(&a, &c1, 0, &err) || one_step(&b, &c1)) {
+    if (session_open(&a, &c1, 0, &err) || session_one_step(&b, &c1, NULL)) {
         EXPECT(0, "sessions failed");
         return;
     }
@@ -241,7 +220,7 @@ static void test_input_gradient_is_sum_of_branches(void) {
 static void test_manpp_structure(void) {
     TrainConfig c = man_config("man++", "random", 0.995);
     Session s;
-    if (one_step(&s, &c)) {
+    if (session_one_step(&s, &c, NULL)) {
         EXPECT(0, "man++ step failed");
         return;
     }
