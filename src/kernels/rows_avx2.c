@@ -4,7 +4,11 @@
  * (12 accumulators + 2 loaded + 1 streamed); dot_t 12 x 1, 6 x 2, 4 x 3, 3 x 4 (rows of B x vectors of m).
  * rows_transpose (used by both SIMD paths) moves 8 x 8 blocks through registers. */
 #if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__clang__) /* clang ignores GCC's target pragma (the fuzz and sanitizer builds use clang) */
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC target("avx2,fma")
+#endif
 #include <immintrin.h>
 
 #include "kernels/rows.h"
@@ -75,4 +79,8 @@ void rows_dot_t_avx2(int Mp, int K, int N, int G, const float *DT, size_t ldt, s
 void rows_transpose_avx2(int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp) {
     rows_transpose_generic(M, N, D, ldd, DT, ldt, Mp);
 }
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute pop
 #endif

@@ -4,7 +4,11 @@
  * (24 accumulators; per vector of q 10 loads for 24 FMAs) of the 32 vector registers; dot_t 12 x 1, 12 x 2,
  * 8 x 3, 6 x 4 (rows of B x vectors of m). */
 #if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__clang__) /* clang ignores GCC's target pragma (the fuzz and sanitizer builds use clang) */
+#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#else
 #pragma GCC target("avx512f,fma")
+#endif
 #include <immintrin.h>
 
 #include "kernels/rows.h"
@@ -33,4 +37,8 @@ void rows_dot_t_avx512(int Mp, int K, int N, int G, const float *DT, size_t ldt,
                        float *CT, size_t ldc) {
     rows_dot_t_generic(Mp, K, N, G, DT, ldt, dtg, B, CT, ldc);
 }
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute pop
 #endif
