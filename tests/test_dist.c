@@ -282,6 +282,10 @@ int main(void) {
         return printf("skip: mpirun not found (apt-get install openmpi-bin libopenmpi-dev)\n"), 77;
     if (access("/usr/share/datasets/fashion-mnist", R_OK))
         return printf("skip: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)\n"), 77;
+    /* Under `make asan`: Open MPI 4.1 leaks at MPI_Finalize, inside libmpi and its dlopen'd plugins (LeakSanitizer
+     * cannot suppress those by name), which would fail every MPI run; leak checking of the ranks is off here, the
+     * address and UB checks stay on. Single-process leaks are covered by the other tests. */
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 0);
     snprintf(tmp, sizeof tmp, "/tmp/locus-test-dist-XXXXXX");
     if (!mkdtemp(tmp)) return printf("cannot make a temporary folder\n"), 1;
     if (single("probe", "--dist data --epochs 1 --limit-train 64") != 0 && strstr(out_text, "built without MPI"))
