@@ -11,6 +11,11 @@ int session_one_step(Session *s, const TrainConfig *c, double *loss) {
         printf("open %s: %s\n", c->method, err.text);
         return -1;
     }
+    return session_step_first_batch(s, loss);
+}
+
+int session_step_first_batch(Session *s, double *loss) {
+    ErrorMsg err;
     loader_start_epoch(&s->train_loader, 1);
     const float *xb, *yb;
     int n;
@@ -23,7 +28,7 @@ int session_one_step(Session *s, const TrainConfig *c, double *loss) {
     Status st = s->method->step(s, x, y, &r, &err);
     tape_release(&s->tape, m);
     if (st) {
-        printf("step %s: %s\n", c->method, err.text);
+        printf("step %s: %s\n", s->cfg.method, err.text);
         return -1;
     }
     if (loss) *loss = r.loss;

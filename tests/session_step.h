@@ -8,5 +8,7 @@
 /* Opens s for c (real mode), runs one step on the first batch of epoch 1 (parameter gradients zeroed first) and
  * stores the final loss in *loss (may be NULL). 0 on success; -1 with a message printed otherwise. */
 int session_one_step(Session *s, const TrainConfig *c, double *loss);
+/* The step alone, on an open session. 0 on success; -1 with a message printed otherwise. */
+int session_step_first_batch(Session *s, double *loss);
 
 #endif

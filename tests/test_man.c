@@ -121,22 +121,28 @@ static void test_ema_decay_and_timing(void) {
     session_close(&a);
 }
 
+/* resnet8 on 3x8x8 with MAN's LB and EMA copies of block (2,0) as "aux.lb" / "aux.ema", initialised from seed. */
+static void resnet8_with_momentum_aux(MemTracker *mt, ParamStore *ps, Model *m, MomentumAux *a, Rng *rng,
+                                      uint64_t seed) {
+    params_init(ps, mt);
+    ErrorMsg err;
+    ModelSpec spec = {"resnet8", 3, 8, 8, 10};
+    CHECK(model_create(m, &spec, ps, &err) == LOCUS_OK, "%s", err.text);
+    CHECK(momentum_aux_create(a, m, 2, ps, "aux", 0, &err) == LOCUS_OK, "%s", err.text);
+    CHECK(params_finalize(ps, &err) == LOCUS_OK, "%s", err.text);
+    rng_seed(rng, seed);
+    model_init_weights(m, rng);
+    momentum_aux_init_weights(a, m, ps, rng, 0);
+}
+
 /* momentum_ema_update on its own: parameters move, BN running statistics of the copy do not. */
 static void test_ema_buffers_untouched(void) {
     MemTracker mt = {0};
     ParamStore ps;
-    params_init(&ps, &mt);
     Model m;
-    ErrorMsg err;
-    ModelSpec spec = {"resnet8", 3, 8, 8, 10};
-    CHECK(model_create(&m, &spec, &ps, &err) == LOCUS_OK, "%s", err.text);
     MomentumAux a;
-    CHECK(momentum_aux_create(&a, &m, 2, &ps, "aux", 0, &err) == LOCUS_OK, "%s", err.text);
-    CHECK(params_finalize(&ps, &err) == LOCUS_OK, "%s", err.text);
     Rng rng;
-    rng_seed(&rng, 5);
-    model_init_weights(&m, &rng);
-    momentum_aux_init_weights(&a, &m, &ps, &rng, 0);
+    resnet8_with_momentum_aux(&mt, &ps, &m, &a, &rng, 5);
     int rm = params_find(&ps, "aux.ema.bn1.running_mean"), w = params_find(&ps, "aux.ema.conv1.weight");
     int src_rm = params_find(&ps, "layer2.0.bn1.running_mean"), src_w = params_find(&ps, "layer2.0.conv1.weight");
     params_value(&ps, rm)[0] = 42.0f;
@@ -183,18 +189,10 @@ static void input_grad(const Model *m, const MomentumAux *a, ParamStore *ps, int
 static void test_input_gradient_is_sum_of_branches(void) {
     MemTracker mt = {0};
     ParamStore ps;
-    params_init(&ps, &mt);
     Model m;
-    ErrorMsg err;
-    ModelSpec spec = {"resnet8", 3, 8, 8, 10};
-    CHECK(model_create(&m, &spec, &ps, &err) == LOCUS_OK, "%s", err.text);
     MomentumAux a;
-    CHECK(momentum_aux_create(&a, &m, 2, &ps, "aux", 0, &err) == LOCUS_OK, "%s", err.text);
-    CHECK(params_finalize(&ps, &err) == LOCUS_OK, "%s", err.text);
     Rng rng;
-    rng_seed(&rng, 6);
-    model_init_weights(&m, &rng);
-    momentum_aux_init_weights(&a, &m, &ps, &rng, 0);
+    resnet8_with_momentum_aux(&mt, &ps, &m, &a, &rng, 6);
     Shape xs = shape4(4, 16, 8, 8);
     size_t n = shape_numel(&xs);
     float *x = malloc(n * sizeof *x), *g[3];

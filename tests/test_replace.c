@@ -20,6 +20,7 @@
 #include "locus/rng.h"
 #include "methods/replace.h"
 #include "train/session_internal.h"
+#include "session_step.h"
 #include "expect.h"
 
 /* ---- selection on bare models (no data needed) ---- */
@@ -100,20 +101,9 @@ static int open_session(Session *s, const TrainConfig *c) {
 
 /* One training step (forward + backward) on the first batch; returns the loss; gradients stay. */
 static double step(Session *s) {
-    loader_start_epoch(&s->train_loader, 1);
-    const float *xb, *yb;
-    int n;
-    CHECK(loader_next(&s->train_loader, &xb, &yb, &n), "no batch");
-    params_zero_grads(&s->ps);
-    TapeMark m = tape_mark(&s->tape);
-    Tensor *x = tape_wrap(&s->tape, shape4(n, s->train_set.c, s->train_set.h, s->train_set.w), (float *)xb, 0);
-    Tensor *y = tape_wrap(&s->tape, shape1(n), (float *)yb, 0);
-    StepResult r;
-    ErrorMsg err;
-    Status st = s->method->step(s, x, y, &r, &err);
-    CHECK(!st, "step: %s", err.text);
-    tape_release(&s->tape, m);
-    return r.loss;
+    double loss = 0;
+    CHECK(session_step_first_batch(s, &loss) == 0, "step failed");
+    return loss;
 }
 
 static int handle(const Session *s, const char *name) {

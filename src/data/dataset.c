@@ -94,8 +94,9 @@ static Status idx_path(char *out, const char *name, const char *dir, const char 
                        name, dir, gz, dir, base);
 }
 
-static Status load_idx_pair(Dataset *ds, const char *name, const char *dir, int train, int limit, MemTracker *mt,
-                            ErrorMsg *err) {
+/* The image and label IDX files of a split (Fashion-MNIST defaults to Debian's folder). */
+static Status idx_pair_paths(const char *name, const char *dir, int train, char *img_path, char *lbl_path,
+                             ErrorMsg *err) {
     const int fmnist = strcmp(name, "fashion-mnist") == 0;
     if (!dir || !*dir) {
         if (!fmnist)
@@ -104,12 +105,19 @@ static Status load_idx_pair(Dataset *ds, const char *name, const char *dir, int 
         dir = FMNIST_DEFAULT_DIR;
     }
     const char *split = train ? "train" : "t10k";
-    char base[64], img_path[PATH_BYTES], lbl_path[PATH_BYTES];
+    char base[64];
     snprintf(base, sizeof base, "%s-images-idx3-ubyte", split);
     Status st = idx_path(img_path, name, dir, base, fmnist, err);
     if (st) return st;
     snprintf(base, sizeof base, "%s-labels-idx1-ubyte", split);
-    if ((st = idx_path(lbl_path, name, dir, base, fmnist, err))) return st;
+    return idx_path(lbl_path, name, dir, base, fmnist, err);
+}
+
+static Status load_idx_pair(Dataset *ds, const char *name, const char *dir, int train, int limit, MemTracker *mt,
+                            ErrorMsg *err) {
+    char img_path[PATH_BYTES], lbl_path[PATH_BYTES];
+    Status st = idx_pair_paths(name, dir, train, img_path, lbl_path, err);
+    if (st) return st;
 
     IdxU8 im, lb;
     memset(&lb, 0, sizeof lb);
@@ -310,20 +318,9 @@ Status dataset_load(Dataset *ds, const char *name, const char *dir, int train, i
 
 /* IDX image count from the header (gzip or raw), for the plan; the labels file must exist. */
 static Status plan_idx(Dataset *ds, const char *name, const char *dir, int train, int limit, ErrorMsg *err) {
-    const int fmnist = strcmp(name, "fashion-mnist") == 0;
-    if (!dir || !*dir) {
-        if (!fmnist)
-            return status_fail(err, LOCUS_ERR_ARG, "%s: no data folder given\nhint: pass --data-dir DIR with the "
-                               "four IDX files", name);
-        dir = FMNIST_DEFAULT_DIR;
-    }
-    const char *split = train ? "train" : "t10k";
-    char base[64], img_path[PATH_BYTES], lbl_path[PATH_BYTES];
-    snprintf(base, sizeof base, "%s-images-idx3-ubyte", split);
-    Status st = idx_path(img_path, name, dir, base, fmnist, err);
+    char img_path[PATH_BYTES], lbl_path[PATH_BYTES];
+    Status st = idx_pair_paths(name, dir, train, img_path, lbl_path, err);
     if (st) return st;
-    snprintf(base, sizeof base, "%s-labels-idx1-ubyte", split);
-    if ((st = idx_path(lbl_path, name, dir, base, fmnist, err))) return st;
     gzFile f = gzopen(img_path, "rb");
     uint8_t h[16];
     int got = f ? gzread(f, h, 16) : -1;
