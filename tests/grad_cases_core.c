@@ -1,5 +1,5 @@
 /* grad_cases_core.c — gradient checks for the core layers: conv2d (strides, padding, bias, the 1x1 fast
- * path, non-square inputs), batchnorm2d/1d (training, eval, eval-mode backward), linear (2-D and 3-D
+ * path, non-square inputs), resize_conv2d, batchnorm2d/1d (training, eval, eval-mode backward), linear (2-D and 3-D
  * inputs), add (with fan-out of one tensor), concat, and a CIFAR residual block with a projection
  * shortcut (fan-out of the block input into two branches).
  *
@@ -20,6 +20,7 @@
 #include "layers/linear.h"
 #include "layers/merge.h"
 #include "layers/norm.h"
+#include "layers/resize_conv.h"
 #include "locus/init.h"
 
 static Tensor *one_layer(void *user, Tape *t, Tensor *const *in, int n_in) {
@@ -89,6 +90,24 @@ static int conv_cases(void) {
                                               .n_in = 1, .in_shape = {cc->in}, .seed = 10 + i});
         params_free(&ps);
     }
+    return bad;
+}
+
+/* resize_conv2d: more samples than the chunk (the harness runs 1 thread: chunks of one sample). */
+static int resize_conv_cases(void) {
+    MemTracker mt = {0};
+    ParamStore ps;
+    params_init(&ps, &mt);
+    ResizeConv2d rc;
+    resize_conv2d_init(&rc, &ps, "resize_conv 3x4x5 -> 7x9, conv 3x3 p1 bias", 7, 9, 3, 4, 3, 1, 1, 1);
+    finalize(&ps);
+    Rng rng;
+    rng_seed(&rng, 120);
+    conv2d_init_weights(&rc.conv, &ps, &rng);
+    init_normal(params_value(&ps, rc.conv.b), 4, 0.5f, &rng);
+    int bad = gradcheck_run(&(GradcheckCase){.name = rc.base.name, .fn = one_layer, .user = &rc, .params = &ps,
+                                             .n_in = 1, .in_shape = {shape4(3, 3, 4, 5)}, .seed = 121});
+    params_free(&ps);
     return bad;
 }
 
@@ -229,6 +248,7 @@ static int resblock_case(void) {
 int grad_cases_core(void) {
     int bad = 0;
     bad += conv_cases();
+    bad += resize_conv_cases();
     bad += bn_cases();
     bad += linear_cases();
     bad += merge_cases();

@@ -4,8 +4,12 @@
  *    multiple of the 16 summation lanes;
  *  - add_relu == add then relu: output and both input gradients, for two inputs and for add(x, x), with
  *    another consumer of an input before it (so one gradient is accumulated into, one overwritten).
+ *  - resize_conv2d == resize_bilinear then conv2d: output and input gradient bit for bit, weight and bias
+ *    gradients within float summation order (accumulated chunk by chunk), for batches that are not a
+ *    multiple of the chunk, up- and down-sizing, with 1 and 2 threads.
  * Everything runs on a tape, so the input gradients go through the fresh-gradient path (layer.h
  * grad_overwrite) as in training. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +18,7 @@
 #include "layers/activation.h"
 #include "layers/merge.h"
 #include "layers/norm.h"
+#include "layers/resize_conv.h"
 #include "locus/rng.h"
 #include "locus/tape.h"
 
@@ -128,7 +133,82 @@ static void check_add(int twice, int threads, uint64_t seed) {
     tape_free(&t);
 }
 
+static double max_rel_diff(const float *a, const float *b, size_t n) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i])), m = fmax(m, fabs((double)b[i]));
+    return m > 0 ? d / m : d;
+}
+
+static void check_resize_conv(Shape s, int oh, int ow, int stride, int threads, uint64_t seed) {
+    const int cin = s.d[1], cout = 5;
+    MemTracker mt = {0};
+    ParamStore ps;
+    params_init(&ps, &mt);
+    ResizeBilinear resize;
+    Conv2d conv;
+    ResizeConv2d fused;
+    resize_bilinear_init(&resize, "resize", oh, ow);
+    conv2d_init(&conv, &ps, "conv", cin, cout, 3, stride, 1, 1);
+    resize_conv2d_init(&fused, &ps, "fused", oh, ow, cin, cout, 3, stride, 1, 1);
+    ErrorMsg err;
+    CHECK(params_finalize(&ps, &err) == LOCUS_OK, "%s", err.text);
+    Rng rng;
+    rng_seed(&rng, seed);
+    const size_t nw = (size_t)cout * cin * 9;
+    for (size_t i = 0; i < nw; i++) params_value(&ps, conv.w)[i] = params_value(&ps, fused.conv.w)[i] = rng_normal(&rng);
+    for (int o = 0; o < cout; o++) params_value(&ps, conv.b)[o] = params_value(&ps, fused.conv.b)[o] = rng_normal(&rng);
+    const size_t n = shape_numel(&s);
+    float *x = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = rng_normal(&rng);
+    Tensor probe = {.shape = s}, *pp = &probe;
+    Tensor up = {.shape = shape4(s.d[0], cin, oh, ow)}, *upp = &up;
+    size_t a = fused.base.ops->scratch_bytes(&fused.base, &pp, 1, threads);
+    size_t b = conv.base.ops->scratch_bytes(&conv.base, &upp, 1, threads);
+    StepCtx ctx = {.params = &ps, .training = 1, .threads = threads, .scratch_bytes = a > b ? a : b};
+    ctx.scratch = malloc(ctx.scratch_bytes);
+    Tape t;
+    CHECK(tape_init(&t, &ctx, &mt, (size_t)8 << 20, (size_t)8 << 20, (size_t)1 << 16, &err) == LOCUS_OK, "%s",
+          err.text);
+    t.recording = 1;
+    float *out[2] = {NULL, NULL}, *dx[2] = {NULL, NULL}, *R = NULL;
+    size_t ny = 0;
+    params_zero_grads(&ps);
+    for (int v = 0; v < 2; v++) {
+        TapeMark m = tape_mark(&t);
+        Tensor *in = tape_wrap(&t, s, x, 1);
+        Tensor *y = v == 0 ? tape_call1(&t, &conv.base, tape_call1(&t, &resize.base, in)) : tape_call1(&t, &fused.base, in);
+        CHECK(y && tape_ok(&t), "forward: %s", t.err.text);
+        ny = tensor_numel(y);
+        if (!R) {
+            R = malloc(ny * sizeof(float));
+            for (size_t i = 0; i < ny; i++) R[i] = rng_normal(&rng);
+        }
+        CHECK(tape_backward_from(&t, y, R, m) == LOCUS_OK, "backward: %s", t.err.text);
+        out[v] = malloc(ny * sizeof(float)), dx[v] = malloc(n * sizeof(float));
+        memcpy(out[v], y->data, ny * sizeof(float));
+        memcpy(dx[v], in->grad, n * sizeof(float));
+        tape_release(&t, m);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "resize_conv2d %s -> %dx%d s%d, %d thread(s)", shape_format(&s, (char[64]){0}, 64), oh,
+             ow, stride, threads);
+    EXPECT(same(out[0], out[1], ny), "%s: outputs differ", what);
+    EXPECT(same(dx[0], dx[1], n), "%s: input gradients differ", what);
+    double dw = max_rel_diff(params_grad(&ps, fused.conv.w), params_grad(&ps, conv.w), nw);
+    double db = max_rel_diff(params_grad(&ps, fused.conv.b), params_grad(&ps, conv.b), (size_t)cout);
+    EXPECT(dw < 1e-5 && db < 1e-5, "%s: weight/bias gradients differ by %g / %g (relative)", what, dw, db);
+    for (int v = 0; v < 2; v++) free(out[v]), free(dx[v]);
+    free(x), free(R), free(ctx.scratch);
+    tape_free(&t);
+    params_free(&ps);
+}
+
 int main(void) {
+    for (int threads = 1; threads <= 2; threads++) {
+        check_resize_conv(shape4(5, 3, 4, 5), 9, 11, 1, threads, 90);
+        check_resize_conv(shape4(3, 2, 8, 7), 5, 4, 2, threads, 91);
+        check_resize_conv(shape4(1, 4, 7, 7), 28, 28, 1, threads, 92);
+    }
     for (int twice = 0; twice <= 1; twice++)
         for (int threads = 1; threads <= 2; threads++) check_add(twice, threads, 70 + (uint64_t)twice);
     const Shape shapes[] = {shape4(3, 4, 5, 7), shape4(2, 3, 8, 8), shape4(5, 2, 1, 3)};

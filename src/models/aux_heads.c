@@ -13,6 +13,7 @@
  *    gives the same heads on Fashion-MNIST (16x28x28, 32x14x14, 64x7x7) and STL-10 (96, 48, 24 px).
  *  - AugLocal's DGL port pools to ceil(size/4) and then to min(ceil(size/4), 2), from the *image* size at
  *    that stage; here both pools use the block output's own h and w (the same for a ResNet), per side.
+ *  - A 2-d BN followed by a ReLU is one batchnorm2d_relu layer (bit for bit the same, one tensor less).
  *  - eugenium/DGL's original head also registers a BatchNorm2d (`self.bn`) that mlp-sr never uses; it is
  *    left out (it would change neither the output nor the gradients). */
 #include "models/aux_heads.h"
@@ -27,7 +28,7 @@
 #include "layers/linear.h"
 #include "layers/norm.h"
 #include "layers/pool.h"
-#include "layers/resize.h"
+#include "layers/resize_conv.h"
 
 #define AUX_MAX_SEQ 24
 #define AUX_HIDDEN 128   /* InfoPro feature_dim * widen: the hidden width of the 1c2f/2c2f MLP */
@@ -44,7 +45,7 @@ struct AuxHead {
     AdaptiveAvgPool2d apool[2];
     GlobalAvgPool gap;
     Flatten flat;
-    ResizeBilinear resize;
+    ResizeConv2d resize_conv; /* the decoder's resize + first conv, when it resizes */
     const Layer *seq[AUX_MAX_SEQ];
 };
 
@@ -105,6 +106,16 @@ static void add_bn(AuxHead *h, ParamStore *ps, const char *fmt, int i, int c, in
     push(h, &b->base);
 }
 
+/* A 2-d BN followed by a ReLU, as one batchnorm2d_relu layer (norm.h): the same numbers and parameter names,
+ * one activation tensor less. The ReLU's own module index has no parameters: callers just skip it. */
+static void add_bn_relu(AuxHead *h, ParamStore *ps, const char *fmt, int i, int c) {
+    CHECK(h->n_bn < 6, "aux head: too many BNs");
+    char name[96];
+    BatchNorm *b = &h->bn[h->n_bn++];
+    batchnorm2d_relu_init(b, ps, full_name(h, name, sizeof name, fmt, i), c);
+    push(h, &b->base);
+}
+
 static void add_fc(AuxHead *h, ParamStore *ps, const char *fmt, int i, int in, int out, int bias) {
     CHECK(h->n_fc < 4, "aux head: too many linears");
     char name[96];
@@ -154,8 +165,7 @@ static void build_dgl(AuxHead *h, ParamStore *ps) {
     add_apool(h, "head.%d", 0, h->spec.h, h->spec.w, ph, pw);
     for (int i = 0; i < 3; i++) {
         add_conv(h, ps, "head.%d", 1 + 3 * i, C, C, 1, 1, 0);
-        add_bn(h, ps, "head.%d", 2 + 3 * i, C, 1);
-        add_relu(h, "head.%d", 3 + 3 * i);
+        add_bn_relu(h, ps, "head.%d", 2 + 3 * i, C); /* + head.(3 + 3i) ReLU */
     }
     add_apool(h, "head.%d", 10, ph, pw, qh, qw);
     char name[96];
@@ -179,8 +189,7 @@ static void build_dgl_orig(AuxHead *h, ParamStore *ps) {
         char fmt[32];
         snprintf(fmt, sizeof fmt, "blocks.%d.%%d", i);
         add_conv(h, ps, fmt, 0, C, C, 1, 1, 0);
-        add_bn(h, ps, fmt, 1, C, 1);
-        add_relu(h, "blocks.%d.relu", i);
+        add_bn_relu(h, ps, fmt, 1, C); /* + F.relu */
     }
     add_apool(h, "pool%d", 2, ph, pw, 2, 2);
     char name[96];
@@ -201,12 +210,12 @@ static void build_infopro(AuxHead *h, ParamStore *ps, int two_convs) {
     const int C = h->spec.c, wide = C < 64, W = wide ? 2 * C : C, stride = wide ? 2 : 1;
     int i = 0;
     add_conv(h, ps, "head.%d", i++, C, W, 3, stride, 0);
-    add_bn(h, ps, "head.%d", i++, W, 1);
-    add_relu(h, "head.%d", i++);
+    add_bn_relu(h, ps, "head.%d", i, W); /* + head.(i+1) ReLU */
+    i += 2;
     if (two_convs) {
         add_conv(h, ps, "head.%d", i++, W, W, 3, 1, 0);
-        add_bn(h, ps, "head.%d", i++, W, 1);
-        add_relu(h, "head.%d", i++);
+        add_bn_relu(h, ps, "head.%d", i, W);
+        i += 2;
     }
     char name[96];
     global_avgpool_init(&h->gap, full_name(h, name, sizeof name, "head.%d", i++));
@@ -221,14 +230,15 @@ static void build_infopro(AuxHead *h, ParamStore *ps, int two_convs) {
  * .3 conv3x3 12->img_c bias | (.4 Sigmoid: left to the loss, sigmoid_bce works on logits). */
 static void build_decoder(AuxHead *h, ParamStore *ps) {
     const AuxSpec *s = &h->spec;
-    if (s->h != s->img_h || s->w != s->img_w) {
+    if (s->h != s->img_h || s->w != s->img_w) { /* interpolate + decoder.0 as one layer (resize_conv.h) */
         char name[96];
-        resize_bilinear_init(&h->resize, full_name(h, name, sizeof name, "interpolate%d", 0), s->img_h, s->img_w);
-        push(h, &h->resize.base);
+        resize_conv2d_init(&h->resize_conv, ps, full_name(h, name, sizeof name, "decoder.%d", 0), s->img_h, s->img_w,
+                           s->c, AUX_DEC_WIDTH, 3, 1, 1, 1);
+        push(h, &h->resize_conv.base);
+    } else {
+        add_conv(h, ps, "decoder.%d", 0, s->c, AUX_DEC_WIDTH, 3, 1, 1);
     }
-    add_conv(h, ps, "decoder.%d", 0, s->c, AUX_DEC_WIDTH, 3, 1, 1);
-    add_bn(h, ps, "decoder.%d", 1, AUX_DEC_WIDTH, 1);
-    add_relu(h, "decoder.%d", 2);
+    add_bn_relu(h, ps, "decoder.%d", 1, AUX_DEC_WIDTH); /* + decoder.2 ReLU */
     add_conv(h, ps, "decoder.%d", 3, AUX_DEC_WIDTH, s->img_c, 3, 1, 1);
 }
 
@@ -316,6 +326,7 @@ void aux_head_init_weights(const AuxHead *h, ParamStore *ps, Rng *rng) {
         const Layer *l = h->seq[i];
         for (int k = 0; k < h->n_conv; k++)
             if (l == &h->conv[k].base) conv2d_init_weights(&h->conv[k], ps, rng);
+        if (l == &h->resize_conv.base) conv2d_init_weights(&h->resize_conv.conv, ps, rng);
         for (int k = 0; k < h->n_bn; k++)
             if (l == &h->bn[k].base) batchnorm_reset(&h->bn[k], ps);
         for (int k = 0; k < h->n_fc; k++)
