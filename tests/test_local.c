@@ -181,41 +181,64 @@ static void test_pff_sequential(void) {
     session_close(&sb);
 }
 
-/* HiLo evaluates each block once; the reference evaluates it three times. Same loss, same gradients up to
- * float summation order (BN running statistics differ by design: the reference updates them 3 times). */
-static void test_hilo_once_equals_naive(const char *method) {
-    TrainConfig a = base_config(), b;
-    snprintf(a.method, sizeof a.method, "%s", method);
-    a.k = 4;
-    b = a;
-    b.hilo_naive = 1;
-    Session sa, sb;
-    double la, lb;
-    if (session_one_step(&sa, &a, &la) || session_one_step(&sb, &b, &lb)) {
-        EXPECT(0, "%s steps failed", method);
-        return;
-    }
-    EXPECT(fabs(la - lb) <= 1e-6 * fabs(lb), "%s loss once %.9g naive %.9g", method, la, lb);
-    double diff = 0, norm = 0;
-    const char *worst = "";
-    for (int h = 0; h < sa.ps.count; h++) {
-        const ParamInfo *pi = &sa.ps.info[h];
-        if (pi->kind != PARAM_TRAINABLE) continue;
-        const float *ga = params_grad(&sa.ps, h), *gb = params_grad(&sb.ps, h);
+/* Largest |a - b| over the parameters of one kind, with the largest |b| and the worst parameter's name. */
+static double max_diff(const Session *sa, const Session *sb, int kind, int grads, double *norm, const char **worst) {
+    double diff = 0;
+    *norm = 0, *worst = "";
+    for (int h = 0; h < sa->ps.count; h++) {
+        const ParamInfo *pi = &sa->ps.info[h];
+        if ((int)pi->kind != kind) continue;
+        const float *ga = grads ? params_grad(&sa->ps, h) : params_value(&sa->ps, h);
+        const float *gb = grads ? params_grad(&sb->ps, h) : params_value(&sb->ps, h);
         for (size_t i = 0; i < pi->numel; i++) {
             double d = fabs((double)ga[i] - gb[i]);
-            if (d > diff) diff = d, worst = pi->name;
-            norm = fmax(norm, fabs((double)gb[i]));
+            if (d > diff) diff = d, *worst = pi->name;
+            *norm = fmax(*norm, fabs((double)gb[i]));
         }
     }
-    EXPECT(norm > 0 && diff <= 1e-4 * norm, "%s once == naive: max diff %g (%s) of max |g| %g", method, diff, worst,
-           norm);
-    EXPECT(sa.mt.peak[MEM_TAG_ACT] < sb.mt.peak[MEM_TAG_ACT], "%s once needs less ACT (%zu vs %zu)", method,
-           sa.mt.peak[MEM_TAG_ACT], sb.mt.peak[MEM_TAG_ACT]);
-    printf("%s: once vs naive max grad diff %g (max |g| %g), ACT %zu vs %zu\n", method, diff, norm,
-           sa.mt.peak[MEM_TAG_ACT], sb.mt.peak[MEM_TAG_ACT]);
-    session_close(&sa);
-    session_close(&sb);
+    return diff;
+}
+
+/* HiLo's three schedules (--hilo-mode): naive evaluates each block three times like the reference, once
+ * evaluates it once with two segments alive, recompute twice with one segment alive. Same loss, same
+ * gradients up to float summation order; ACT recompute < once < naive; once and recompute update BN's
+ * running statistics once per step (naive three times, by design). */
+static void test_hilo_modes(const char *method) {
+    const char *modes[3] = {"naive", "once", "recompute"};
+    Session s[3];
+    double loss[3];
+    for (int m = 0; m < 3; m++) {
+        TrainConfig c = base_config();
+        snprintf(c.method, sizeof c.method, "%s", method);
+        snprintf(c.hilo_mode, sizeof c.hilo_mode, "%s", modes[m]);
+        c.k = 4;
+        if (session_one_step(&s[m], &c, &loss[m])) {
+            EXPECT(0, "%s --hilo-mode %s: step failed", method, modes[m]);
+            for (int j = 0; j < m; j++) session_close(&s[j]);
+            return;
+        }
+    }
+    for (int m = 1; m < 3; m++) {
+        EXPECT(fabs(loss[m] - loss[0]) <= 1e-6 * fabs(loss[0]), "%s loss %s %.9g naive %.9g", method, modes[m],
+               loss[m], loss[0]);
+        double norm;
+        const char *worst;
+        double diff = max_diff(&s[m], &s[0], PARAM_TRAINABLE, 1, &norm, &worst);
+        EXPECT(norm > 0 && diff <= 1e-4 * norm, "%s %s == naive: max grad diff %g (%s) of max |g| %g", method,
+               modes[m], diff, worst, norm);
+        EXPECT(s[m].mt.peak[MEM_TAG_ACT] < s[m - 1].mt.peak[MEM_TAG_ACT], "%s ACT %s %zu < %s %zu", method, modes[m],
+               s[m].mt.peak[MEM_TAG_ACT], modes[m - 1], s[m - 1].mt.peak[MEM_TAG_ACT]);
+        printf("%s: %s vs naive max grad diff %g (max |g| %g), ACT %zu (naive %zu)\n", method, modes[m], diff, norm,
+               s[m].mt.peak[MEM_TAG_ACT], s[0].mt.peak[MEM_TAG_ACT]);
+    }
+    double norm;
+    const char *worst;
+    double diff = max_diff(&s[2], &s[1], PARAM_BUFFER, 0, &norm, &worst);
+    EXPECT(norm > 0 && diff <= 1e-6 * norm, "%s BN running stats recompute == once: max diff %g (%s) of %g", method,
+           diff, worst, norm);
+    diff = max_diff(&s[0], &s[1], PARAM_BUFFER, 0, &norm, &worst);
+    EXPECT(diff > 1e-6 * norm, "%s naive updates BN running stats three times (differs from once by %g)", method, diff);
+    for (int m = 0; m < 3; m++) session_close(&s[m]);
 }
 
 int main(void) {
@@ -228,7 +251,7 @@ int main(void) {
     test_one_module_is_e2e();
     test_barrier();
     test_pff_sequential();
-    test_hilo_once_equals_naive("hilo");
-    test_hilo_once_equals_naive("hpff");
+    test_hilo_modes("hilo");
+    test_hilo_modes("hpff");
     return expect_report();
 }

@@ -33,6 +33,7 @@ typedef struct StepCtx {
     uint64_t seed;        /* run seed, for counter-based randomness (dropout) */
     uint64_t step;        /* global step counter, for counter-based randomness */
     int threads;          /* OpenMP threads the layer may use */
+    int frozen_stats;     /* 1: training-mode BN leaves its running statistics alone (a recomputed forward) */
 } StepCtx;
 
 typedef struct Layer Layer;

@@ -28,7 +28,7 @@ typedef struct TrainConfig {
     char infopro_mode[16];
     char lambda_convention[16];
     int pff_sequential;
-    int hilo_naive;
+    char hilo_mode[16];
     double hilo_wx, hilo_wy;
     double ixx1, ixx2, ixy1, ixy2;
     double ema_decay;

@@ -135,8 +135,10 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
             }
             var = sq / (double)M;
             double unbiased = M > 1 ? sq / (double)(M - 1) : var;
-            rm[c] = (float)((1.0 - b->momentum) * rm[c] + b->momentum * mean);
-            rv[c] = (float)((1.0 - b->momentum) * rv[c] + b->momentum * unbiased);
+            if (!ctx->frozen_stats) {
+                rm[c] = (float)((1.0 - b->momentum) * rm[c] + b->momentum * mean);
+                rv[c] = (float)((1.0 - b->momentum) * rv[c] + b->momentum * unbiased);
+            }
         } else {
             mean = rm[c];
             var = rv[c];

@@ -15,6 +15,16 @@ Status method_check_loss(Tape *t, const Tensor *loss, TapeMark m, ErrorMsg *err)
                        r ? r->layer->ops->type : "-");
 }
 
+Status method_head_backward(Tape *t, const AuxHead *head, const Layer *loss, Tensor *h, Tensor *target, float scale,
+                            ErrorMsg *err) {
+    TapeMark m = tape_mark(t);
+    Tensor *l = tape_call2(t, loss, head ? aux_head_forward(head, t, h) : h, target);
+    Status st = method_check_loss(t, l, m, err);
+    if (!st && (st = tape_backward(t, &l, &scale, 1, m))) st = status_fail(err, st, "%s", t->err.text);
+    tape_release(t, m);
+    return st;
+}
+
 int method_count_correct(const Tensor *logits, const Tensor *labels) {
     if (!logits->data) return 0;
     int n = logits->shape.d[0], k = logits->shape.d[1], correct = 0;

@@ -5,13 +5,18 @@
  *   a cascade over (E_{i-1}, E_i) — decoder BCE (hpff: PFF's four quadrant decoders) and a classifier —
  *   weighted wy = 0.999 and lambda1/lambda2 at r = i/(K-2) (K nominal);
  * E_0 (and the stem) learns only through cascade 1; the last segment through wx*CE + wy*CE on the logits.
- * The reference code evaluates each block three times per step. Here each block is evaluated once: the
- * independent loss is backpropagated through E_i alone (E_{i-1}'s output detached for that pass), then the
- * cascade loss through E_i and E_{i-1} (the tape may be replayed: the caches stay valid), then E_{i-1}'s
- * activations are dropped by tape_compact, keeping its output, which E_i reads. Two segments are alive at
- * a time. --hilo-naive runs the reference's three evaluations instead (for checking; same gradients up to
- * float summation order, more memory; BN running statistics are updated three times, as in the
- * reference). Aux classifiers use cross-entropy, as HPFF's README does. */
+ * The reference code evaluates each block three times per step. --hilo-mode picks one of three equivalent
+ * schedules (same gradients up to float summation order):
+ *   recompute (default): E_i runs, both its losses are backpropagated through it (the independent one with
+ *     E_i's input detached), its activations are dropped (its output kept), then E_{i-1} is evaluated again
+ *     from its saved input and backpropagated with the cascade's gradient at E_i's input. One segment's
+ *     activations are alive at a time, as in DGL; each block runs forward twice. The second evaluation
+ *     leaves BN running statistics alone (StepCtx.frozen_stats), so they are updated once per step.
+ *   once: E_{i-1}'s activations are kept while E_i runs, the cascade backward crosses both, then E_{i-1}
+ *     goes (tape_compact). Each block runs once; two segments are alive at a time.
+ *   naive: the reference's three evaluations (for checking; most memory; BN running statistics are
+ *     updated three times, as in the reference).
+ * Aux classifiers use cross-entropy, as HPFF's README does. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +35,8 @@ typedef struct HiloSeg {
 } HiloSeg;
 
 typedef struct HiloState {
-    int pff, naive, pff_sequential;
+    int pff, pff_sequential;
+    char mode[16];
     float wx, wy;
     HiloSeg seg[LOCUS_MAX_BLOCKS];
     SoftmaxCE ce;
@@ -49,7 +55,9 @@ static Status hilo_open_kind(Session *s, int pff, ErrorMsg *err) {
     if (!st) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
     s->method_state = st;
     st->pff = pff;
-    st->naive = c->hilo_naive;
+    if (strcmp(c->hilo_mode, "recompute") && strcmp(c->hilo_mode, "once") && strcmp(c->hilo_mode, "naive"))
+        return status_fail(err, LOCUS_ERR_ARG, "unknown --hilo-mode '%s'\nhint: recompute, once or naive", c->hilo_mode);
+    snprintf(st->mode, sizeof st->mode, "%s", c->hilo_mode);
     st->pff_sequential = c->pff_sequential;
     st->wx = (float)c->hilo_wx, st->wy = (float)c->hilo_wy;
     int last_unit[LOCUS_MAX_BLOCKS], n = 0;
@@ -144,11 +152,12 @@ static Status backward(Tape *t, Tensor **loss, float *scale, int n, TapeMark m, 
 static Status independent(Session *s, const HiloSeg *sg, int last, Tensor *h, Tensor *labels, TapeMark from,
                           ErrorMsg *err) {
     HiloState *st = s->method_state;
-    Tensor *l = tape_call2(&s->tape, &st->ce.base, last ? h : aux_head_forward(sg->ind, &s->tape, h), labels);
-    return backward(&s->tape, &l, &st->wx, 1, from, err);
+    Status status = method_head_backward(&s->tape, last ? NULL : sg->ind, &st->ce.base, h, labels, st->wx, err);
+    return status ? status : backward(&s->tape, NULL, NULL, 0, from, err);
 }
 
-/* The cascade loss on z (the output of the window (E_{i-1}, E_i)): backpropagated to `from`. */
+/* The cascade loss on z (the output of the window (E_{i-1}, E_i)): backpropagated to `from`. Each head
+ * sends its gradient into z on its own (one head alive at a time), then the window replays once. */
 static Status cascade(Session *s, const HiloSeg *sg, int last, Tensor *z, Tensor *labels, Tensor *img01,
                       TapeMark from, StepResult *r, ErrorMsg *err) {
     HiloState *st = s->method_state;
@@ -165,12 +174,12 @@ static Status cascade(Session *s, const HiloSeg *sg, int last, Tensor *z, Tensor
             status = pff_losses(t, &st->bce.base, sg->qdec, sg->qcrop, st->img_crop, z, img01, wrec,
                                 st->pff_sequential, loss, scale, &nl, err);
         if (!status && !st->pff && wrec != 0.0f)
-            loss[nl] = tape_call2(t, &st->bce.base, aux_head_forward(sg->dec, t, z), img01), scale[nl++] = wrec;
+            status = method_head_backward(t, sg->dec, &st->bce.base, z, img01, wrec, err);
         if (!status && sg->lam_y != 0.0f)
-            loss[nl] = tape_call2(t, &st->ce.base, aux_head_forward(sg->cas, t, z), labels),
-            scale[nl++] = st->wy * sg->lam_y;
+            status = method_head_backward(t, sg->cas, &st->ce.base, z, labels, st->wy * sg->lam_y, err);
     }
     if (status) return status;
+    if (!nl && !z->grad_held) return LOCUS_OK; /* every weight is 0: nothing reaches the window */
     if ((status = backward(t, loss, scale, nl, from, err))) return status;
     if (last) method_fill_result(loss[0], z, labels, r);
     return LOCUS_OK;
@@ -217,6 +226,72 @@ static Status hilo_step_once(Session *s, Tensor *x, Tensor *labels, StepResult *
     return status;
 }
 
+/* Keeps b and h (created above base, b below h) and drops everything else above base: they move down to
+ * base, b first, and come back detached. */
+static void window_slide(Tape *t, TapeMark base, Tensor **b, Tensor **h) {
+    Shape sb = (*b)->shape, sh = (*h)->shape;
+    const float *db = (*b)->data, *dh = (*h)->data;
+    tape_release(t, base);
+    Tensor *nb = tape_tensor(t, sb, 0);
+    if (nb && nb->data) memmove(nb->data, db, tensor_bytes(nb)); /* below its old place: h is not touched */
+    Tensor *nh = nb ? tape_tensor(t, sh, 0) : NULL;
+    if (nh && nh->data) memmove(nh->data, dh, tensor_bytes(nh));
+    *b = nb, *h = nh;
+}
+
+/* One segment alive at a time: a = E_{i-1}'s input and b = its output (E_i's input) are the only tensors kept
+ * from one segment to the next. */
+static Status hilo_step_recompute(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
+    HiloState *st = s->method_state;
+    Tape *t = &s->tape;
+    const int n = s->n_blocks;
+    Tensor *img01 = method_image01(t, x, st->mean, st->std);
+    TapeMark base = tape_mark(t);
+    session_block_begin(s);
+    Tensor *a = x, *b = run_segment(s, &st->seg[0], x);
+    if (b) b = tape_barrier(t, b, base);
+    session_block_end(s, 0);
+    Status status = b ? LOCUS_OK : status_fail(err, t->status, "%s", t->err.text);
+    for (int i = 1; i < n && !status; i++) {
+        const HiloSeg *sg = &st->seg[i];
+        const int last = i == n - 1;
+        session_block_begin(s);
+        TapeMark mi = tape_mark(t);
+        b->requires_grad = 1;
+        Tensor *h = run_segment(s, sg, b);
+        if (!h) {
+            status = status_fail(err, t->status, "%s", t->err.text);
+            break;
+        }
+        TapeMark mh = tape_mark(t);
+        b->requires_grad = 0; /* the independent loss must not reach E_{i-1} */
+        status = independent(s, sg, last, h, labels, mi, err);
+        b->requires_grad = 1;
+        tape_release(t, mh);
+        if (!status) status = cascade(s, sg, last, h, labels, img01, mi, r, err);
+        tape_release(t, mh);
+        if (!status) h = tape_barrier(t, h, mi); /* E_i's activations go; b keeps its gradient */
+        if (!status && !h) status = status_fail(err, t->status, "%s", t->err.text);
+        if (!status && b->grad_held) { /* the cascade reached E_i's input: E_{i-1} again, then its backward */
+            TapeMark mr = tape_mark(t);
+            t->ctx->frozen_stats = 1;
+            Tensor *again = run_segment(s, &st->seg[i - 1], a);
+            t->ctx->frozen_stats = 0;
+            if (!again) status = status_fail(err, t->status, "%s", t->err.text);
+            else if ((status = tape_backward_from(t, again, b->grad, mr)))
+                status = status_fail(err, status, "%s", t->err.text);
+            tape_release(t, mr);
+        }
+        if (!status && !last) {
+            window_slide(t, base, &b, &h);
+            if (!h) status = status_fail(err, t->status, "%s", t->err.text);
+            a = b, b = h;
+        }
+        session_block_end(s, i);
+    }
+    return status;
+}
+
 /* The reference code's order: every block evaluated on the x path and twice more on cascade paths. */
 static Status hilo_step_naive(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
     HiloState *st = s->method_state;
@@ -252,7 +327,9 @@ static Status hilo_step_naive(Session *s, Tensor *x, Tensor *labels, StepResult 
 static Status hilo_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
     HiloState *st = s->method_state;
     TapeMark m0 = tape_mark(&s->tape);
-    Status status = st->naive ? hilo_step_naive(s, x, labels, r, err) : hilo_step_once(s, x, labels, r, err);
+    Status status = !strcmp(st->mode, "naive")  ? hilo_step_naive(s, x, labels, r, err)
+                    : !strcmp(st->mode, "once") ? hilo_step_once(s, x, labels, r, err)
+                                                : hilo_step_recompute(s, x, labels, r, err);
     tape_release(&s->tape, m0);
     return status;
 }

@@ -263,6 +263,7 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
         h = s->stage_in ? s->stage_in : tape_wrap(t, shape4(x->shape.d[0], u->out_c, u->out_h, u->out_w), NULL, 0);
     }
     Status status = LOCUS_OK;
+    const TapeMark base = tape_mark(t); /* each block's input lives here: the barrier replaces it by the output */
     for (int b = b_first; b < b_end && !status; b++) {
         const LocalBlock *lb = &st->blocks[b];
         session_block_begin(s);
@@ -277,18 +278,25 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
             if (lb->qdec[0] && lb->lam_rec != 0.0f) /* first, so no other head is alive meanwhile */
                 status = pff_losses(t, &st->bce.base, lb->qdec, lb->qcrop, st->img_crop, h, img01, lb->lam_rec,
                                     st->pff_sequential, loss, scale, &nl, err);
-            Tensor *a = lb->has_momentum ? momentum_aux_forward(&lb->momentum, m, t, h) : h;
-            Tensor *z = lb->has_vit_head ? momentum_vit_head_forward(&lb->vit_head, m, t, a)
-                                         : aux_head_forward(lb->cls, t, a);
             const Layer *ly = lb->supcon ? &st->supcon.base : &st->ce.base;
-            if (lb->lam_y != 0.0f) loss[nl] = tape_call2(t, ly, z, labels), scale[nl++] = lb->lam_y;
-            if (lb->dec && lb->lam_rec != 0.0f) {
-                Tensor *rec = aux_head_forward(lb->dec, t, a);
-                loss[nl] = tape_call2(t, &st->bce.base, rec, img01), scale[nl++] = lb->lam_rec;
+            if (lb->has_momentum || lb->has_vit_head) { /* the heads share the momentum branch's output */
+                Tensor *a = lb->has_momentum ? momentum_aux_forward(&lb->momentum, m, t, h) : h;
+                Tensor *z = lb->has_vit_head ? momentum_vit_head_forward(&lb->vit_head, m, t, a)
+                                             : aux_head_forward(lb->cls, t, a);
+                if (lb->lam_y != 0.0f) loss[nl] = tape_call2(t, ly, z, labels), scale[nl++] = lb->lam_y;
+                if (lb->dec && lb->lam_rec != 0.0f) {
+                    Tensor *rec = aux_head_forward(lb->dec, t, a);
+                    loss[nl] = tape_call2(t, &st->bce.base, rec, img01), scale[nl++] = lb->lam_rec;
+                }
+            } else { /* one head alive at a time: each sends its gradient into h, the block replays once */
+                if (!status && lb->lam_y != 0.0f)
+                    status = method_head_backward(t, lb->cls, ly, h, labels, lb->lam_y, err);
+                if (!status && lb->dec && lb->lam_rec != 0.0f)
+                    status = method_head_backward(t, lb->dec, &st->bce.base, h, img01, lb->lam_rec, err);
             }
         }
         for (int i = 0; i < nl && !status; i++) status = method_check_loss(t, loss[i], mb, err);
-        /* also with no loss left (PFF already sent its gradient into h): replay the module */
+        /* also with no loss left (the heads already sent their gradients into h): replay the module */
         if (!status && (nl || h->grad_held) && (status = tape_backward(t, loss, scale, nl, mb)))
             status_fail(err, status, "%s", t->err.text);
         if (!status && b == s->n_blocks - 1) method_fill_result(loss[0], h, labels, r);
@@ -296,7 +304,7 @@ static Status local_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, E
         if (!status && lb->has_momentum && !tape_is_plan(t))
             momentum_ema_update(&lb->momentum, m, &s->ps, st->ema_decay);
         if (!status && b < s->n_blocks - 1) {
-            h = tape_barrier(t, h, mb);
+            h = tape_barrier(t, h, base);
             if (!h) status = status_fail(err, t->status, "%s", t->err.text);
         }
         session_block_end(s, b);

@@ -34,8 +34,9 @@ const CfgKey train_config_keys[] = {
       "PFF: backpropagate each patch decoder at once, so one patch is alive at a time (same gradients, less memory)"),
     K(hilo_wx, CFG_FLOAT, 0, 1000, NULL, "HiLo: weight of the independent losses (the HPFF code's wx)"),
     K(hilo_wy, CFG_FLOAT, 0, 1000, NULL, "HiLo: weight of the cascade losses (the HPFF code's wy)"),
-    K(hilo_naive, CFG_BOOL, 0, 1, NULL,
-      "HiLo: evaluate each block three times like the reference code (for checking; more memory and time)"),
+    K(hilo_mode, CFG_STRING, 0, 0, "recompute|once|naive",
+      "HiLo/HPFF: recompute = one segment's activations alive, each block evaluated twice (least memory); once = "
+      "each block evaluated once, two segments alive (fastest); naive = three evaluations like the reference code"),
     K(ixx1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 (reconstruction) of the first module (-1: the paper's value for K)"),
     K(ixx2, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 of the last local module (-1: the paper's value for K)"),
     K(ixy1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda2 (label term) of the first module (-1: the paper's value for K)"),
@@ -105,6 +106,7 @@ void train_config_defaults(TrainConfig *c) {
     strcpy(c->infopro_mode, "contrast");
     strcpy(c->lambda_convention, "auto");
     c->pff_sequential = 1;
+    strcpy(c->hilo_mode, "recompute");
     c->hilo_wx = 0.001;
     c->hilo_wy = 0.999;
     c->ixx1 = c->ixx2 = c->ixy1 = c->ixy2 = -1;
