@@ -26,7 +26,7 @@ n=$(cat "$tmp/n")
 gnuplot <<GP
 set terminal pngcairo size 900,450 font "sans,10"
 set output "$out"
-set title "Activation memory over one training step: ResNet-32 on Fashion-MNIST, batch 128 ($*) vs end to end"
+set title "Activation memory over one step, ResNet-32, Fashion-MNIST, batch 128:\n$* vs end to end"
 set xlabel "module being trained (one step runs them left to right)"
 set ylabel "ACT peak (MiB)"
 set xrange [0:$n]
