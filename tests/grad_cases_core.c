@@ -113,18 +113,22 @@ static int resize_conv_cases(void) {
 
 static int bn_cases(void) {
     int bad = 0;
-    for (int mode = 0; mode < 7; mode++) {
+    for (int mode = 0; mode < 9; mode++) {
         /* 0: 2-D training, 1: 1-D training, 2: 2-D eval forward, 3: 2-D eval backward, 4: 1-D eval backward,
-         * 5: 2-D with fused ReLU training, 6: the same, eval-mode backward */
+         * 5: 2-D with fused ReLU training, 6: the same, eval-mode backward, 7: 2-D + residual + ReLU training
+         * (two inputs), 8: the same, eval-mode backward */
         static const char *names[] = {"batchnorm2d train", "batchnorm1d train", "batchnorm2d eval (forward)",
                                       "batchnorm2d eval-mode backward", "batchnorm1d eval-mode backward",
-                                      "batchnorm2d_relu train", "batchnorm2d_relu eval-mode backward"};
+                                      "batchnorm2d_relu train", "batchnorm2d_relu eval-mode backward",
+                                      "batchnorm2d_add_relu train", "batchnorm2d_add_relu eval-mode backward"};
         const int is2d = mode != 1 && mode != 4;
         MemTracker mt = {0};
         ParamStore ps;
         params_init(&ps, &mt);
         BatchNorm bn;
-        if (mode >= 5)
+        if (mode >= 7)
+            batchnorm2d_add_relu_init(&bn, &ps, "bn", 3);
+        else if (mode >= 5)
             batchnorm2d_relu_init(&bn, &ps, "bn", 3);
         else if (is2d)
             batchnorm2d_init(&bn, &ps, "bn", 3);
@@ -134,10 +138,12 @@ static int bn_cases(void) {
         Rng rng;
         rng_seed(&rng, 200 + mode);
         bn_randomize(&bn, &ps, &rng);
-        const int eval_backward = mode == 3 || mode == 4 || mode == 6;
+        const int eval_backward = mode == 3 || mode == 4 || mode == 6 || mode == 8;
         GradcheckCase c = {.name = names[mode], .fn = eval_backward ? eval_layer : one_layer, .user = &bn,
-                           .params = &ps, .n_in = 1, .eval_mode = mode == 2, .eps = 1e-2, .seed = 20 + mode};
-        c.in_shape[0] = is2d ? shape4(4, 3, 3, 2) : shape2(6, 5);
+                           .params = &ps, .n_in = mode >= 7 ? 2 : 1, .eval_mode = mode == 2,
+                           .eps = mode >= 7 ? 1e-3 : 1e-2, /* the residual puts values near the ReLU kink */
+                           .seed = 20 + mode};
+        c.in_shape[0] = c.in_shape[1] = is2d ? shape4(4, 3, 3, 2) : shape2(6, 5);
         bad += gradcheck_run(&c);
         params_free(&ps);
     }

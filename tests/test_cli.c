@@ -77,9 +77,9 @@ static void test_help_and_bad_input(void) {
            "missing dataset: exit 3 with a hint: %s", out_text);
     EXPECT(run("train --mem-limit 1M " TINY) == 5 && strstr(out_text, "limit"), "mem-limit refusal: %s", out_text);
     EXPECT(run("train --k 4 " TINY) == 2 && strstr(out_text, "--method"), "--k with e2e refused: %s", out_text);
-    /* resnet32 dgl K=2 at batch 128 needs ~240 MiB (with the fused BN-ReLU and add-ReLU layers; ~330 before);
-     * 200M fits at a larger K (or a smaller batch) */
-    EXPECT(run("memplan --model resnet32 --method dgl --k 2 --batch 128 --mem-limit 200M --limit-train 256") == 5 &&
+    /* resnet32 dgl K=2 at batch 128 needs ~200 MiB (fused BN-ReLU and BN-add-ReLU layers); 150M fits at a
+     * larger K (K=4: ~122 MiB) or a smaller batch */
+    EXPECT(run("memplan --model resnet32 --method dgl --k 2 --batch 128 --mem-limit 150M --limit-train 256") == 5 &&
                strstr(out_text, "--k "),
            "mem-limit suggests a K for local methods: %s", out_text);
 }

@@ -4,6 +4,8 @@
  *    multiple of the 16 summation lanes;
  *  - add_relu == add then relu: output and both input gradients, for two inputs and for add(x, x), with
  *    another consumer of an input before it (so one gradient is accumulated into, one overwritten).
+ *  - batchnorm2d_add_relu == batchnorm2d then add_relu: output, both input gradients, dgamma, dbeta and the
+ *    running statistics, training and eval, 1 and 2 threads (variant 2 of check());
  *  - resize_conv2d == resize_bilinear then conv2d: output and input gradient bit for bit, weight and bias
  *    gradients within float summation order (accumulated chunk by chunk), for batches that are not a
  *    multiple of the chunk, up- and down-sizing, with 1 and 2 threads.
@@ -24,16 +26,22 @@
 
 static int same(const float *a, const float *b, size_t n) { return !memcmp(a, b, n * sizeof(float)); }
 
-static void check(Shape s, int training, int threads, uint64_t seed) {
+/* residual 0: batchnorm2d_relu vs batchnorm2d + relu; 1: batchnorm2d_add_relu(x, r) vs add_relu(bn(x), r). */
+static void check(Shape s, int training, int threads, int residual, uint64_t seed) {
     const int C = s.d[1];
     MemTracker mt = {0};
     ParamStore ps;
     params_init(&ps, &mt);
     BatchNorm bn, fused;
     Relu relu;
+    Add add;
     batchnorm2d_init(&bn, &ps, "bn", C);
-    batchnorm2d_relu_init(&fused, &ps, "fused", C);
+    if (residual)
+        batchnorm2d_add_relu_init(&fused, &ps, "fused", C);
+    else
+        batchnorm2d_relu_init(&fused, &ps, "fused", C);
     relu_init(&relu, "relu");
+    add_relu_init(&add, "add_relu");
     ErrorMsg err;
     CHECK(params_finalize(&ps, &err) == LOCUS_OK, "%s", err.text);
     Rng rng;
@@ -47,32 +55,38 @@ static void check(Shape s, int training, int threads, uint64_t seed) {
             params_value(&ps, hf[k])[c] = v;
         }
     const size_t n = shape_numel(&s);
-    float *x = malloc(n * sizeof(float)), *R = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) x[i] = rng_normal(&rng) + 0.5f, R[i] = rng_normal(&rng);
+    float *x = malloc(n * sizeof(float)), *R = malloc(n * sizeof(float)), *res = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) x[i] = rng_normal(&rng) + 0.5f, R[i] = rng_normal(&rng), res[i] = rng_normal(&rng);
     StepCtx ctx = {.params = &ps, .training = training, .threads = threads};
     Tape t;
     CHECK(tape_init(&t, &ctx, &mt, (size_t)8 << 20, (size_t)8 << 20, (size_t)1 << 16, &err) == LOCUS_OK, "%s",
           err.text);
     t.recording = 1;
-    float *out[2], *dx[2];
+    float *out[2], *dx[2], *dr[2];
     params_zero_grads(&ps);
     for (int v = 0; v < 2; v++) {
         TapeMark m = tape_mark(&t);
-        Tensor *in = tape_wrap(&t, s, x, 1);
-        Tensor *y = v == 0 ? tape_call1(&t, &relu.base, tape_call1(&t, &bn.base, in))
-                           : tape_call1(&t, &fused.base, in);
+        Tensor *in = tape_wrap(&t, s, x, 1), *r = tape_wrap(&t, s, res, 1), *y;
+        if (v == 1)
+            y = residual ? tape_call2(&t, &fused.base, in, r) : tape_call1(&t, &fused.base, in);
+        else if (residual)
+            y = tape_call2(&t, &add.base, tape_call1(&t, &bn.base, in), r);
+        else
+            y = tape_call1(&t, &relu.base, tape_call1(&t, &bn.base, in));
         CHECK(y && tape_ok(&t), "forward: %s", t.err.text);
         CHECK(tape_backward_from(&t, y, R, m) == LOCUS_OK, "backward: %s", t.err.text);
-        out[v] = malloc(n * sizeof(float)), dx[v] = malloc(n * sizeof(float));
+        out[v] = malloc(n * sizeof(float)), dx[v] = malloc(n * sizeof(float)), dr[v] = calloc(n, sizeof(float));
         memcpy(out[v], y->data, n * sizeof(float));
         memcpy(dx[v], in->grad, n * sizeof(float));
+        if (residual) memcpy(dr[v], r->grad, n * sizeof(float));
         tape_release(&t, m);
     }
-    char what[96];
-    snprintf(what, sizeof what, "%s %s, %d thread(s)", shape_format(&s, (char[64]){0}, 64),
+    char what[128];
+    snprintf(what, sizeof what, "%s %s %s, %d thread(s)", fused.base.ops->type, shape_format(&s, (char[64]){0}, 64),
              training ? "training" : "eval", threads);
     EXPECT(same(out[0], out[1], n), "%s: outputs differ", what);
     EXPECT(same(dx[0], dx[1], n), "%s: input gradients differ", what);
+    EXPECT(same(dr[0], dr[1], n), "%s: residual gradients differ", what);
     EXPECT(same(params_grad(&ps, bn.weight), params_grad(&ps, fused.weight), (size_t)C), "%s: dgamma differs", what);
     EXPECT(same(params_grad(&ps, bn.bias), params_grad(&ps, fused.bias), (size_t)C), "%s: dbeta differs", what);
     for (int k = 2; k < 4; k++)
@@ -80,8 +94,8 @@ static void check(Shape s, int training, int threads, uint64_t seed) {
     size_t zeros = 0;
     for (size_t i = 0; i < n; i++) zeros += out[1][i] == 0.0f;
     EXPECT(zeros > 0 && zeros < n, "%s: the case exercises both sides of the ReLU (%zu of %zu zero)", what, zeros, n);
-    for (int v = 0; v < 2; v++) free(out[v]), free(dx[v]);
-    free(x), free(R);
+    for (int v = 0; v < 2; v++) free(out[v]), free(dx[v]), free(dr[v]);
+    free(x), free(R), free(res);
     tape_free(&t);
     params_free(&ps);
 }
@@ -214,6 +228,8 @@ int main(void) {
     const Shape shapes[] = {shape4(3, 4, 5, 7), shape4(2, 3, 8, 8), shape4(5, 2, 1, 3)};
     for (int i = 0; i < 3; i++)
         for (int training = 0; training <= 1; training++)
-            for (int threads = 1; threads <= 2; threads++) check(shapes[i], training, threads, 40 + (uint64_t)i);
+            for (int threads = 1; threads <= 2; threads++)
+                for (int residual = 0; residual <= 1; residual++)
+                    check(shapes[i], training, threads, residual, 40 + (uint64_t)i);
     return expect_report();
 }

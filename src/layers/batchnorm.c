@@ -17,7 +17,10 @@
  *   both:     dgamma += sum(dy xhat),  dbeta += sum(dy).
  * batchnorm2d_relu is BN followed by ReLU in one layer: the forward clamps as it writes, the backward
  * masks dy with (y > 0) where it reads it (y is the layer's output, kept anyway): one pass over memory and
- * one activation tensor fewer than two layers, bit for bit the same results. */
+ * one activation tensor fewer than two layers, bit for bit the same results. batchnorm2d_add_relu takes a
+ * second input r (a residual) and computes ReLU(BN(x) + r): the BN output is never stored (as two layers,
+ * BN's output is a tensor only the add reads), r's gradient is dy where the output is positive, again bit
+ * for bit batchnorm2d followed by add_relu. */
 #include "layers/norm.h"
 
 #include <math.h>
@@ -86,9 +89,13 @@ static void bn_dims(const BatchNorm *b, const Shape *s, int *n, int *spatial) {
 
 static Status bn_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out, ErrorMsg *err) {
     const BatchNorm *b = (const BatchNorm *)l;
-    char buf[64];
-    if (n_in != 1) return status_fail(err, LOCUS_ERR_ARG, "%s takes 1 input, got %d", l->ops->type, n_in);
+    char buf[64], buf2[64];
+    const int want = b->residual ? 2 : 1;
+    if (n_in != want) return status_fail(err, LOCUS_ERR_ARG, "%s takes %d input(s), got %d", l->ops->type, want, n_in);
     const Shape *s = &in[0]->shape;
+    if (b->residual && (!shape_equal(s, &in[1]->shape) || in[0] == in[1]))
+        return status_fail(err, LOCUS_ERR_ARG, "%s: the residual %s must have the input's shape %s (and be another tensor)",
+                           l->ops->type, shape_format(&in[1]->shape, buf2, sizeof buf2), shape_format(s, buf, sizeof buf));
     if (s->ndim != (b->is2d ? 4 : 2) || s->d[1] != b->c)
         return status_fail(err, LOCUS_ERR_ARG,
                            "%s expects input %s with C = %d, found %s\nhint: check the previous layer's output "
@@ -115,6 +122,7 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
     const float *beta = params_value(ctx->params, b->bias);
     float *rm = params_value(ctx->params, b->running_mean), *rv = params_value(ctx->params, b->running_var);
     float *y = out->data, *cm = cache, *ci = cm ? cm + C : NULL;
+    const float *res = b->residual ? in[1]->data : NULL;
     if (cm) cm[2 * C] = train ? 1.0f : 0.0f;
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
     for (int c = 0; c < C; c++) {
@@ -150,7 +158,14 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
         for (int i = 0; i < n; i++) {
             const float *restrict xs = x + ((size_t)i * C + c) * S;
             float *restrict ys = y + ((size_t)i * C + c) * S;
-            if (b->relu) {
+            if (res) {
+                const float *restrict rs = res + ((size_t)i * C + c) * S;
+#pragma omp simd
+                for (int j = 0; j < S; j++) {
+                    const float v = (xs[j] - mf) * a + bc + rs[j];
+                    ys[j] = v < 0.0f ? 0.0f : v;
+                }
+            } else if (b->relu) {
 #pragma omp simd
                 for (int j = 0; j < S; j++) {
                     const float v = (xs[j] - mf) * a + bc;
@@ -179,6 +194,8 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
     float *dx = in[0]->grad, *dg = params_grad(ctx->params, b->weight), *db = params_grad(ctx->params, b->bias);
     const int overwrite = dx && layer_grad_overwrite(in[0]); /* channels are disjoint: all write or all add */
     const float *yr = b->relu ? out->data : NULL; /* fused ReLU: where the output is 0, no gradient passes */
+    float *dr = b->residual ? in[1]->grad : NULL;  /* the residual's gradient: dy where the output is positive */
+    const int dr_overwrite = dr && layer_grad_overwrite(in[1]);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
     for (int c = 0; c < C; c++) {
         const float mean = cm[c], invstd = ci[c];
@@ -189,6 +206,18 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
         }
         if (dg) dg[c] += (float)sdyx;
         if (db) db[c] += (float)sdy;
+        for (int i = 0; dr && i < n; i++) {
+            const size_t o = ((size_t)i * C + c) * S;
+            const float *restrict dys = dy + o, *restrict ys = yr + o;
+            float *restrict drs = dr + o;
+            if (dr_overwrite) {
+#pragma omp simd
+                for (int j = 0; j < S; j++) drs[j] = bn_grad_in(dys, ys, j);
+            } else {
+#pragma omp simd
+                for (int j = 0; j < S; j++) drs[j] += bn_grad_in(dys, ys, j);
+            }
+        }
         if (!dx) continue;
         const float k = gamma[c] * invstd;
         const float mdy = batch_stats ? (float)(sdy / (double)M) : 0.0f;
@@ -220,6 +249,12 @@ static const LayerOps bn2d_relu_ops = {.type = "batchnorm2d_relu",
                                        .forward = bn_forward,
                                        .backward = bn_backward,
                                        .grad_overwrite = 1};
+static const LayerOps bn2d_add_relu_ops = {.type = "batchnorm2d_add_relu",
+                                           .out_shape = bn_shape,
+                                           .cache_bytes = bn_cache,
+                                           .forward = bn_forward,
+                                           .backward = bn_backward,
+                                           .grad_overwrite = 1};
 static const LayerOps bn1d_ops = {.type = "batchnorm1d",
                                   .out_shape = bn_shape,
                                   .cache_bytes = bn_cache,
@@ -250,6 +285,11 @@ void batchnorm2d_init(BatchNorm *l, ParamStore *ps, const char *name, int c) { b
 void batchnorm2d_relu_init(BatchNorm *l, ParamStore *ps, const char *name, int c) {
     bn_init(l, &bn2d_relu_ops, ps, name, c, 1);
     l->relu = 1;
+}
+void batchnorm2d_add_relu_init(BatchNorm *l, ParamStore *ps, const char *name, int c) {
+    bn_init(l, &bn2d_add_relu_ops, ps, name, c, 1);
+    l->relu = 1;
+    l->residual = 1;
 }
 void batchnorm1d_init(BatchNorm *l, ParamStore *ps, const char *name, int c) { bn_init(l, &bn1d_ops, ps, name, c, 0); }
 

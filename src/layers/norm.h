@@ -25,13 +25,17 @@ typedef struct BatchNorm {
     int is2d;
     float momentum, eps; /* 0.1 and 1e-5, as PyTorch */
     int weight, bias, running_mean, running_var; /* parameter handles */
-    int relu; /* batchnorm2d_relu: max(y, 0) fused in */
+    int relu;     /* batchnorm2d_relu, batchnorm2d_add_relu: max(y, 0) fused in */
+    int residual; /* batchnorm2d_add_relu: a second input added before the ReLU */
 } BatchNorm;
 
 void batchnorm2d_init(BatchNorm *l, ParamStore *ps, const char *name, int c);
 /* "batchnorm2d_relu": BN then ReLU as one layer (same parameters and names as batchnorm2d; the result and
  * the gradients are bit for bit those of batchnorm2d followed by relu, with one activation tensor less). */
 void batchnorm2d_relu_init(BatchNorm *l, ParamStore *ps, const char *name, int c);
+/* "batchnorm2d_add_relu": inputs (x, r), output ReLU(BN(x) + r) — a residual block's last BN, join and ReLU
+ * as one layer; bit for bit batchnorm2d followed by add_relu, without storing BN's output. */
+void batchnorm2d_add_relu_init(BatchNorm *l, ParamStore *ps, const char *name, int c);
 void batchnorm1d_init(BatchNorm *l, ParamStore *ps, const char *name, int c);
 /* gamma = 1, beta = 0, running_mean = 0, running_var = 1 (PyTorch's initial state). ps must be finalized. */
 void batchnorm_reset(const BatchNorm *l, ParamStore *ps);

@@ -7,9 +7,10 @@
  *   head ("head"):  global average pool + Linear(64 -> classes, bias)
  * Parameter names are PyTorch's (conv1, bn1, layer1.0.conv1, layer1.0.shortcut.0, fc, ...).
  * Init: convs N(0, sqrt(2 / (k*k*C_out))), BN gamma 1 / beta 0, Linear PyTorch default.
- * A BN directly followed by a ReLU (stem, bn1 of each block) is one batchnorm2d_relu layer (norm.h), the
- * residual join and the ReLU after it one add_relu (merge.h): the same numbers bit for bit, one pass over
- * memory and one saved activation fewer each. */
+ * A BN directly followed by a ReLU (stem, bn1 of each block) is one batchnorm2d_relu layer (norm.h), and a
+ * block's bn2, the residual join and the ReLU after it are one batchnorm2d_add_relu: the same numbers bit for
+ * bit, fewer passes over memory, and the BN outputs that only the next elementwise op read are never stored
+ * (a block keeps 4 activations: conv1's output, bn1's, conv2's and the block's own). */
 #include "models/resnet.h"
 
 #include <stdio.h>
@@ -18,15 +19,13 @@
 
 #include "layers/conv.h"
 #include "layers/linear.h"
-#include "layers/merge.h"
 #include "layers/norm.h"
 #include "layers/pool.h"
 #include "locus/params.h"
 
 typedef struct BasicBlock {
     Conv2d conv1, conv2, sc_conv;
-    BatchNorm bn1, bn2, sc_bn; /* bn1 has the ReLU fused in */
-    Add add;                   /* add_relu: the block's final ReLU fused in */
+    BatchNorm bn1, bn2, sc_bn; /* bn1: + ReLU; bn2: + residual + ReLU (batchnorm2d_add_relu) */
     int has_shortcut;
 } BasicBlock;
 
@@ -56,7 +55,7 @@ static void block_create(BasicBlock *b, ParamStore *ps, const char *prefix, int 
     snprintf(name, sizeof name, "%s.conv2", prefix);
     conv2d_init(&b->conv2, ps, name, c, c, 3, 1, 1, 0);
     snprintf(name, sizeof name, "%s.bn2", prefix);
-    batchnorm2d_init(&b->bn2, ps, name, c);
+    batchnorm2d_add_relu_init(&b->bn2, ps, name, c);
     b->has_shortcut = stride != 1 || cin != c;
     if (b->has_shortcut) {
         snprintf(name, sizeof name, "%s.shortcut.0", prefix);
@@ -64,18 +63,15 @@ static void block_create(BasicBlock *b, ParamStore *ps, const char *prefix, int 
         snprintf(name, sizeof name, "%s.shortcut.1", prefix);
         batchnorm2d_init(&b->sc_bn, ps, name, c);
     }
-    snprintf(name, sizeof name, "%s.add", prefix);
-    add_relu_init(&b->add, name);
 }
 
 static Tensor *block_forward(const BasicBlock *b, Tape *t, Tensor *x) {
     Tensor *h = tape_call1(t, &b->conv1.base, x);
     h = tape_call1(t, &b->bn1.base, h);
     h = tape_call1(t, &b->conv2.base, h);
-    h = tape_call1(t, &b->bn2.base, h);
     Tensor *sc = x;
     if (b->has_shortcut) sc = tape_call1(t, &b->sc_bn.base, tape_call1(t, &b->sc_conv.base, x));
-    return tape_call2(t, &b->add.base, h, sc);
+    return tape_call2(t, &b->bn2.base, h, sc);
 }
 
 static Tensor *resnet_unit_forward(Model *m, Tape *t, int u, Tensor *x) {
