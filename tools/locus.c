@@ -108,6 +108,7 @@ static int cmd_memplan(int argc, char **argv) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "mem_predicted_bytes", report_mem_json(&plan));
         cJSON_AddItemToObject(o, "mem_predicted_per_block", report_blocks_json(blocks, n_blocks));
+        cJSON_AddNumberToObject(o, "train_flops_per_image", report_flops_per_image(blocks, n_blocks, cfg.batch));
         cJSON_AddItemToObject(o, "e2e_predicted_bytes", report_mem_json(&e2e));
         cJSON_AddNumberToObject(o, "act_saving_percent", save_act);
         cJSON_AddNumberToObject(o, "total_saving_percent", save_total);

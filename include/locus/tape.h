@@ -53,9 +53,11 @@ typedef struct Tape {
     Profile *profile;    /* non-NULL: time every layer call into it (locus bench --profile) */
     Status status;
     ErrorMsg err;
-    /* Optional: told of every recorded layer call (its inputs and output shape) before it runs; set
-     * after tape_init. The session counts predicted FLOPs per block with it on the plan tape. */
-    void (*observe)(void *ctx, const Layer *l, Tensor *const *in, int n_in, const Shape *out);
+    /* Optional: told of every recorded layer call (its inputs and output shape) before it runs
+     * (backward = 0), and of every record a backward replay runs (backward = 1; a record replayed twice
+     * is told twice); set after tape_init. The session counts predicted FLOPs per block with it on the
+     * plan tape. */
+    void (*observe)(void *ctx, const Layer *l, Tensor *const *in, int n_in, const Shape *out, int backward);
     void *observe_ctx;
 } Tape;
 

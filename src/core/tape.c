@@ -154,7 +154,7 @@ Tensor *tape_call(Tape *t, const Layer *l, Tensor *const *in, int n_in) {
         t->status = status_wrap(&t->err, s, "layer %s (%s): ", l->name, l->ops->type);
         return NULL;
     }
-    if (t->observe && t->recording) t->observe(t->observe_ctx, l, in, n_in, &os);
+    if (t->observe && t->recording) t->observe(t->observe_ctx, l, in, n_in, &os, 0);
     size_t scratch = l->ops->scratch_bytes ? l->ops->scratch_bytes(l, in, n_in, t->ctx->threads) : 0;
     if (scratch > t->scratch_need) t->scratch_need = scratch;
     if (!tape_is_plan(t) && scratch > t->ctx->scratch_bytes) {
@@ -272,6 +272,7 @@ static Status replay(Tape *t, TapeMark m) {
             if (r->in[i]->requires_grad && !grad_hold(t, r->in[i])) return t->status;
         if (!r->layer->ops->grad_overwrite)
             for (int i = 0; i < r->n_in; i++) grad_zero_if_fresh(t, r->in[i]);
+        if (t->observe) t->observe(t->observe_ctx, r->layer, r->in, r->n_in, &r->out->shape, 1);
         if (!tape_is_plan(t)) run_backward(t, r);
         grad_drop(t, r->out);
     }

@@ -62,12 +62,20 @@ void report_block_table(FILE *f, const BlockMem *planned, const BlockMem *measur
     }
 }
 
+double report_flops_per_image(const BlockMem *blocks, int n, int64_t batch) {
+    double f = 0;
+    for (int i = 0; i < n; i++) f += blocks[i].flops;
+    return batch > 0 ? f / (double)batch : 0;
+}
+
 cJSON *report_blocks_json(const BlockMem *blocks, int n) {
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < n; i++) {
         cJSON *o = report_mem_json(&blocks[i].peak);
         cJSON_AddNumberToObject(o, "block", i);
         cJSON_AddStringToObject(o, "units", blocks[i].units);
+        if (blocks[i].flops > 0) cJSON_AddNumberToObject(o, "flops_per_step", blocks[i].flops);
+        if (blocks[i].seconds > 0) cJSON_AddNumberToObject(o, "seconds", blocks[i].seconds);
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
@@ -126,6 +134,7 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
     cJSON_AddItemToObject(o, "mem_predicted_bytes", report_mem_json(plan));
     cJSON_AddItemToObject(o, "mem_peak_per_block", report_blocks_json(s->blocks, s->n_blocks));
     cJSON_AddItemToObject(o, "mem_predicted_per_block", report_blocks_json(plan_blocks, s->n_blocks));
+    cJSON_AddNumberToObject(o, "train_flops_per_image", report_flops_per_image(plan_blocks, s->n_blocks, s->cfg.batch));
     if (replace_json) cJSON_AddItemToObject(o, "replace", replace_json);
     if (sum->extra) {
         while (sum->extra->child) {

@@ -20,6 +20,8 @@ Status report_finish(FILE *f, const Session *s, const char *dir, const MemReport
 void report_block_table(FILE *f, const BlockMem *planned, const BlockMem *measured, int n);
 /* [{"block": 0, "units": "0.0-1.2", "total": .., "param": .., ...}, ...] (caller owns). */
 struct cJSON *report_blocks_json(const BlockMem *blocks, int n);
+/* Predicted training FLOPs per image: the blocks' per-step FLOPs (train/flops.c) over the batch size. */
+double report_flops_per_image(const BlockMem *blocks, int n, int64_t batch);
 /* The LOCUS_ERR_OOM answer for --mem-limit: what is needed, per tag, and a batch that would fit. */
 Status report_over_limit(const TrainConfig *cfg, const MemReport *plan, ErrorMsg *err);
 /* The memory table: one row per tag, planned and (if measured != NULL) measured. */

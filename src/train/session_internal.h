@@ -10,7 +10,7 @@ Tensor *session_eval_forward(Session *s, Tensor *x);
 Status session_evaluate(Session *s, double *acc, ErrorMsg *err);
 
 /* Tape observer (tape.h) adding a layer call's predicted training FLOPs to *(double *)ctx (flops.c). */
-void flops_observe(void *ctx, const Layer *l, Tensor *const *in, int n_in, const Shape *out);
+void flops_observe(void *ctx, const Layer *l, Tensor *const *in, int n_in, const Shape *out, int backward);
 /* One training step and one evaluation forward at full size on the session's tape (plan mode: the
  * accounting of a real step; used by src/dist to plan a rank with its queues in place). */
 Status session_plan_pass(Session *s, ErrorMsg *err);
