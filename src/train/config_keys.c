@@ -87,7 +87,7 @@ const CfgKey train_config_keys[] = {
       "(mpirun -np = stages x N)"),
     K(dist_sync_bn, CFG_BOOL, 0, 1, NULL,
       "--dist data or --dist-replicas > 1: BatchNorm normalises with the whole batch's statistics, synchronised "
-      "over the shards (SyncBatchNorm; default: each shard's own, as PyTorch DDP)"),
+      "over the shards (SyncBatchNorm; off: each shard's own, as PyTorch DDP)"),
     K(replace_every, CFG_INT, -1, 1000, NULL,
       "Replacement Learning with any method: every K-th block (K >= 2) whose neighbours have the same parameter "
       "shapes computes its weights as a*prev + b*next (0 = off; -1 = 4 with --method replace, off otherwise)"),
