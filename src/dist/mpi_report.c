@@ -16,7 +16,7 @@ cJSON *dist_report(FILE *f, const char *mode, const RankStats *all, int ranks, c
     cJSON *arr = cJSON_AddArrayToObject(o, "ranks");
     char a[32], b[32];
     fprintf(f, "  %-5s %-5s %-7s %-8s %-14s %10s %6s %9s %9s %9s %12s %12s %s\n", "rank", "stage", "replica", "blocks",
-            "units", "images/s", "busy", "wait in", "wait out", "wait sum", "act peak", "total peak", "plan==meas");
+            "units", "images/s", "busy", "wait in", "wait out", "allreduce", "act peak", "total peak", "plan==meas");
     for (int r = 0; r < ranks; r++) {
         const RankStats *rs = &all[r];
         cJSON *j = cJSON_CreateObject();

@@ -281,7 +281,7 @@ static Status pipeline_step(Dist *d, Session *s, int epoch, int step, const floa
         link_wait(&d->send, q);
         out = link_slot(&d->send, q);
     }
-    double t0 = progress_now();
+    double t0 = progress_now(), sync0 = d->sync.wait_s; /* SyncBatchNorm waits are not busy */
     Tape *t = &s->tape;
     TapeMark mark = tape_mark(t);
     Tensor *x = tape_wrap(t, shape4(*n, s->train_set.c, s->train_set.h, s->train_set.w), (float *)img, 0);
@@ -302,7 +302,7 @@ static Status pipeline_step(Dist *d, Session *s, int epoch, int step, const floa
         memcpy(out + d->out.labels, labels, sizeof(float) * (size_t)*n);
         if (d->img_out) memcpy(out + d->out.img, img, sizeof(float) * (size_t)*n * d->img_row);
     }
-    d->stats.busy_s += progress_now() - t0;
+    d->stats.busy_s += progress_now() - t0 - (d->sync.wait_s - sync0);
     if (out) link_send(&d->send, q);
     if (d->replicas > 1) sum_stage_gradients(d, s, *n, *total);
     return LOCUS_OK;
@@ -314,7 +314,7 @@ static Status data_step(Dist *d, Session *s, const float *xb, const float *yb, i
     int lo, rows;
     dist_shard(n, d->size, d->rank, &lo, &rows);
     d->sync.rows_mine = rows, d->sync.rows_total = n;
-    double t0 = progress_now();
+    double t0 = progress_now(), sync0 = d->sync.wait_s; /* SyncBatchNorm waits are not busy */
     params_zero_grads(&s->ps);
     memset(res, 0, sizeof *res);
     if (rows > 0) {
@@ -331,7 +331,7 @@ static Status data_step(Dist *d, Session *s, const float *xb, const float *yb, i
         if (w != 1.0f)
             for (size_t i = 0; i < s->ps.numel_trainable; i++) s->ps.grads[i] *= w;
     }
-    d->stats.busy_s += progress_now() - t0;
+    d->stats.busy_s += progress_now() - t0 - (d->sync.wait_s - sync0);
     MPI_Request r;
     MPI_Iallreduce(MPI_IN_PLACE, s->ps.grads, (int)s->ps.numel_trainable, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
     dist_wait(&r, &d->stats.wait_allreduce_s);
