@@ -5,7 +5,8 @@
  *  - with shard r's upstream gradient in its own units (the batch's over w_r = rows_r / rows, as a shard's
  *    mean loss gives), w_r dx == the whole batch's dx rows, and the shards' w_r dgamma, w_r dbeta add up to
  *    the whole batch's;
- * for batchnorm2d (strips not a multiple of the 16 summation lanes), batchnorm2d_relu and batchnorm1d, within
+ * for batchnorm2d (strips not a multiple of the 16 summation lanes), batchnorm2d_relu, batchnorm2d_add_relu (whose
+ * residual's gradient, w_r dr, must match too) and batchnorm1d, within
  * float summation tolerance. Without the hooks each shard would normalise with its own statistics: the test
  * checks that this is far off, so it can tell. */
 #include <math.h>
@@ -32,9 +33,9 @@ typedef struct Shard {
     Meet *meet;
     int me, kind, rows, lo, sync;
     Shape full;
-    const float *x, *dy; /* the whole batch's input and upstream gradient */
+    const float *x, *r, *dy; /* the whole batch's input, residual (add_relu) and upstream gradient */
     const float *init;   /* gamma, beta, running mean, running var: C each */
-    float *out, *dx, dgamma[MAXC], dbeta[MAXC], rmean[MAXC], rvar[MAXC];
+    float *out, *dx, *dr, dgamma[MAXC], dbeta[MAXC], rmean[MAXC], rvar[MAXC];
     double buf[2 * MAXC];
 } Shard;
 
@@ -76,7 +77,7 @@ static Shape rows_of(Shape s, int rows) {
     return s;
 }
 
-/* Runs one BatchNorm (kind 0: 2d, 1: 2d + ReLU, 2: 1d) on `rows` rows of the batch starting at lo; dy
+/* Runs one BatchNorm (kind 0: 2d, 1: 2d + ReLU, 2: 1d, 3: 2d + residual + ReLU) on `rows` rows of the batch starting at lo; dy
  * scaled by `scale`; sync: with the hooks. Fills out, dx, the parameter gradients and running statistics. */
 static void run_bn(Shard *s, float scale) {
     const int C = s->full.d[1];
@@ -86,6 +87,7 @@ static void run_bn(Shard *s, float scale) {
     BatchNorm bn;
     if (s->kind == 0) batchnorm2d_init(&bn, &ps, "bn", C);
     else if (s->kind == 1) batchnorm2d_relu_init(&bn, &ps, "bn", C);
+    else if (s->kind == 3) batchnorm2d_add_relu_init(&bn, &ps, "bn", C);
     else batchnorm1d_init(&bn, &ps, "bn", C);
     ErrorMsg err;
     CHECK(params_finalize(&ps, &err) == LOCUS_OK, "%s", err.text);
@@ -104,11 +106,13 @@ static void run_bn(Shard *s, float scale) {
     params_zero_grads(&ps);
     TapeMark mark = tape_mark(&t);
     Tensor *in = tape_wrap(&t, sh, (float *)s->x + (size_t)s->lo * row, 1);
-    Tensor *y = tape_call1(&t, &bn.base, in);
+    Tensor *res = s->kind == 3 ? tape_wrap(&t, sh, (float *)s->r + (size_t)s->lo * row, 1) : NULL;
+    Tensor *y = res ? tape_call2(&t, &bn.base, in, res) : tape_call1(&t, &bn.base, in);
     CHECK(y && tape_ok(&t), "forward: %s", t.err.text);
     CHECK(tape_backward_from(&t, y, dy, mark) == LOCUS_OK, "backward: %s", t.err.text);
     memcpy(s->out, y->data, n * sizeof(float));
     memcpy(s->dx, in->grad, n * sizeof(float));
+    if (res) memcpy(s->dr, res->grad, n * sizeof(float));
     memcpy(s->dgamma, params_grad(&ps, bn.weight), C * sizeof(float));
     memcpy(s->dbeta, params_grad(&ps, bn.bias), C * sizeof(float));
     memcpy(s->rmean, params_value(&ps, bn.running_mean), C * sizeof(float));
@@ -139,10 +143,12 @@ static double compare(int kind, Shape full, uint64_t seed, int sync) {
     for (int c = 0; c < C; c++)
         init[c] = 1 + 0.3f * rng_normal(&rng), init[C + c] = 0.3f * rng_normal(&rng), init[2 * C + c] = 0.1f,
         init[3 * C + c] = 0.9f;
-    float *x = malloc(total * sizeof(float)), *dy = malloc(total * sizeof(float));
-    for (size_t i = 0; i < total; i++) x[i] = 2 * rng_normal(&rng) + 1.5f, dy[i] = rng_normal(&rng);
-    Shard whole = {.kind = kind, .rows = N, .full = full, .x = x, .dy = dy, .init = init};
+    float *x = malloc(total * sizeof(float)), *r = malloc(total * sizeof(float)), *dy = malloc(total * sizeof(float));
+    for (size_t i = 0; i < total; i++)
+        x[i] = 2 * rng_normal(&rng) + 1.5f, r[i] = 0.5f * rng_normal(&rng), dy[i] = rng_normal(&rng);
+    Shard whole = {.kind = kind, .rows = N, .full = full, .x = x, .r = r, .dy = dy, .init = init};
     whole.out = malloc(total * sizeof(float)), whole.dx = malloc(total * sizeof(float));
+    whole.dr = malloc(total * sizeof(float));
     run_bn(&whole, 1.0f);
     Meet meet;
     pthread_barrier_init(&meet.bar, NULL, SHARDS);
@@ -154,6 +160,7 @@ static double compare(int kind, Shape full, uint64_t seed, int sync) {
         sh[p].lo = p ? split : 0, sh[p].rows = p ? N - split : split;
         sh[p].out = malloc((size_t)sh[p].rows * row * sizeof(float));
         sh[p].dx = malloc((size_t)sh[p].rows * row * sizeof(float));
+        sh[p].dr = malloc((size_t)sh[p].rows * row * sizeof(float));
         meet.w[p] = (double)sh[p].rows / N;
     }
     if (sync) {
@@ -168,6 +175,7 @@ static double compare(int kind, Shape full, uint64_t seed, int sync) {
         for (size_t i = 0; i < (size_t)sh[p].rows * row; i++) {
             worst = fmax(worst, rel(sh[p].out[i], whole.out[off + i]));
             worst = fmax(worst, rel(meet.w[p] * sh[p].dx[i], whole.dx[off + i]));
+            if (kind == 3) worst = fmax(worst, rel(meet.w[p] * sh[p].dr[i], whole.dr[off + i]));
         }
         for (int c = 0; c < C; c++) {
             worst = fmax(worst, rel(sh[p].rmean[c], whole.rmean[c]));
@@ -180,21 +188,21 @@ static double compare(int kind, Shape full, uint64_t seed, int sync) {
         worst = fmax(worst, fmax(rel(g, whole.dgamma[c]), rel(b, whole.dbeta[c])));
     }
     pthread_barrier_destroy(&meet.bar);
-    for (int p = 0; p < SHARDS; p++) free(sh[p].out), free(sh[p].dx);
-    free(whole.out), free(whole.dx), free(x), free(dy);
+    for (int p = 0; p < SHARDS; p++) free(sh[p].out), free(sh[p].dx), free(sh[p].dr);
+    free(whole.out), free(whole.dx), free(whole.dr), free(x), free(r), free(dy);
     return worst;
 }
 
 int main(void) {
-    const char *names[3] = {"batchnorm2d", "batchnorm2d_relu", "batchnorm1d"};
-    const Shape shapes[3] = {shape4(8, 3, 5, 7), shape4(8, 4, 3, 6), shape2(8, 6)};
-    for (int kind = 0; kind < 3; kind++) {
+    const char *names[4] = {"batchnorm2d", "batchnorm2d_relu", "batchnorm1d", "batchnorm2d_add_relu"};
+    const Shape shapes[4] = {shape4(8, 3, 5, 7), shape4(8, 4, 3, 6), shape2(8, 6), shape4(8, 5, 4, 5)};
+    for (int kind = 0; kind < 4; kind++) {
         double synced = compare(kind, shapes[kind], 11 + kind, 1), alone = compare(kind, shapes[kind], 11 + kind, 0);
         EXPECT(synced < 1e-5, "%s, shards of 3 and 5 rows synchronised: differ from the whole batch by %g", names[kind],
                synced);
         EXPECT(alone > 1e-2, "%s, shards with their own statistics: differ from the whole batch by only %g (the test "
                "cannot tell)", names[kind], alone);
-        printf("%-17s synchronised shards vs whole batch: %.2g (each shard alone: %.2g)\n", names[kind], synced, alone);
+        printf("%-21s synchronised shards vs whole batch: %.2g (each shard alone: %.2g)\n", names[kind], synced, alone);
     }
     return expect_report();
 }
