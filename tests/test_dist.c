@@ -3,7 +3,11 @@
  *    bit-identical checkpoints (DGL on ResNet-8; InfoPro on ResNet-20 K=4 over 4 ranks, whose decoders
  *    need the image forwarded); summary.json's ranks list; planned == measured memory on every rank
  *  - data parallel over 2 ranks == single process at the same global batch on the ViT (no BatchNorm),
- *    within float summation tolerance; ResNet (BN per shard) runs
+ *    within float summation tolerance; ResNet (BN per shard) runs; ResNet with --dist-sync-bn == single
+ *  - 2 stages x 2 replicas (--dist-replicas 2, 4 ranks) == the 2-stage pipeline at the same global batch with
+ *    synchronised BatchNorm (loss curves, checkpoints within float summation tolerance), and clearly not
+ *    without it; summary.json names each rank's stage and replica; stopped and resumed on the same layout it
+ *    ends bit-identical to the uninterrupted run; a rank count not divisible by the replicas is refused
  *  - a run stopped on 2 ranks resumes on 1 rank and ends where the uninterrupted run ends
  *  - a rank killed with SIGKILL ends the job (no hang) with a message on the other rank, and the last
  *    checkpoint is intact and resumable
@@ -115,6 +119,8 @@ static void expect_same_run(const char *a, const char *b, double tol, const char
     EXPECT(d >= 0 && d <= tol, "%s: checkpoints differ by %g (tolerance %g)", what, d, tol);
 }
 
+/* pipeline: replicas copies of the pipeline (rank = replica * stages + stage), each block on one rank of each;
+ * 0: data parallel, every rank lists every block. */
 static void expect_ranks(const char *run, int ranks, int pipeline) {
     cJSON *j = summary(run);
     cJSON *arr = j ? cJSON_GetObjectItem(j, "ranks") : NULL;
@@ -130,11 +136,17 @@ static void expect_ranks(const char *run, int ranks, int pipeline) {
         EXPECT(cJSON_IsTrue(cJSON_GetObjectItem(o, "planned_equals_measured")), "%s rank %d: planned == measured",
                run, r);
         blocks_seen += cJSON_GetArraySize(cJSON_GetObjectItem(o, "blocks"));
+        if (pipeline) {
+            int stages = ranks / pipeline, stage = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "stage"));
+            int replica = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "replica"));
+            EXPECT(cJSON_GetObjectItem(o, "stage") && stage == r % stages && replica == r / stages,
+                   "%s rank %d: stage %d replica %d, want %d and %d", run, r, stage, replica, r % stages, r / stages);
+        }
     }
     int n_blocks = cJSON_GetArraySize(cJSON_GetObjectItem(j, "mem_peak_per_block"));
-    /* pipeline: every block on exactly one rank; data parallel: every rank lists all blocks */
-    EXPECT(blocks_seen == (pipeline ? n_blocks : ranks * n_blocks), "%s: %d blocks listed over the ranks, %d in "
-           "the network", run, blocks_seen, n_blocks);
+    /* pipeline: every block on exactly one rank of each replica; data parallel: every rank lists all blocks */
+    EXPECT(blocks_seen == (pipeline ? pipeline * n_blocks : ranks * n_blocks), "%s: %d blocks listed over the ranks, "
+           "%d in the network", run, blocks_seen, n_blocks);
     cJSON_Delete(j);
 }
 
@@ -176,6 +188,57 @@ static void test_data_parallel(void) {
     expect_ranks("vit-d2", 2, 0);
     EXPECT(mpi(2, "rn-d2", "--model resnet8 --method dgl --k 2 --dist data --epochs 1") == 0,
            "data parallel with BatchNorm and a local method: %s", out_text);
+    /* synchronised BN: the single-process run, on a ResNet (two steps: e2e amplifies float noise quickly) */
+    const char *rn = "--model resnet8 --epochs 1 --limit-train 128";
+    EXPECT(single("rn-single", rn) == 0, "single ResNet: %s", out_text);
+    snprintf(b, sizeof b, "%s --dist data --dist-sync-bn", rn);
+    EXPECT(mpi(2, "rn-sync", b) == 0 && strstr(out_text, "BatchNorm synchronised"), "data parallel, sync BN: %s",
+           out_text);
+    d = checkpoint_diff("rn-single", "rn-sync");
+    EXPECT(d >= 0 && d < 1e-3, "data parallel with synchronised BN vs single: checkpoints differ by %g", d);
+}
+
+/* Pipeline stages x data-parallel replicas against the pipeline alone, at the same global batch. */
+static void test_replicas(void) {
+    const char *g = "--model resnet8 --method greedy --k 3 --dist pipeline";
+    char args[400], a[256], b[256];
+    EXPECT(mpi(2, "g-p2", g) == 0, "2-stage pipeline: %s", out_text);
+    snprintf(args, sizeof args, "%s --dist-replicas 2 --dist-sync-bn", g);
+    EXPECT(mpi(4, "g-p2x2", args) == 0 && strstr(out_text, "2 stages x 2 replicas = 4 ranks") &&
+           strstr(out_text, "synchronised"), "2 stages x 2 replicas: %s", out_text);
+    loss_curve("g-p2", a, sizeof a);
+    loss_curve("g-p2x2", b, sizeof b);
+    const char *pa = a, *pb = b;
+    int epochs = 0;
+    for (char *ea, *eb;; pa = ea, pb = eb, epochs++) {
+        double la = strtod(pa, &ea), lb = strtod(pb, &eb);
+        if (ea == pa || eb == pb) break;
+        EXPECT(fabs(la - lb) < 1e-4, "epoch %d: loss %g with 2 replicas, %g with 1", epochs + 1, lb, la);
+    }
+    EXPECT(epochs == 2, "two epochs in each loss curve: '%s' vs '%s'", a, b);
+    double d_sync = checkpoint_diff("g-p2", "g-p2x2");
+    EXPECT(d_sync >= 0 && d_sync < 5e-3, "2x2 with synchronised BN vs 2x1: checkpoints differ by %g", d_sync);
+    expect_ranks("g-p2x2", 4, 2);
+    /* BN per shard is another computation: the test above can tell */
+    snprintf(args, sizeof args, "%s --dist-replicas 2", g);
+    EXPECT(mpi(4, "g-p2x2-local", args) == 0 && strstr(out_text, "each shard's own"), "2x2, BN per shard: %s",
+           out_text);
+    double d_local = checkpoint_diff("g-p2", "g-p2x2-local");
+    EXPECT(d_local > 5 * d_sync, "BN per shard differs from one process by %g, synchronised by %g", d_local, d_sync);
+    /* checkpoint and resume on 2 x 2: every rank loads the root's one checkpoint */
+    snprintf(args, sizeof args, "%s --dist-replicas 2 --dist-sync-bn --stop-after 1", g);
+    EXPECT(mpi(4, "g-resume", args) == 0 && strstr(out_text, "--stop-after"), "2x2 stop after 1: %s", out_text);
+    char fmt[1200];
+    snprintf(fmt, sizeof fmt, MPIRUN " 4 %s train --resume %s/%%s --progress none%%s", bin, tmp);
+    EXPECT(sh(fmt, "g-resume", " --stop-after 0") == 0 && strstr(out_text, "on 4 ranks"), "resume on 2x2: %s",
+           out_text);
+    expect_same_run("g-p2x2", "g-resume", 0, "2x2 stopped + resumed vs uninterrupted");
+    /* a rank count that is not stages x replicas, replicas without a pipeline */
+    snprintf(args, sizeof args, "%s --dist-replicas 2", g);
+    EXPECT(mpi(3, "bad-rep", args) != 0 && strstr(out_text, "--dist-replicas 2 needs a number of ranks divisible by 2"),
+           "3 ranks with 2 replicas: %s", out_text);
+    EXPECT(mpi(2, "bad-rep-data", "--dist data --dist-replicas 2") != 0 && strstr(out_text, "copies of a pipeline"),
+           "--dist-replicas with --dist data: %s", out_text);
 }
 
 static void test_resume_on_fewer_ranks(void) {
@@ -297,6 +360,8 @@ int main(void) {
     printf("pipeline == single: %.1f s\n", now_s() - t0);
     test_data_parallel();
     printf("data parallel: %.1f s\n", now_s() - t0);
+    test_replicas();
+    printf("replicas: %.1f s\n", now_s() - t0);
     test_resume_on_fewer_ranks();
     printf("resume: %.1f s\n", now_s() - t0);
     test_killed_rank();

@@ -1,6 +1,7 @@
 /* test_dist_partition.c — the split of pipeline blocks over ranks (src/dist/partition.c; no MPI needed):
  * balanced by FLOPs, queue bytes breaking ties, every rank gets a contiguous non-empty range, explicit maps, and
- * clear errors for more ranks than blocks or a map that does not add up. */
+ * clear errors for more ranks than blocks or a map that does not add up; the shards of a batch (dist_shard) tile
+ * it, differ by at most one row, and never grow when the batch shrinks (the epoch's last batch). */
 #include <string.h>
 
 #include "dist/dist.h"
@@ -21,7 +22,27 @@ static void expect_split(const double *flops, const double *mem, int n, int rank
     }
 }
 
+static void test_shards(void) {
+    for (int parts = 1; parts <= 9; parts++)
+        for (int full = parts; full <= 70; full++)
+            for (int n = 0; n <= full; n++) {
+                int next = 0, lo, rows, lo_full, rows_full, min = n, max = 0;
+                for (int p = 0; p < parts; p++) {
+                    dist_shard(n, parts, p, &lo, &rows);
+                    dist_shard(full, parts, p, &lo_full, &rows_full);
+                    EXPECT(lo == next && rows <= rows_full, "shard %d/%d of %d (full batch %d): rows [%d, +%d), "
+                           "the full batch's shard has %d", p, parts, n, full, lo, rows, rows_full);
+                    next = lo + rows;
+                    if (rows < min) min = rows;
+                    if (rows > max) max = rows;
+                }
+                EXPECT(next == n && max - min <= 1, "%d shards of %d rows: cover %d, sizes %d..%d", parts, n, next,
+                       min, max);
+            }
+}
+
 int main(void) {
+    test_shards();
     const double equal[8] = {1, 1, 1, 1, 1, 1, 1, 1}, zero[8] = {0};
     expect_split(equal, zero, 8, 2, "", (const int[]){4, 4});
     expect_split(equal, zero, 8, 4, "", (const int[]){2, 2, 2, 2});

@@ -24,6 +24,24 @@
 #include "locus/status.h"
 #include "locus/tensor.h"
 
+/* Batch statistics shared by several processes that each hold a shard of one batch (SyncBatchNorm: a data-
+ * parallel replica, src/dist). BatchNorm in training mode calls these instead of using its shard's statistics
+ * alone; every process holding a shard makes the same calls in the same order (they are collective).
+ *   merge_stats: buf[0, C) = this shard's per-channel mean, buf[C, 2C) = its sum of squared deviations, over
+ *     `count` values per channel; on return the same for the whole batch (identical on every process).
+ *     Returns the whole batch's count per channel.
+ *   sum_grads: buf[0, 2C) = this shard's per-channel sum(dy), sum(dy xhat); on return their sums over the
+ *     whole batch, in this shard's gradient units (the shards' losses are weighted means of the batch's).
+ *     Returns the whole batch's count per channel.
+ * buf holds at least 2 * channels doubles; the layer never calls these with more channels. */
+typedef struct BnSync {
+    double (*merge_stats)(void *arg, double *buf, int channels, double count);
+    double (*sum_grads)(void *arg, double *buf, int channels, double count);
+    void *arg;
+    double *buf;
+    int channels;
+} BnSync;
+
 /* What a layer may read while it runs. */
 typedef struct StepCtx {
     ParamStore *params;
@@ -34,6 +52,7 @@ typedef struct StepCtx {
     uint64_t step;        /* global step counter, for counter-based randomness */
     int threads;          /* OpenMP threads the layer may use */
     int frozen_stats;     /* 1: training-mode BN leaves its running statistics alone (a recomputed forward) */
+    const BnSync *bn_sync; /* NULL: BatchNorm normalises with its own batch's statistics */
 } StepCtx;
 
 typedef struct Layer Layer;

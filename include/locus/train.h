@@ -65,9 +65,12 @@ typedef struct TrainConfig {
     char dist[16];        /* none|pipeline|data (src/dist, under mpirun) */
     char dist_map[256];   /* pipeline: blocks per rank, e.g. "3,1"; "" = balanced by predicted FLOPs */
     int64_t dist_queue;   /* pipeline: batches in flight on each link between two ranks */
+    int64_t dist_replicas; /* pipeline: copies of the pipeline, each on a shard of every batch (ranks = stages x this) */
+    int dist_sync_bn;     /* data-parallel shards (--dist data, replicas): BatchNorm with the whole batch's statistics */
     /* Not configuration keys: set by src/dist for one rank's session (memplan sees them too). */
     int pipe_first, pipe_count; /* blocks this process trains: [pipe_first, pipe_first + pipe_count); 0 = all */
     int64_t step_batch;         /* rows of each training step (a data-parallel shard); 0 = batch */
+    int no_eval;                /* this process never evaluates (a rank other than the root): plans leave it out */
     int64_t replace_every;        /* Replacement Learning (methods/replace.h): -1 = 4 for --method replace, else off */
     char replace_count[16];       /* "network" | "stage" */
     int replace_neighbour_grad;   /* 1: variant B (neighbours get a*dP, b*dP); 0: variant A */

@@ -1,6 +1,7 @@
 /* dist.h — distributed training under mpirun (issue 7): `--dist pipeline` puts the blocks of local
  * learning on ranks (activations flow forward, no gradient flows back), `--dist data` gives each rank a
- * shard of every batch and sums gradients with MPI_Allreduce.
+ * shard of every batch and sums gradients with MPI_Allreduce; `--dist pipeline --dist-replicas N` does both:
+ * N copies of the pipeline, each on a shard of every batch, gradients summed over the copies of each stage.
  *
  * The MPI parts (mpi_*.c) are compiled only when MPI is present (make MPI=1, auto-detected); otherwise
  * nompi.c answers every entry point with a clear "built without MPI" error. partition.c has no MPI and
@@ -34,5 +35,10 @@ int dist_launch_size(void);
  * up to n_blocks. Errors (LOCUS_ERR_ARG): more ranks than blocks, a bad map. */
 Status dist_partition(const double *flops, const double *out_bytes, int n_blocks, int ranks, const char *map, int *first,
                       int *count, ErrorMsg *err);
+
+/* Shard `part` of `parts` of a batch of n rows: rows [*lo, *lo + *rows). The first n % parts shards hold one
+ * row more than the others, so a shard of a smaller batch (the epoch's last) is never larger than the same
+ * shard of a full one: the memory planned for the full batch covers every step. */
+void dist_shard(int n, int parts, int part, int *lo, int *rows);
 
 #endif

@@ -8,9 +8,10 @@
 #include "dist/dist.h"
 #include "train/report.h"
 
-/* One message between pipeline neighbours, in floats: a 4-float header (rows, epoch, step, magic), the
- * labels (batch floats), the activation (batch x act floats) and, when a later rank has decoders, the
- * image (batch x img floats). Offsets are fixed by the full batch size; a partial batch uses a prefix. */
+/* One message between pipeline neighbours, in floats: a 5-float header (rows, epoch, step, magic, rows of the
+ * whole batch over all replicas), the labels (batch floats), the activation (batch x act floats) and, when a
+ * later rank has decoders, the image (batch x img floats). batch: the rows of this replica's shard of a full
+ * batch; offsets are fixed by it, and a smaller batch (the epoch's last) uses a prefix. */
 typedef struct MsgLayout {
     size_t labels, act, img, floats;
 } MsgLayout;
@@ -47,15 +48,34 @@ void link_drain(Link *l);
 /* Bytes link_open charges for (depth slots). */
 static inline size_t link_bytes(int depth, size_t floats) { return (size_t)depth * floats * sizeof(float); }
 
-/* What each rank reports to the root at the end (fixed size, sent as bytes). */
+/* SyncBatchNorm over the ranks of `comm`, which share each batch (mpi_bnsync.c): &pub goes into the step
+ * context while training. rows_mine / rows_total: this rank's shard and the whole batch, set every step. The
+ * buffers (shard_sync_bytes) are MEM_TAG_DATA of the session's tracker. */
+typedef struct ShardSync {
+    BnSync pub;
+    MPI_Comm comm;
+    int parts, rows_mine, rows_total;
+    size_t bytes;
+    double wait_s; /* time spent waiting for the other shards */
+    MemTracker *mt;
+} ShardSync;
+
+int shard_sync_channels(const ParamStore *ps); /* the most channels of any BatchNorm (running_mean buffers) */
+size_t shard_sync_bytes(const ParamStore *ps, int parts);
+Status shard_sync_open(ShardSync *y, MPI_Comm comm, const ParamStore *ps, MemTracker *mt, ErrorMsg *err);
+void shard_sync_close(ShardSync *y);
+
+/* What each rank reports to the root at the end (fixed size, sent as bytes). stage: the pipeline stage
+ * (-1 for --dist data), replica: which copy of the pipeline (or the data-parallel shard). */
 typedef struct RankStats {
-    int rank, block_first, block_count, planned_ok;
+    int rank, stage, replica, block_first, block_count, planned_ok;
     double images, train_s, busy_s, wait_recv_s, wait_send_s, send_bytes_per_batch;
+    double wait_allreduce_s; /* summing gradients over the shards, and SyncBatchNorm */
     double block_seconds[LOCUS_MAX_BLOCKS], block_flops[LOCUS_MAX_BLOCKS];
     MemReport planned, measured;
 } RankStats;
 
-/* {"mode": .., "ranks": [{rank, blocks, units, img_per_s, busy_fraction, wait_*_s, mem_peak_bytes,
+/* {"mode": .., "ranks": [{rank, stage, replica, blocks, units, img_per_s, busy_fraction, wait_*_s, mem_peak_bytes,
  * mem_predicted_bytes, planned_equals_measured, block_seconds, send_bytes_per_batch}, ..]} items for
  * summary.json, and a table on f. */
 struct cJSON *dist_report(FILE *f, const char *mode, const RankStats *all, int ranks, const Session *root);

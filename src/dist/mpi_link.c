@@ -7,7 +7,7 @@
 
 MsgLayout msg_layout(int batch, size_t act_per_row, size_t img_per_row) {
     MsgLayout m;
-    m.labels = 4;
+    m.labels = 5;
     m.act = m.labels + (size_t)batch;
     m.img = m.act + (size_t)batch * act_per_row;
     m.floats = m.img + (size_t)batch * img_per_row;

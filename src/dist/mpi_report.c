@@ -15,12 +15,14 @@ cJSON *dist_report(FILE *f, const char *mode, const RankStats *all, int ranks, c
     cJSON_AddStringToObject(o, "dist", mode);
     cJSON *arr = cJSON_AddArrayToObject(o, "ranks");
     char a[32], b[32];
-    fprintf(f, "  %-5s %-8s %-14s %10s %6s %9s %9s %12s %12s %s\n", "rank", "blocks", "units", "images/s", "busy",
-            "wait in", "wait out", "act peak", "total peak", "plan==meas");
+    fprintf(f, "  %-5s %-5s %-7s %-8s %-14s %10s %6s %9s %9s %9s %12s %12s %s\n", "rank", "stage", "replica", "blocks",
+            "units", "images/s", "busy", "wait in", "wait out", "allreduce", "act peak", "total peak", "plan==meas");
     for (int r = 0; r < ranks; r++) {
         const RankStats *rs = &all[r];
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "rank", rs->rank);
+        if (rs->stage >= 0) cJSON_AddNumberToObject(j, "stage", rs->stage);
+        cJSON_AddNumberToObject(j, "replica", rs->replica);
         cJSON *blocks = cJSON_AddArrayToObject(j, "blocks");
         char units[160] = "all";
         if (rs->block_count) {
@@ -38,6 +40,7 @@ cJSON *dist_report(FILE *f, const char *mode, const RankStats *all, int ranks, c
         cJSON_AddNumberToObject(j, "busy_fraction", busy);
         cJSON_AddNumberToObject(j, "wait_recv_s", rs->wait_recv_s);
         cJSON_AddNumberToObject(j, "wait_send_s", rs->wait_send_s);
+        cJSON_AddNumberToObject(j, "wait_allreduce_s", rs->wait_allreduce_s);
         cJSON_AddNumberToObject(j, "send_bytes_per_batch", rs->send_bytes_per_batch);
         cJSON *bs = cJSON_AddArrayToObject(j, "block_seconds"), *bf = cJSON_AddArrayToObject(j, "block_flops");
         for (int i = 0; i < root->n_blocks; i++) {
@@ -51,8 +54,12 @@ cJSON *dist_report(FILE *f, const char *mode, const RankStats *all, int ranks, c
         char bl[16];
         if (rs->block_count) snprintf(bl, sizeof bl, "%d-%d", rs->block_first, rs->block_first + rs->block_count - 1);
         else snprintf(bl, sizeof bl, "all");
-        fprintf(f, "  %-5d %-8s %-14s %10.1f %5.0f%% %8.2fs %8.2fs %12s %12s %s\n", rs->rank, bl, units, ips, 100 * busy,
-                rs->wait_recv_s, rs->wait_send_s, mem_format(rs->measured.peak[MEM_TAG_ACT], a, sizeof a),
+        char stage[16];
+        if (rs->stage >= 0) snprintf(stage, sizeof stage, "%d", rs->stage);
+        else snprintf(stage, sizeof stage, "-");
+        fprintf(f, "  %-5d %-5s %-7d %-8s %-14s %10.1f %5.0f%% %8.2fs %8.2fs %8.2fs %12s %12s %s\n", rs->rank, stage,
+                rs->replica, bl, units, ips, 100 * busy, rs->wait_recv_s, rs->wait_send_s, rs->wait_allreduce_s,
+                mem_format(rs->measured.peak[MEM_TAG_ACT], a, sizeof a),
                 mem_format(rs->measured.peak_total, b, sizeof b), rs->planned_ok ? "yes" : "NO (a bug)");
     }
     return o;

@@ -3,7 +3,8 @@
  * lexicographic order. A rank's time is the sum of its blocks' times, so FLOPs decide. Its activation
  * memory is the maximum over its blocks (they run one after another), the same for every split, so what a
  * split changes in memory is the queues: a rank holds its incoming and outgoing batches, whose size is the
- * output of the block before its first and of its last block. That breaks ties (and is less traffic). */
+ * output of the block before its first and of its last block. That breaks ties (and is less traffic).
+ * Also the split of a batch into data-parallel shards (dist_shard). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +84,11 @@ Status dist_partition(const double *flops, const double *out_bytes, int n_blocks
 #undef AT
     free(best), free(cut);
     return LOCUS_OK;
+}
+
+void dist_shard(int n, int parts, int part, int *lo, int *rows) {
+    CHECK(parts >= 1 && part >= 0 && part < parts && n >= 0, "shard %d of %d of %d rows", part, parts, n);
+    int base = n / parts, extra = n % parts;
+    *lo = part * base + (part < extra ? part : extra);
+    *rows = base + (part < extra);
 }

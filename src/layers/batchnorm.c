@@ -20,7 +20,14 @@
  * one activation tensor fewer than two layers, bit for bit the same results. batchnorm2d_add_relu takes a
  * second input r (a residual) and computes ReLU(BN(x) + r): the BN output is never stored (as two layers,
  * BN's output is a tensor only the add reads), r's gradient is dy where the output is positive, again bit
- * for bit batchnorm2d followed by add_relu. */
+ * for bit batchnorm2d followed by add_relu.
+ *
+ * SyncBatchNorm (ctx->bn_sync, set by src/dist for data-parallel replicas): each process holds a shard of
+ * the batch. Forward computes every channel's shard statistics first, merges them over the shards
+ * (merge_stats), then normalises with the whole batch's; backward sums sum(dy), sum(dy xhat) over the
+ * shards (sum_grads) before writing dx, with M the whole batch's count. dgamma and dbeta stay this shard's
+ * (the caller sums parameter gradients over the shards anyway). The result is the single-process one up to
+ * the order of float summation. */
 #include "layers/norm.h"
 
 #include <math.h>
@@ -82,6 +89,33 @@ static void strip_dots(const float *restrict dy, const float *restrict y, const 
     *sdyx += lanes_total(b);
 }
 
+/* Channel c's mean and sum of squared deviations over its n strips of S. One pass over memory: each strip's
+ * sum, then its squared deviations from its own mean while the strip is still in L1, merged across strips by
+ * Chan et al.'s pairwise update -- as exact as two passes over the whole channel (a large mean does not
+ * cancel the variance). */
+static void channel_stats(const float *x, int n, int C, int S, int c, double *mean, double *sq) {
+    double m = 0, q = 0;
+    for (int i = 0; i < n; i++) {
+        const float *xs = x + ((size_t)i * C + c) * S;
+        const double ms = (double)strip_sum(xs, S) / S;
+        const double qs = strip_sqdev(xs, S, (float)ms);
+        const double na = (double)i * S, nb = S, delta = ms - m;
+        m += delta * nb / (na + nb);
+        q += qs + delta * delta * na * nb / (na + nb);
+    }
+    *mean = m, *sq = q;
+}
+
+/* Channel c's sum(g) and sum(g xhat) over its n strips (g: see bn_grad_in). */
+static void channel_dots(const float *dy, const float *yr, const float *x, int n, int C, int S, int c, float mean,
+                         float invstd, double *sdy, double *sdyx) {
+    *sdy = 0, *sdyx = 0;
+    for (int i = 0; i < n; i++) {
+        const size_t o = ((size_t)i * C + c) * S;
+        strip_dots(dy + o, yr ? yr + o : NULL, x + o, S, mean, invstd, sdy, sdyx);
+    }
+}
+
 static void bn_dims(const BatchNorm *b, const Shape *s, int *n, int *spatial) {
     *n = s->d[0];
     *spatial = b->is2d ? s->d[2] * s->d[3] : 1;
@@ -124,25 +158,24 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
     float *y = out->data, *cm = cache, *ci = cm ? cm + C : NULL;
     const float *res = b->residual ? in[1]->data : NULL;
     if (cm) cm[2 * C] = train ? 1.0f : 0.0f;
+    const BnSync *sync = train ? ctx->bn_sync : NULL;
+    double total = (double)M; /* values per channel in the whole batch (all shards, when synchronised) */
+    if (sync) {
+        CHECK(C <= sync->channels, "%s %s: %d channels, the shard statistics buffer holds %d", l->ops->type, l->name,
+              C, sync->channels);
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
+        for (int c = 0; c < C; c++) channel_stats(x, n, C, S, c, &sync->buf[c], &sync->buf[C + c]);
+        total = sync->merge_stats(sync->arg, sync->buf, C, (double)M);
+    }
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
     for (int c = 0; c < C; c++) {
         double mean, var;
         if (train) {
-            /* one pass over memory: each strip's sum, then its squared deviations from its own mean while
-             * the strip is still in L1, merged across strips by Chan et al.'s pairwise update -- as exact as
-             * two passes over the whole channel (a large mean does not cancel the variance) */
-            double sq = 0;
-            mean = 0;
-            for (int i = 0; i < n; i++) {
-                const float *xs = x + ((size_t)i * C + c) * S;
-                const double ms = (double)strip_sum(xs, S) / S;
-                const double qs = strip_sqdev(xs, S, (float)ms);
-                const double na = (double)i * S, nb = S, delta = ms - mean;
-                mean += delta * nb / (na + nb);
-                sq += qs + delta * delta * na * nb / (na + nb);
-            }
-            var = sq / (double)M;
-            double unbiased = M > 1 ? sq / (double)(M - 1) : var;
+            double sq;
+            if (sync) mean = sync->buf[c], sq = sync->buf[C + c];
+            else channel_stats(x, n, C, S, c, &mean, &sq);
+            var = sq / total;
+            double unbiased = total > 1 ? sq / (total - 1) : var;
             if (!ctx->frozen_stats) {
                 rm[c] = (float)((1.0 - b->momentum) * rm[c] + b->momentum * mean);
                 rv[c] = (float)((1.0 - b->momentum) * rv[c] + b->momentum * unbiased);
@@ -196,16 +229,31 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
     const float *yr = b->relu ? out->data : NULL; /* fused ReLU: where the output is 0, no gradient passes */
     float *dr = b->residual ? in[1]->grad : NULL;  /* the residual's gradient: dy where the output is positive */
     const int dr_overwrite = dr && layer_grad_overwrite(in[1]);
+    /* synchronised: the shards' sums first (every shard's layer has the same dx-or-not, so all call or none) */
+    const BnSync *sync = batch_stats && dx ? ctx->bn_sync : NULL;
+    double total = (double)M;
+    if (sync) {
+        CHECK(C <= sync->channels, "%s %s: %d channels, the shard statistics buffer holds %d", l->ops->type, l->name,
+              C, sync->channels);
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
+        for (int c = 0; c < C; c++) {
+            channel_dots(dy, yr, x, n, C, S, c, cm[c], ci[c], &sync->buf[c], &sync->buf[C + c]);
+            if (dg) dg[c] += (float)sync->buf[C + c];
+            if (db) db[c] += (float)sync->buf[c];
+        }
+        total = sync->sum_grads(sync->arg, sync->buf, C, (double)M);
+    }
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
     for (int c = 0; c < C; c++) {
         const float mean = cm[c], invstd = ci[c];
-        double sdy = 0, sdyx = 0;
-        for (int i = 0; i < n; i++) {
-            const size_t o = ((size_t)i * C + c) * S;
-            strip_dots(dy + o, yr ? yr + o : NULL, x + o, S, mean, invstd, &sdy, &sdyx);
+        double sdy, sdyx;
+        if (sync) {
+            sdy = sync->buf[c], sdyx = sync->buf[C + c];
+        } else {
+            channel_dots(dy, yr, x, n, C, S, c, mean, invstd, &sdy, &sdyx);
+            if (dg) dg[c] += (float)sdyx;
+            if (db) db[c] += (float)sdy;
         }
-        if (dg) dg[c] += (float)sdyx;
-        if (db) db[c] += (float)sdy;
         for (int i = 0; dr && i < n; i++) {
             const size_t o = ((size_t)i * C + c) * S;
             const float *restrict dys = dy + o, *restrict ys = yr + o;
@@ -220,8 +268,8 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
         }
         if (!dx) continue;
         const float k = gamma[c] * invstd;
-        const float mdy = batch_stats ? (float)(sdy / (double)M) : 0.0f;
-        const float mdyx = batch_stats ? (float)(sdyx / (double)M) : 0.0f;
+        const float mdy = batch_stats ? (float)(sdy / total) : 0.0f;
+        const float mdyx = batch_stats ? (float)(sdyx / total) : 0.0f;
         for (int i = 0; i < n; i++) {
             const size_t o = ((size_t)i * C + c) * S;
             const float *restrict xs = x + o, *restrict dys = dy + o, *restrict ys = yr ? yr + o : NULL;

@@ -82,6 +82,12 @@ const CfgKey train_config_keys[] = {
       "distributed training under mpirun: pipeline (local-learning blocks on ranks) or data (shards of each batch)"),
     K(dist_map, CFG_STRING, 0, 0, NULL, "--dist pipeline: blocks per rank, e.g. \"3,1\" (default: balanced by predicted FLOPs)"),
     K(dist_queue, CFG_INT, 1, 64, NULL, "--dist pipeline: batches in flight between two ranks (bounds memory)"),
+    K(dist_replicas, CFG_INT, 1, 64, NULL,
+      "--dist pipeline: N copies of the pipeline, each training on 1/N of every batch, gradients summed per stage "
+      "(mpirun -np = stages x N)"),
+    K(dist_sync_bn, CFG_BOOL, 0, 1, NULL,
+      "--dist data or --dist-replicas > 1: BatchNorm normalises with the whole batch's statistics, synchronised "
+      "over the shards (SyncBatchNorm; off: each shard's own, as PyTorch DDP)"),
     K(replace_every, CFG_INT, -1, 1000, NULL,
       "Replacement Learning with any method: every K-th block (K >= 2) whose neighbours have the same parameter "
       "shapes computes its weights as a*prev + b*next (0 = off; -1 = 4 with --method replace, off otherwise)"),
@@ -135,6 +141,7 @@ void train_config_defaults(TrainConfig *c) {
     c->decode_threads = 2;
     strcpy(c->dist, "none");
     c->dist_queue = 2;
+    c->dist_replicas = 1;
     c->replace_every = -1;
     strcpy(c->replace_count, "network");
     c->replace_neighbour_grad = 1;

@@ -90,7 +90,8 @@ static Status open_model(Session *s, ErrorMsg *err) {
     return optim_init(&s->opt, &oc, &s->ps, (int)c->threads, err);
 }
 
-/* One training step and one evaluation forward at full batch size, on whatever tape s->tape is. */
+/* One training step and one evaluation forward at full batch size (none when cfg.no_eval), on whatever tape
+ * s->tape is. */
 static Status plan_pass(Session *s, ErrorMsg *err) {
     const TrainConfig *c = &s->cfg;
     Tape *t = &s->tape;
@@ -105,6 +106,7 @@ static Status plan_pass(Session *s, ErrorMsg *err) {
     Status st = s->method->step(s, x, y, &r, err);
     if (st) return st;
     tape_release(t, m);
+    if (c->no_eval) return LOCUS_OK;
     xs.d[0] = (int)c->batch;
     Tensor *xe = tape_wrap(t, xs, NULL, 0);
     tape_wrap(t, shape1((int)c->batch), NULL, 0); /* the labels, as session_evaluate wraps them */
