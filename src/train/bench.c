@@ -349,6 +349,7 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
         r->gflop_per_s = r->gflop_per_img * r->img_per_s;
         r->peak_fraction = c->peak_gflops > 0 ? r->gflop_per_s / c->peak_gflops : 0;
         r->mem = report_from_tracker(&b.mt);
+        r->params = params_count_trainable(&b.ps);
         r->rss_peak_bytes = bench_rss_peak_bytes();
     }
     if (!st) {
@@ -382,6 +383,7 @@ cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
     cJSON_AddNumberToObject(o, "step_s_min", r->step_s_min);
     cJSON_AddNumberToObject(o, "step_s_max", r->step_s_max);
     cJSON_AddNumberToObject(o, "cpu_s_median", r->cpu_s_median);
+    cJSON_AddNumberToObject(o, "params", (double)r->params);
     cJSON_AddNumberToObject(o, "gflop_fwd_per_img", r->gflop_fwd_per_img);
     cJSON_AddNumberToObject(o, "gflop_per_img", r->gflop_per_img);
     cJSON_AddNumberToObject(o, "gflop_per_s", r->gflop_per_s);
