@@ -133,35 +133,57 @@ static int run_case(const Geo *g, const char *engine, const char *isa, int threa
     return ok;
 }
 
-/* rows_gemm, rows_transpose and rows_dot_t at every N around the vector widths (and M across the dot_t tile
- * widths: 1 to 5 vectors of m), against double sums; nothing is written past N or M. */
+/* rows_gemm (plain and with each epilogue: bias, residual, ReLU), rows_transpose and rows_dot_t at every N
+ * around the vector widths (and M across the dot_t tile widths: 1 to 5 vectors of m), against double sums;
+ * nothing is written past N or M. */
 static void check_rows(KernelIsa isa, Rng *rng) {
     enum { K = 7, G = 2, NMAX = 40, MMAX = 70, MPMAX = 80 };
     static float A[MMAX * K], Ap[MPMAX * K], C[MMAX * NMAX], D[G * MMAX * NMAX], Bd[G * K * (NMAX + 3)];
-    static float DT[G * NMAX * MPMAX], CT[K * MPMAX];
+    static float DT[G * NMAX * MPMAX], CT[K * MPMAX], bias[MMAX], res[MMAX * (NMAX + 5)];
     const float *B[G * K];
     for (int i = 0; i < MMAX * K; i++) A[i] = frand(rng);
     for (int i = 0; i < G * K * (NMAX + 3); i++) Bd[i] = frand(rng);
     for (int i = 0; i < G * MMAX * NMAX; i++) D[i] = frand(rng);
+    for (int i = 0; i < MMAX; i++) bias[i] = frand(rng);
+    for (int i = 0; i < MMAX * (NMAX + 5); i++) res[i] = frand(rng);
     for (int i = 0; i < G * K; i++) B[i] = Bd + (size_t)i * (NMAX + 3) + (i % 3); /* unaligned rows */
     const int Ms[] = {11, 16, 40, 70};
     for (int mi = 0; mi < 4; mi++) {
         const int M = Ms[mi], Mp = rows_pad_m(M);
         rows_pack(M, K, A, K, Ap);
         for (int N = 1; N <= NMAX; N++) {
-            for (int acc = 0; acc <= 1; acc++) {
-                for (int i = 0; i < MMAX * NMAX; i++) C[i] = 0.5f;
-                rows_gemm(isa, M, N, K, Ap, B, C, NMAX, acc);
-                double worst = 0;
-                for (int m = 0; m < MMAX; m++)
-                    for (int q = 0; q < NMAX; q++) {
-                        double want = q >= N || m >= M ? 0.5 : (acc ? 0.5 : 0.0);
-                        for (int k = 0; q < N && m < M && k < K; k++) want += (double)A[m * K + k] * B[k][q];
-                        double e = fabs(C[m * NMAX + q] - want);
-                        if (!(e <= worst)) worst = e;
-                    }
-                EXPECT(worst < 1e-5, "rows_gemm %s M=%d N=%d acc=%d: off by %g (or wrote past M, N)",
-                       kernel_isa_name(isa), M, N, acc, worst);
+            /* variant: 0 plain rows_gemm; 1 bias; 2 residual + ReLU; 3 bias + residual + ReLU; 4 ReLU only */
+            for (int variant = 0; variant <= 4; variant++)
+                for (int acc = 0; acc <= 1; acc++) {
+                    for (int i = 0; i < MMAX * NMAX; i++) C[i] = 0.5f;
+                    const RowsEpilogue ep = {variant == 1 || variant == 3 ? bias : NULL,
+                                             variant == 2 || variant == 3 ? res : NULL, NMAX + 5, variant >= 2};
+                    if (variant) rows_gemm_ep(isa, M, N, K, Ap, B, C, NMAX, acc, &ep);
+                    else rows_gemm(isa, M, N, K, Ap, B, C, NMAX, acc);
+                    double worst = 0;
+                    for (int m = 0; m < MMAX; m++)
+                        for (int q = 0; q < NMAX; q++) {
+                            double want = q >= N || m >= M ? 0.5 : (acc ? 0.5 : 0.0);
+                            if (q < N && m < M) {
+                                if (ep.bias) want += ep.bias[m];
+                                for (int k = 0; k < K; k++) want += (double)A[m * K + k] * B[k][q];
+                                if (ep.res) want += ep.res[(size_t)m * ep.ldr + q];
+                                if (variant >= 2 && want < 0) want = 0;
+                            }
+                            double e = fabs(C[m * NMAX + q] - want);
+                            if (!(e <= worst)) worst = e;
+                        }
+                    EXPECT(worst < 1e-5, "rows_gemm%s %s M=%d N=%d acc=%d variant %d: off by %g (or wrote past M, N)",
+                           variant ? "_ep" : "", kernel_isa_name(isa), M, N, acc, variant, worst);
+                }
+            if (N == 5) { /* the ReLU keeps a NaN (as relu.c), on the vector and the scalar columns */
+                float nanres[MMAX * (NMAX + 5)];
+                for (int i = 0; i < MMAX * (NMAX + 5); i++) nanres[i] = NAN;
+                const RowsEpilogue ep = {NULL, nanres, NMAX + 5, 1};
+                rows_gemm_ep(isa, M, NMAX, K, Ap, B, C, NMAX, 0, &ep);
+                int kept = 0;
+                for (int i = 0; i < M * NMAX; i++) kept += isnan(C[i]);
+                EXPECT(kept == M * NMAX, "rows_gemm_ep %s: the ReLU dropped %d NaNs", kernel_isa_name(isa), M * NMAX - kept);
             }
             for (int i = 0; i < G * NMAX * MPMAX; i++) DT[i] = NAN;
             for (int g = 0; g < G; g++)
