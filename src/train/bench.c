@@ -18,6 +18,7 @@
 
 #include "layers/attention.h"
 #include "layers/conv.h"
+#include "layers/conv_bn.h"
 #include "layers/linear.h"
 #include "layers/loss.h"
 #include "layers/patch_embed.h"
@@ -98,6 +99,8 @@ double bench_record_macs(const TapeRecord *r) {
         const Conv2d *c = (const Conv2d *)l;
         return out * c->cin * c->k * c->k;
     }
+    const Conv2d *fused = conv_bn_conv(l); /* inference fusions: the conv's MACs (BN and adds count zero) */
+    if (fused) return out * fused->cin * fused->k * fused->k;
     if (!strcmp(type, "linear")) return out * ((const Linear *)l)->in;
     if (!strcmp(type, "patch_embed")) {
         const PatchEmbed *p = (const PatchEmbed *)l;
