@@ -9,13 +9,15 @@
  * everywhere (stride > kernel leaves positions no window covers); a detached input (grad NULL) is checked
  * to leave the parameter gradients right. Also the ResNet shapes
  * (3x3 stride 1 and 2, 1x1 stride 2; 16/32/64 channels) at batch 2, and the rows_* kernels at the vector
- * boundaries (N = 1..40 around 8 and 16; M from 11 to 70) directly. Fast: the shapes are small. */
+ * boundaries (N = 1..40 around 8 and 16; M from 11 to 70) and conv_planes_fill on each ISA path directly.
+ * Fast: the shapes are small. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "expect.h"
+#include "kernels/conv_planes.h"
 #include "kernels/isa.h"
 #include "kernels/rows.h"
 #include "layers/conv.h"
@@ -211,6 +213,36 @@ static void check_rows(KernelIsa isa, Rng *rng) {
     }
 }
 
+/* conv_planes_fill on each ISA path writes exactly what the portable path writes (a copy), on random
+ * geometries (odd sizes, kernels 1..5, paddings 0..k-1, "same" and other widths), nothing past its end. */
+static void check_planes(KernelIsa isa, Rng *rng) {
+    for (int t = 0; t < 60; t++) {
+        const int C = 1 + (int)rng_below(rng, 5), k = 1 + (int)rng_below(rng, 5), p = (int)rng_below(rng, (uint64_t)k);
+        int H = 1 + (int)rng_below(rng, 13), W = 1 + (int)rng_below(rng, 37);
+        if (W + 2 * p < k) W = k;
+        const size_t nx = (size_t)C * H * W, np = conv_planes_floats(C, H, W, k, p);
+        float *x = malloc(nx * sizeof(float)), *a = malloc((np + 16) * sizeof(float)), *b = malloc((np + 16) * sizeof(float));
+        for (size_t i = 0; i < nx; i++) x[i] = frand(rng);
+        for (size_t i = 0; i < np + 16; i++) a[i] = b[i] = -7.0f;
+        conv_planes_fill(KERNEL_ISA_GENERIC, x, C, H, W, k, p, a);
+        conv_planes_fill(isa, x, C, H, W, k, p, b);
+        EXPECT(!memcmp(a, b, (np + 16) * sizeof(float)), "conv_planes_fill %s C%d %dx%d k%d p%d differs from generic",
+               kernel_isa_name(isa), C, H, W, k, p);
+        int edge = 0; /* and it is the shifted input: plane kw at (c, i, o) reads x[c][i - p][o + kw - p] */
+        const int hp = H + 2 * p, wo = W + 2 * p - k + 1;
+        for (int kw = 0; kw < k; kw++)
+            for (int c = 0; c < C; c++)
+                for (int i = 0; i < hp; i++)
+                    for (int o = 0; o < wo; o++) {
+                        const int ih = i - p, iw = o + kw - p;
+                        const float want = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[((size_t)c * H + ih) * W + iw] : 0.0f;
+                        edge += a[(((size_t)kw * C + c) * hp + i) * wo + o] != want;
+                    }
+        EXPECT(!edge && a[np] == -7.0f, "conv_planes_fill C%d %dx%d k%d p%d: %d wrong values", C, H, W, k, p, edge);
+        free(x), free(a), free(b);
+    }
+}
+
 int main(void) {
     Rng rng;
     rng_seed(&rng, 20261128);
@@ -220,7 +252,7 @@ int main(void) {
     for (int i = 0; i < 3; i++) {
         if (kernel_isa_supported((KernelIsa)i)) run_isas[n_isa++] = isas[i];
         else printf("note: this CPU cannot run the %s path; not tested here\n", isas[i]);
-        if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng);
+        if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng);
     }
     /* the ResNet shapes, then random ones */
     Geo fixed[] = {{2, 16, 16, 8, 8, 3, 1, 1, 0}, {2, 16, 32, 8, 8, 3, 2, 1, 0}, {2, 16, 32, 8, 8, 1, 2, 0, 0},

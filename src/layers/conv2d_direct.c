@@ -96,11 +96,11 @@ size_t conv_direct_scratch(const Conv2d *c, int n, int h, int w, int threads) {
 }
 
 /* B <- the rows of sample x_n; buf holds its planes or col (unused when x's channels are the rows). */
-static void sample_rows(const ConvGeom *g, const float *xn, float *buf, const float **B) {
+static void sample_rows(const ConvGeom *g, KernelIsa isa, const float *xn, float *buf, const float **B) {
     if (g->rows_direct) {
         for (int c = 0; c < g->cin; c++) B[c] = xn + (size_t)c * g->h * g->w;
     } else if (g->planes) {
-        conv_planes_fill(xn, g->cin, g->h, g->w, g->k, g->p, buf);
+        conv_planes_fill(isa, xn, g->cin, g->h, g->w, g->k, g->p, buf);
         conv_planes_rows(buf, g->cin, g->h, g->w, g->k, g->p, B);
     } else {
         conv_im2col(xn, g->cin, g->h, g->w, g->k, g->s, g->p, g->ho, g->wo, buf);
@@ -126,7 +126,7 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
         const float **B = (const float **)(void *)(area + ta.ptr_x);
 #pragma omp for schedule(static)
         for (int i = 0; i < g.n; i++) {
-            sample_rows(&g, x->data + (size_t)i * g.cin * g.h * g.w, area, B);
+            sample_rows(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, B);
             const size_t off = (size_t)i * g.cout * g.P;
             const RowsEpilogue ep = {bias, res ? res->data + off : NULL, (size_t)g.P, relu};
             rows_gemm_ep(isa, g.cout, g.P, g.KK, Ap, B, out->data + off, (size_t)g.P, 0, &ep);
@@ -176,7 +176,7 @@ static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const f
         rows_gemm(isa, g->cin, HW, g->cout, Ap, B, dxn, (size_t)HW, !overwrite);
     } else if (g->dx_planes) {
         const int pp = g->k - 1 - g->p;
-        conv_planes_fill(dyn, g->cout, g->ho, g->wo, g->k, pp, buf);
+        conv_planes_fill(isa, dyn, g->cout, g->ho, g->wo, g->k, pp, buf);
         conv_planes_rows(buf, g->cout, g->ho, g->wo, g->k, pp, B);
         rows_gemm(isa, g->cin, HW, g->cout * g->k * g->k, Ap, B, dxn, (size_t)HW, !overwrite);
     } else { /* col2im may leave positions no window covers (stride > k): zero them on overwrite */
@@ -216,7 +216,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
         for (int i = 0; i < g.n; i++) {
             const float *dyn = dy + (size_t)i * g.cout * g.P;
             if (gW) {
-                sample_rows(&g, x->data + (size_t)i * g.cin * g.h * g.w, area, Bx);
+                sample_rows(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, Bx);
                 rows_transpose(isa, g.cout, g.P, dyn, (size_t)g.P, dyt, (size_t)g.Mp, g.Mp);
                 rows_dot_t(isa, g.Mp, g.KK, g.P, 1, dyt, (size_t)g.Mp, 0, Bx, pw, (size_t)g.Mp);
             }
