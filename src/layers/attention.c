@@ -12,8 +12,15 @@
  *   dW_qkv += dqkv^T x,  db_qkv += colsum dqkv,  dx += dqkv W_qkv                  (batch GEMMs)
  * Every (n, h) writes disjoint columns of dqkv, and parameter gradients come from batch GEMMs and
  * column sums in row order, so results do not depend on the thread count.
- * Scratch in backward: [dctx (N T D) | dqkv (N T 3D) | dP per thread (T T)]. */
+ * Scratch in backward: [dctx (N T D) | dqkv (N T 3D) | dP per thread (T T) | dense kernels' scratch].
+ * The batch projections (training forward, backward) run on locus's kernels (kernels/dense.h) with ctx->threads
+ * threads; the weight gradients fall back to OpenBLAS when D is not a multiple of 16 (dense_dw_ok), and
+ * LOCUS_LINEAR=blas selects OpenBLAS for all of them, as for the linear layer. */
 #include "layers/attention.h"
+
+#include <stdlib.h>
+
+#include "kernels/dense.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -54,14 +61,27 @@ static size_t attn_cache(const Layer *l, Tensor *const *in, int n_in, int traini
 
 static int attn_threads(int threads) { return threads < 1 ? 1 : threads; }
 
+/* 1: the batch projections on OpenBLAS (LOCUS_LINEAR=blas, as linear.c). */
+static int attn_use_blas(void) {
+    const char *v = getenv("LOCUS_LINEAR");
+    return v && !strcmp(v, "blas");
+}
+
+/* Scratch floats of the dense kernels for both projections (qkv: D -> 3D, proj: D -> D). */
+static size_t attn_dense_floats(int d, int threads) {
+    size_t a = dense_scratch_bytes(d, 3 * d, threads), b = dense_scratch_bytes(d, d, threads);
+    return round16((a > b ? a : b) / sizeof(float));
+}
+
 static size_t attn_scratch(const Layer *l, Tensor *const *in, int n_in, int threads) {
     (void)n_in;
     const Attention *a = (const Attention *)l;
     const Shape *s = &in[0]->shape;
     if (s->ndim != 3) return 0;
     size_t n = (size_t)s->d[0], t = (size_t)s->d[1], d = (size_t)a->d, th = (size_t)attn_threads(threads);
-    size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t);
+    size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t) + attn_dense_floats(a->d, threads);
     size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d));
+    if (eval < attn_dense_floats(a->d, threads)) eval = attn_dense_floats(a->d, threads); /* training forward */
     return (bwd > eval ? bwd : eval) * sizeof(float);
 }
 
@@ -104,13 +124,18 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
         size_t o_p, o_ctx;
         attn_cache_floats(a, (size_t)n, (size_t)t, &o_p, &o_ctx);
         float *qkv = cache, *probs = (float *)cache + o_p, *cx = (float *)cache + o_ctx;
-        attn_linear(x, n * t, d, wq, bq, 3 * d, qkv);
+        const int blas = attn_use_blas();
+        CHECK(blas || attn_dense_floats(d, ctx->threads) * sizeof(float) <= ctx->scratch_bytes, "%s: scratch too small",
+              l->name);
+        if (blas) attn_linear(x, n * t, d, wq, bq, 3 * d, qkv);
+        else dense_forward(kernel_isa(), ctx->threads, n * t, d, 3 * d, x, wq, bq, qkv, ctx->scratch);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
         for (int nh = 0; nh < n * hh; nh++) {
             int s = nh / hh, h = nh % hh;
             attn_head(qkv + s * tqkv, t, d, dh, h, scale, probs + (size_t)nh * ttt, cx + s * ttd);
         }
-        attn_linear(cx, n * t, d, wp, bp, d, y);
+        if (blas) attn_linear(cx, n * t, d, wp, bp, d, y);
+        else dense_forward(kernel_isa(), ctx->threads, n * t, d, d, cx, wp, bp, y, ctx->scratch);
         return;
     }
     /* eval: one sample at a time per thread, on scratch */
@@ -156,13 +181,21 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     const float *qkv = cache, *probs = (const float *)cache + o_p, *cx = (const float *)cache + o_ctx;
     const size_t tqkv = (size_t)t * 3 * d, ttd = (size_t)t * d, ttt = (size_t)t * t;
     float *dcx = ctx->scratch, *dqkv = dcx + round16((size_t)nt * d), *dpbase = dqkv + round16((size_t)nt * 3 * d);
-    CHECK((size_t)(dpbase + (size_t)attn_threads(ctx->threads) * round16(ttt) - ctx->scratch) * sizeof(float) <=
+    CHECK((size_t)(dpbase + (size_t)attn_threads(ctx->threads) * round16(ttt) - ctx->scratch +
+                   attn_dense_floats(d, ctx->threads)) * sizeof(float) <=
               ctx->scratch_bytes,
           "%s: scratch too small", l->name);
 
-    if (dwp) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nt, 1.0f, dy, d, cx, d, 1.0f, dwp, d);
-    if (dbp) attn_colsum(dy, nt, d, dbp, ctx->threads);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, d, d, 1.0f, dy, d, wp, d, 0.0f, dcx, d);
+    float *dense_scratch = dpbase + (size_t)attn_threads(ctx->threads) * round16(ttt);
+    const int dense = !attn_use_blas() && dense_dw_ok(d);
+    if (dense) {
+        memset(dcx, 0, sizeof(float) * (size_t)nt * d);
+        dense_backward(kernel_isa(), ctx->threads, nt, d, d, cx, wp, dy, dcx, dwp, dbp, dense_scratch);
+    } else {
+        if (dwp) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nt, 1.0f, dy, d, cx, d, 1.0f, dwp, d);
+        if (dbp) attn_colsum(dy, nt, d, dbp, ctx->threads);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, d, d, 1.0f, dy, d, wp, d, 0.0f, dcx, d);
+    }
 
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
     for (int nh = 0; nh < n * hh; nh++) {
@@ -183,6 +216,10 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, q, 3 * d, 0.0f, dk, 3 * d);
     }
 
+    if (dense) {
+        dense_backward(kernel_isa(), ctx->threads, nt, d, 3 * d, x, wq, dqkv, dx, dwq, dbq, dense_scratch);
+        return;
+    }
     if (dwq) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3 * d, d, nt, 1.0f, dqkv, 3 * d, x, d, 1.0f, dwq, d);
     if (dbq) attn_colsum(dqkv, nt, 3 * d, dbq, ctx->threads);
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, d, 3 * d, 1.0f, dqkv, 3 * d, wq, d, 1.0f, dx, d);
