@@ -4,7 +4,7 @@
  * threads, S = scale q k^T and P = softmax(S) into the cache and ctx_h = P v into the cache, then one
  * GEMM for the output projection. The per-(n, h) GEMMs run single-threaded inside the parallel region
  * (OpenBLAS's OpenMP build does that on its own); the big projections use OpenBLAS's threads.
- * Eval forward (no cache): per sample, on per-thread scratch [qkv_n | P | ctx_n].
+ * Eval forward (no cache): per sample, on per-thread scratch [qkv_n | P | ctx_n | dense kernels' scratch].
  * Backward (dY = out->grad, N*T x D; scale = 1/sqrt(Dh)):
  *   dW_proj += dY^T ctx,  db_proj += colsum dY,  dctx = dY W_proj                 (batch GEMMs)
  *   per (n, h):  dP = dctx_h v_h^T,  dv_h = P^T dctx_h,
@@ -80,7 +80,7 @@ static size_t attn_scratch(const Layer *l, Tensor *const *in, int n_in, int thre
     if (s->ndim != 3) return 0;
     size_t n = (size_t)s->d[0], t = (size_t)s->d[1], d = (size_t)a->d, th = (size_t)attn_threads(threads);
     size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t) + attn_dense_floats(a->d, threads);
-    size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d));
+    size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d) + attn_dense_floats(a->d, 1));
     if (eval < attn_dense_floats(a->d, threads)) eval = attn_dense_floats(a->d, threads); /* training forward */
     return (bwd > eval ? bwd : eval) * sizeof(float);
 }
@@ -138,17 +138,21 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
         else dense_forward(kernel_isa(), ctx->threads, n * t, d, d, cx, wp, bp, y, ctx->scratch);
         return;
     }
-    /* eval: one sample at a time per thread, on scratch */
-    const size_t per = round16(tqkv) + round16(ttt) + round16(ttd);
+    /* eval: one sample at a time per thread, on scratch (the projections on the dense kernels, one thread each) */
+    const size_t per = round16(tqkv) + round16(ttt) + round16(ttd) + attn_dense_floats(d, 1);
+    const int blas = attn_use_blas();
+    const KernelIsa isa = kernel_isa();
     CHECK((size_t)attn_threads(ctx->threads) * per * sizeof(float) <= ctx->scratch_bytes,
           "%s: scratch too small", l->name);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
     for (int s = 0; s < n; s++) {
         float *qkv = ctx->scratch + (size_t)omp_get_thread_num() * per;
-        float *p = qkv + round16(tqkv), *cx = p + round16(ttt);
-        attn_linear(x + s * ttd, t, d, wq, bq, 3 * d, qkv);
+        float *p = qkv + round16(tqkv), *cx = p + round16(ttt), *ds = cx + round16(ttd);
+        if (blas) attn_linear(x + s * ttd, t, d, wq, bq, 3 * d, qkv);
+        else dense_forward(isa, 1, t, d, 3 * d, x + s * ttd, wq, bq, qkv, ds);
         for (int h = 0; h < hh; h++) attn_head(qkv, t, d, dh, h, scale, p, cx);
-        attn_linear(cx, t, d, wp, bp, d, y + s * ttd);
+        if (blas) attn_linear(cx, t, d, wp, bp, d, y + s * ttd);
+        else dense_forward(isa, 1, t, d, d, cx, wp, bp, y + s * ttd, ds);
     }
 }
 
