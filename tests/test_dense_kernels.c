@@ -4,7 +4,10 @@
  * on random sizes: rows R across the chunk size (1, 63, 64, 65, 200), odd widths in / out (in a multiple of 16
  * when dW is wanted, any otherwise), with and without bias, 1 and 2 threads; gradients accumulate onto
  * non-zero starting values; y starts as NaN (the forward must write all of it); nothing is written past the
- * ends. Also the linear layer itself with LOCUS_LINEAR=blas vs the default on a ViT-like shape. */
+ * ends. Also the linear layer itself with LOCUS_LINEAR=blas vs the default on a ViT-like shape, and the
+ * attention layer (its projections on the dense kernels, its per-head products on rows_gemm) against its
+ * OpenBLAS engine, training forward + backward and eval forward, for each ISA path, with an odd token count,
+ * D a multiple of 16 and not (the weight gradients' fallback). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,8 @@
 
 #include "expect.h"
 #include "kernels/dense.h"
+#include "kernels/isa.h"
+#include "layers/attention.h"
 #include "layers/linear.h"
 #include "locus/rng.h"
 
@@ -129,6 +134,66 @@ static void check_layer(void) {
     params_free(&ps);
 }
 
+/* Attention: out, dx, every parameter gradient (training) and the eval output, default engine on `isa` vs
+ * LOCUS_LINEAR=blas. */
+static void check_attention(const char *isa, int n, int t, int d, int heads) {
+    MemTracker mt = {0};
+    ParamStore ps;
+    params_init(&ps, &mt);
+    Attention at;
+    attention_init(&at, &ps, "attn", d, heads);
+    ErrorMsg err;
+    CHECK(params_finalize(&ps, &err) == LOCUS_OK, "%s", err.text);
+    Rng rng;
+    rng_seed(&rng, (uint64_t)(d * 131 + t));
+    for (int i = 0; i < ps.count; i++)
+        for (size_t j = 0; j < params_numel(&ps, i); j++) params_value(&ps, i)[j] = 0.3f * frand(&rng);
+    const size_t nx = (size_t)n * t * d;
+    Tensor x = {.shape = shape3(n, t, d)}, y = x;
+    x.data = fill(nx, &rng), x.grad = malloc(nx * sizeof(float)), y.data = malloc(nx * sizeof(float)), y.grad = fill(nx, &rng);
+    Tensor *inp[1] = {&x};
+    StepCtx ctx = {.params = &ps, .training = 1, .threads = 2};
+    ctx.scratch_bytes = at.base.ops->scratch_bytes(&at.base, inp, 1, 2);
+    ctx.scratch = malloc(ctx.scratch_bytes + 64);
+    void *cache = malloc(at.base.ops->cache_bytes(&at.base, inp, 1, 1));
+    const int np = 4;
+    const int h[4] = {at.qkv_w, at.qkv_b, at.proj_w, at.proj_b};
+    float *res[2][3 + 4];
+    size_t len[3 + 4] = {nx, nx, nx};
+    for (int k = 0; k < np; k++) len[3 + k] = params_numel(&ps, h[k]);
+    for (int e = 0; e < 2; e++) {
+        if (e) setenv("LOCUS_LINEAR", "blas", 1), unsetenv("LOCUS_ISA");
+        else unsetenv("LOCUS_LINEAR"), setenv("LOCUS_ISA", isa, 1);
+        memset(x.grad, 0, nx * sizeof(float));
+        params_zero_grads(&ps);
+        ctx.training = 1;
+        at.base.ops->forward(&at.base, &ctx, inp, 1, &y, cache);
+        res[e][0] = malloc(nx * sizeof(float)), memcpy(res[e][0], y.data, nx * sizeof(float));
+        at.base.ops->backward(&at.base, &ctx, inp, 1, &y, cache);
+        res[e][1] = malloc(nx * sizeof(float)), memcpy(res[e][1], x.grad, nx * sizeof(float));
+        for (int k = 0; k < np; k++)
+            res[e][3 + k] = malloc(len[3 + k] * sizeof(float)),
+                     memcpy(res[e][3 + k], params_grad(&ps, h[k]), len[3 + k] * sizeof(float));
+        ctx.training = 0;
+        at.base.ops->forward(&at.base, &ctx, inp, 1, &y, NULL);
+        res[e][2] = malloc(nx * sizeof(float)), memcpy(res[e][2], y.data, nx * sizeof(float));
+    }
+    unsetenv("LOCUS_LINEAR"), unsetenv("LOCUS_ISA");
+    const char *names[7] = {"out", "dx", "eval out", "dW qkv", "db qkv", "dW proj", "db proj"};
+    for (int k = 0; k < 3 + np; k++) {
+        double w = 0;
+        for (size_t i = 0; i < len[k]; i++) {
+            double e = fabs(res[0][k][i] - res[1][k][i]) / (1.0 + fabs(res[1][k][i]));
+            if (!(e <= w)) w = e;
+        }
+        EXPECT(w < 2e-5, "attention %s n%d t%d d%d h%d: %s differs from the OpenBLAS engine by %.3g", isa, n, t, d, heads,
+               names[k], w);
+        free(res[0][k]), free(res[1][k]);
+    }
+    free(x.data), free(x.grad), free(y.data), free(y.grad), free(ctx.scratch), free(cache);
+    params_free(&ps);
+}
+
 int main(void) {
     Rng rng;
     rng_seed(&rng, 424242);
@@ -148,6 +213,12 @@ int main(void) {
         run_case((KernelIsa)a, 130, 192, 576, 1, 2, &rng), cases++; /* a ViT qkv-like shape */
     }
     check_layer();
+    const char *isas[3] = {"generic", "avx2", "avx512"};
+    for (int a = 0; a < 3; a++)
+        if (kernel_isa_supported((KernelIsa)a)) {
+            check_attention(isas[a], 2, 17, 48, 3);
+            check_attention(isas[a], 3, 9, 40, 2);
+        }
     printf("%d dense cases\n", cases);
     return expect_report();
 }

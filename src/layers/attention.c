@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "kernels/dense.h"
+#include "kernels/rows.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -67,6 +68,13 @@ static int attn_use_blas(void) {
     return v && !strcmp(v, "blas");
 }
 
+/* Floats of one thread's work area for attn_head on the rows kernels: packed q or P, k^T, row pointers. */
+static size_t attn_head_floats(size_t t, size_t dh) {
+    const size_t mk = t > dh ? t : dh;
+    return round16(rows_pack_floats((int)t, (int)mk)) + round16(dh * (size_t)rows_pad_m((int)t)) +
+           round16(mk * sizeof(float *) / sizeof(float) + 1);
+}
+
 /* Scratch floats of the dense kernels for both projections (qkv: D -> 3D, proj: D -> D). */
 static size_t attn_dense_floats(int d, int threads) {
     size_t a = dense_scratch_bytes(d, 3 * d, threads), b = dense_scratch_bytes(d, d, threads);
@@ -80,8 +88,11 @@ static size_t attn_scratch(const Layer *l, Tensor *const *in, int n_in, int thre
     if (s->ndim != 3) return 0;
     size_t n = (size_t)s->d[0], t = (size_t)s->d[1], d = (size_t)a->d, th = (size_t)attn_threads(threads);
     size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t) + attn_dense_floats(a->d, threads);
-    size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d) + attn_dense_floats(a->d, 1));
-    if (eval < attn_dense_floats(a->d, threads)) eval = attn_dense_floats(a->d, threads); /* training forward */
+    const size_t dh = d / (size_t)a->heads, head = attn_head_floats(t, dh);
+    size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d) + attn_dense_floats(a->d, 1) + head);
+    size_t train = attn_dense_floats(a->d, threads); /* training forward: projections, then th head areas */
+    if (train < th * head) train = th * head;
+    if (eval < train) eval = train;
     return (bwd > eval ? bwd : eval) * sizeof(float);
 }
 
@@ -91,12 +102,30 @@ static void attn_linear(const float *x, int rows, int in, const float *w, const 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
 }
 
-/* One head of one sample: P (T x T) = softmax(scale q k^T), ctx_h = P v. qkv_n is T x 3D. */
-static void attn_head(const float *qkv_n, int t, int d, int dh, int h, float scale, float *p, float *ctx_n) {
+/* One head of one sample: P (T x T) = softmax(scale q k^T), ctx_h = P v. qkv_n is T x 3D. On the rows kernels
+ * (work: attn_head_floats) unless blas: S = q k^T with A = q packed and rows of k^T, the scale applied in the
+ * softmax; ctx_h = P v with A = P packed and rows of v in place. */
+static void attn_head(KernelIsa isa, int blas, const float *qkv_n, int t, int d, int dh, int h, float scale, float *p,
+                      float *ctx_n, float *work) {
     const float *q = qkv_n + h * dh, *k = qkv_n + d + h * dh, *v = qkv_n + 2 * d + h * dh;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, scale, q, 3 * d, k, 3 * d, 0.0f, p, t);
+    const int mk = t > dh ? t : dh, ldk = rows_pad_m(t);
+    float *Ap = work, *kT = Ap + round16(rows_pack_floats(t, mk));
+    const float **B = (const float **)(void *)(kT + round16((size_t)dh * ldk));
+    float row_scale = 1.0f;
+    if (blas) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, scale, q, 3 * d, k, 3 * d, 0.0f, p, t);
+    } else {
+        rows_pack(t, dh, q, (size_t)(3 * d), Ap);
+        rows_transpose(isa, t, dh, k, (size_t)(3 * d), kT, (size_t)ldk, ldk);
+        for (int c = 0; c < dh; c++) B[c] = kT + (size_t)c * ldk;
+        rows_gemm(isa, t, t, dh, Ap, B, p, (size_t)t, 0);
+        row_scale = scale;
+    }
     for (int i = 0; i < t; i++) {
-        float *row = p + (size_t)i * t, mx = row[0];
+        float *row = p + (size_t)i * t;
+        if (row_scale != 1.0f)
+            for (int j = 0; j < t; j++) row[j] *= row_scale;
+        float mx = row[0];
         for (int j = 1; j < t; j++) mx = row[j] > mx ? row[j] : mx;
         float sum = 0.0f;
         for (int j = 0; j < t; j++) {
@@ -106,7 +135,13 @@ static void attn_head(const float *qkv_n, int t, int d, int dh, int h, float sca
         float inv = 1.0f / sum;
         for (int j = 0; j < t; j++) row[j] *= inv;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, v, 3 * d, 0.0f, ctx_n + h * dh, d);
+    if (blas) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, v, 3 * d, 0.0f, ctx_n + h * dh, d);
+        return;
+    }
+    rows_pack(t, t, p, (size_t)t, Ap);
+    for (int j = 0; j < t; j++) B[j] = v + (size_t)j * 3 * d;
+    rows_gemm(isa, t, dh, t, Ap, B, ctx_n + h * dh, (size_t)d, 0);
 }
 
 static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out,
@@ -129,17 +164,23 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
               l->name);
         if (blas) attn_linear(x, n * t, d, wq, bq, 3 * d, qkv);
         else dense_forward(kernel_isa(), ctx->threads, n * t, d, 3 * d, x, wq, bq, qkv, ctx->scratch);
+        const KernelIsa isa = kernel_isa();
+        const size_t hw = attn_head_floats((size_t)t, (size_t)dh);
+        CHECK((size_t)attn_threads(ctx->threads) * hw * sizeof(float) <= ctx->scratch_bytes, "%s: scratch too small",
+              l->name);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
         for (int nh = 0; nh < n * hh; nh++) {
             int s = nh / hh, h = nh % hh;
-            attn_head(qkv + s * tqkv, t, d, dh, h, scale, probs + (size_t)nh * ttt, cx + s * ttd);
+            attn_head(isa, blas, qkv + s * tqkv, t, d, dh, h, scale, probs + (size_t)nh * ttt, cx + s * ttd,
+                      ctx->scratch + (size_t)omp_get_thread_num() * hw);
         }
         if (blas) attn_linear(cx, n * t, d, wp, bp, d, y);
         else dense_forward(kernel_isa(), ctx->threads, n * t, d, d, cx, wp, bp, y, ctx->scratch);
         return;
     }
     /* eval: one sample at a time per thread, on scratch (the projections on the dense kernels, one thread each) */
-    const size_t per = round16(tqkv) + round16(ttt) + round16(ttd) + attn_dense_floats(d, 1);
+    const size_t per = round16(tqkv) + round16(ttt) + round16(ttd) + attn_dense_floats(d, 1) +
+                       attn_head_floats((size_t)t, (size_t)dh);
     const int blas = attn_use_blas();
     const KernelIsa isa = kernel_isa();
     CHECK((size_t)attn_threads(ctx->threads) * per * sizeof(float) <= ctx->scratch_bytes,
@@ -148,9 +189,10 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
     for (int s = 0; s < n; s++) {
         float *qkv = ctx->scratch + (size_t)omp_get_thread_num() * per;
         float *p = qkv + round16(tqkv), *cx = p + round16(ttt), *ds = cx + round16(ttd);
+        float *hw = ds + attn_dense_floats(d, 1);
         if (blas) attn_linear(x + s * ttd, t, d, wq, bq, 3 * d, qkv);
         else dense_forward(isa, 1, t, d, 3 * d, x + s * ttd, wq, bq, qkv, ds);
-        for (int h = 0; h < hh; h++) attn_head(qkv, t, d, dh, h, scale, p, cx);
+        for (int h = 0; h < hh; h++) attn_head(isa, blas, qkv, t, d, dh, h, scale, p, cx, hw);
         if (blas) attn_linear(cx, t, d, wp, bp, d, y + s * ttd);
         else dense_forward(isa, 1, t, d, d, cx, wp, bp, y + s * ttd, ds);
     }
