@@ -12,7 +12,8 @@
  *   dW_qkv += dqkv^T x,  db_qkv += colsum dqkv,  dx += dqkv W_qkv                  (batch GEMMs)
  * Every (n, h) writes disjoint columns of dqkv, and parameter gradients come from batch GEMMs and
  * column sums in row order, so results do not depend on the thread count.
- * Scratch in backward: [dctx (N T D) | dqkv (N T 3D) | dP per thread (T T) | dense kernels' scratch].
+ * Scratch in backward: [dctx (N T D) | dqkv (N T 3D) | dP per thread (T T) | dense kernels' scratch | per-thread
+ * work of the per-head products (head_mm)].
  * The batch projections (training forward, backward) run on locus's kernels (kernels/dense.h) with ctx->threads
  * threads; the weight gradients fall back to OpenBLAS when D is not a multiple of 16 (dense_dw_ok), and
  * LOCUS_LINEAR=blas selects OpenBLAS for all of them, as for the linear layer. */
@@ -68,11 +69,35 @@ static int attn_use_blas(void) {
     return v && !strcmp(v, "blas");
 }
 
-/* Floats of one thread's work area for attn_head on the rows kernels: packed q or P, k^T, row pointers. */
+/* Floats of one thread's work area for the per-head products on the rows kernels (attn_head, head_mm): a packed
+ * A of up to mk x mk, a transposed operand of up to mk x pad(mk), mk row pointers; mk = max(T, Dh). */
 static size_t attn_head_floats(size_t t, size_t dh) {
     const size_t mk = t > dh ? t : dh;
-    return round16(rows_pack_floats((int)t, (int)mk)) + round16(dh * (size_t)rows_pad_m((int)t)) +
+    return round16(rows_pack_floats((int)mk, (int)mk)) + round16(mk * (size_t)rows_pad_m((int)mk)) +
            round16(mk * sizeof(float *) / sizeof(float) + 1);
+}
+
+/* C (M x N, row stride ldc) = A B on the rows kernels, overwriting C. A[m][k] = a[m lda + k], or with a_t
+ * a[k lda + m]; B[k][n] = b[k ldb + n], or with b_t b[n ldb + k] (a_t and b_t not both). work:
+ * attn_head_floats for M, N, K <= max(T, Dh). */
+static void head_mm(KernelIsa isa, int M, int N, int K, const float *a, size_t lda, int a_t, const float *b,
+                    size_t ldb, int b_t, float *c, size_t ldc, float *work) {
+    const int mk = M > N ? (M > K ? M : K) : (N > K ? N : K), ld = rows_pad_m(mk);
+    float *Ap = work, *tr = Ap + round16(rows_pack_floats(mk, mk));
+    const float **B = (const float **)(void *)(tr + round16((size_t)mk * ld));
+    if (a_t) { /* tr[m][k] = a[k][m] */
+        rows_transpose(isa, K, M, a, lda, tr, (size_t)ld, ld);
+        rows_pack(M, K, tr, (size_t)ld, Ap);
+    } else {
+        rows_pack(M, K, a, lda, Ap);
+    }
+    if (b_t) { /* tr[k][n] = b[n][k] */
+        rows_transpose(isa, N, K, b, ldb, tr, (size_t)ld, ld);
+        for (int k = 0; k < K; k++) B[k] = tr + (size_t)k * ld;
+    } else {
+        for (int k = 0; k < K; k++) B[k] = b + (size_t)k * ldb;
+    }
+    rows_gemm(isa, M, N, K, Ap, B, c, ldc, 0);
 }
 
 /* Scratch floats of the dense kernels for both projections (qkv: D -> 3D, proj: D -> D). */
@@ -87,7 +112,8 @@ static size_t attn_scratch(const Layer *l, Tensor *const *in, int n_in, int thre
     const Shape *s = &in[0]->shape;
     if (s->ndim != 3) return 0;
     size_t n = (size_t)s->d[0], t = (size_t)s->d[1], d = (size_t)a->d, th = (size_t)attn_threads(threads);
-    size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t) + attn_dense_floats(a->d, threads);
+    size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t) + attn_dense_floats(a->d, threads) +
+                 th * attn_head_floats(t, d / (size_t)a->heads);
     const size_t dh = d / (size_t)a->heads, head = attn_head_floats(t, dh);
     size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d) + attn_dense_floats(a->d, 1) + head);
     size_t train = attn_dense_floats(a->d, threads); /* training forward: projections, then th head areas */
@@ -227,13 +253,16 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     const float *qkv = cache, *probs = (const float *)cache + o_p, *cx = (const float *)cache + o_ctx;
     const size_t tqkv = (size_t)t * 3 * d, ttd = (size_t)t * d, ttt = (size_t)t * t;
     float *dcx = ctx->scratch, *dqkv = dcx + round16((size_t)nt * d), *dpbase = dqkv + round16((size_t)nt * 3 * d);
+    const size_t hw = attn_head_floats((size_t)t, (size_t)dh);
     CHECK((size_t)(dpbase + (size_t)attn_threads(ctx->threads) * round16(ttt) - ctx->scratch +
-                   attn_dense_floats(d, ctx->threads)) * sizeof(float) <=
+                   attn_dense_floats(d, ctx->threads) + (size_t)attn_threads(ctx->threads) * hw) * sizeof(float) <=
               ctx->scratch_bytes,
           "%s: scratch too small", l->name);
 
     float *dense_scratch = dpbase + (size_t)attn_threads(ctx->threads) * round16(ttt);
-    const int dense = !attn_use_blas() && dense_dw_ok(d);
+    float *head_work = dense_scratch + attn_dense_floats(d, ctx->threads);
+    const int blas = attn_use_blas(), dense = !blas && dense_dw_ok(d);
+    const KernelIsa isa = kernel_isa();
     if (dense) {
         memset(dcx, 0, sizeof(float) * (size_t)nt * d);
         dense_backward(kernel_isa(), ctx->threads, nt, d, d, cx, wp, dy, dcx, dwp, dbp, dense_scratch);
@@ -250,16 +279,27 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
         const float *p = probs + (size_t)nh * ttt, *qkv_n = qkv + s * tqkv, *dc = dcx + s * ttd + h * dh;
         const float *q = qkv_n + h * dh, *k = q + d, *v = q + 2 * d;
         float *dq = dqkv + s * tqkv + h * dh, *dk = dq + d, *dv = dq + 2 * d;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, 1.0f, dc, d, v, 3 * d, 0.0f, dp, t);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, dc, d, 0.0f, dv, 3 * d);
+        float *work = head_work + (size_t)omp_get_thread_num() * hw;
+        if (blas) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, 1.0f, dc, d, v, 3 * d, 0.0f, dp, t);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, dc, d, 0.0f, dv, 3 * d);
+        } else {
+            head_mm(isa, t, t, dh, dc, (size_t)d, 0, v, (size_t)(3 * d), 1, dp, (size_t)t, work);       /* dc v^T */
+            head_mm(isa, t, dh, t, p, (size_t)t, 1, dc, (size_t)d, 0, dv, (size_t)(3 * d), work);       /* P^T dc */
+        }
         for (int i = 0; i < t; i++) {
             const float *pr = p + (size_t)i * t;
             float *dr = dp + (size_t)i * t, dot = 0.0f;
             for (int j = 0; j < t; j++) dot += dr[j] * pr[j];
             for (int j = 0; j < t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, k, 3 * d, 0.0f, dq, 3 * d);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, q, 3 * d, 0.0f, dk, 3 * d);
+        if (blas) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, k, 3 * d, 0.0f, dq, 3 * d);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, q, 3 * d, 0.0f, dk, 3 * d);
+        } else {
+            head_mm(isa, t, dh, t, dp, (size_t)t, 0, k, (size_t)(3 * d), 0, dq, (size_t)(3 * d), work); /* dS k */
+            head_mm(isa, t, dh, t, dp, (size_t)t, 1, q, (size_t)(3 * d), 0, dk, (size_t)(3 * d), work); /* dS^T q */
+        }
     }
 
     if (dense) {
