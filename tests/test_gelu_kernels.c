@@ -5,7 +5,8 @@
  *    the absolute error of 1 + erf (~1e-7, one ulp of 1: the accuracy of float 1 + erff, what PyTorch computes)
  *    times |x| / 2 (forward) or 1/2 (backward);
  *  - odd lengths and unaligned starts (the vector loops' remainders), nothing written past the end;
- *  - NaN in gives NaN out; +inf gives +inf; the backward accumulates onto what dx held.
+ *  - NaN in gives NaN out; +inf gives +inf; the backward accumulates onto what dx held;
+ *  - exp_nonpos_rows (the softmax's exp) over [-100, 0] against exp in double.
  * It fails for libm-free shortcuts such as the tanh approximation (errors ~1e-3).
  * The layer (gelu.c) is covered by the gradient checks (test_gradcheck) and the ViT golden test. */
 #include <math.h>
@@ -57,6 +58,26 @@ static void check_isa(KernelIsa isa) {
     EXPECT(sy[2] == 0.0f && sd[2] == 0.5f && sd[3] == 0.5f, "gelu %s at 0: %g, slope %g", kernel_isa_name(isa), sy[2], sd[2]);
     EXPECT(fabs(sy[4] - 0.5e-30) < 1e-37, "gelu %s(1e-30) = %g", kernel_isa_name(isa), sy[4]);
     free(x), free(y), free(dy), free(dx);
+
+    /* exp_nonpos_rows: [-100, 0] (underflow below -87 to 0), odd length, relative error < 1.5e-7 */
+    enum { M = 20001 };
+    float *e = malloc((M + 4) * sizeof(float));
+    for (int i = 0; i < M; i++) e[i] = -100.0f * (float)i / (M - 1);
+    e[M] = 5.0f, e[M + 1] = 7.0f;
+    float keep = e[M + 1];
+    float *src = malloc(M * sizeof(float));
+    memcpy(src, e, M * sizeof(float));
+    exp_nonpos_rows(isa, e, M + 1);
+    double worst = 0;
+    float at = 0;
+    for (int i = 0; i < M; i++) {
+        const double r = exp((double)src[i]), err = src[i] < -87.0f ? fabs(e[i] - r) / 1e-37 * 1e-7 : fabs(e[i] - r) / r;
+        if (!(err <= worst)) worst = err, at = src[i];
+    }
+    EXPECT(worst < 1.5e-7, "exp_nonpos_rows %s: relative error %.3g at %g", kernel_isa_name(isa), worst, at);
+    EXPECT(e[M] == 1.0f && e[M + 1] == keep, "exp_nonpos_rows %s: positive input gave %g, or wrote past the end",
+           kernel_isa_name(isa), e[M]);
+    free(e), free(src);
 }
 
 int main(void) {

@@ -7,6 +7,14 @@
 #undef FN
 #undef MADD
 
+void exp_nonpos_rows(KernelIsa isa, float *x, size_t n) {
+    switch (isa) {
+    case KERNEL_ISA_AVX512: exp_nonpos_rows_avx512(x, n); break;
+    case KERNEL_ISA_AVX2: exp_nonpos_rows_avx2(x, n); break;
+    default: exp_nonpos_rows_generic(x, n); break;
+    }
+}
+
 void gelu_rows_forward(KernelIsa isa, const float *x, float *y, size_t n) {
     switch (isa) {
     case KERNEL_ISA_AVX512: gelu_rows_forward_avx512(x, y, n); break;

@@ -21,6 +21,13 @@ void gelu_rows_forward(KernelIsa isa, const float *x, float *y, size_t n);
 /* dx[i] += dy[i] gelu'(x[i]), i < n. */
 void gelu_rows_backward(KernelIsa isa, const float *x, const float *dy, float *dx, size_t n);
 
+/* x[i] = exp(x[i]) for x[i] <= 0 (a softmax row after subtracting its maximum; positive values are taken as 0),
+ * with the same exp: < 1 ulp, 0 below -87, NaN stays NaN. */
+void exp_nonpos_rows(KernelIsa isa, float *x, size_t n);
+void exp_nonpos_rows_generic(float *x, size_t n);
+void exp_nonpos_rows_avx2(float *x, size_t n);
+void exp_nonpos_rows_avx512(float *x, size_t n);
+
 void gelu_rows_forward_generic(const float *x, float *y, size_t n);
 void gelu_rows_backward_generic(const float *x, const float *dy, float *dx, size_t n);
 void gelu_rows_forward_avx2(const float *x, float *y, size_t n);

@@ -18,6 +18,7 @@
 #else
 /* not an x86-64 GCC build: isa.c never selects this path; these only satisfy the linker */
 void gelu_rows_forward_avx512(const float *x, float *y, size_t n) { gelu_rows_forward_generic(x, y, n); }
+void exp_nonpos_rows_avx512(float *x, size_t n) { exp_nonpos_rows_generic(x, n); }
 void gelu_rows_backward_avx512(const float *x, const float *dy, float *dx, size_t n) {
     gelu_rows_backward_generic(x, dy, dx, n);
 }

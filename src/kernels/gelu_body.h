@@ -1,4 +1,4 @@
-/* gelu_body.h — the loops of gelu.h, written once and compiled per instruction set: gelu.c (portable C),
+/* gelu_body.h — the loops of gelu.h (and its exp for softmax), written once and compiled per instruction set: gelu.c (portable C),
  * gelu_avx2.c and gelu_avx512.c define FN(name) (the ISA suffix) and MADD(a, b, c) = a * b + c (fmaf where the
  * ISA has FMA) and include this under their target pragma. Plain scalar code in `omp simd` loops: the
  * compiler vectorises it with the ISA's registers (both branches of each select are computed). */
@@ -47,6 +47,11 @@ static inline float FN(gelu_one_plus_erf)(float z) {
     const float e = FN(gelu_exp)(r);
     const float tail = z < 0.0f ? e : 2.0f - e;
     return t > 0.927734375f ? tail : 1.0f + a;
+}
+
+void FN(exp_nonpos_rows)(float *restrict x, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) x[i] = FN(gelu_exp)(x[i] > 0.0f ? 0.0f : x[i]);
 }
 
 void FN(gelu_rows_forward)(const float *restrict x, float *restrict y, size_t n) {

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 
 #include "kernels/dense.h"
+#include "kernels/gelu.h"
 #include "kernels/rows.h"
 
 #include <cblas.h>
@@ -154,10 +155,9 @@ static void attn_head(KernelIsa isa, int blas, const float *qkv_n, int t, int d,
         float mx = row[0];
         for (int j = 1; j < t; j++) mx = row[j] > mx ? row[j] : mx;
         float sum = 0.0f;
-        for (int j = 0; j < t; j++) {
-            row[j] = expf(row[j] - mx);
-            sum += row[j];
-        }
+        for (int j = 0; j < t; j++) row[j] -= mx;
+        exp_nonpos_rows(isa, row, (size_t)t); /* vectorised exp (kernels/gelu.h) */
+        for (int j = 0; j < t; j++) sum += row[j];
         float inv = 1.0f / sum;
         for (int j = 0; j < t; j++) row[j] *= inv;
     }
