@@ -5,7 +5,7 @@
 #   make test       build and run the whole test suite (what CI runs)
 #   make test-slow  long convergence runs
 #   make asan       the test suite under AddressSanitizer + UBSan
-#   make bench      benchmarks against PyTorch, appended to bench/RESULTS.md
+#   make bench      benchmarks against PyTorch, appended to bench/RESULTS.md (QUICK=1: a smoke test, not appended)
 #   make fuzz       libFuzzer on every parser, FUZZ_SECONDS (60) each, from the committed corpus (needs clang)
 #
 # OpenBLAS: the OpenMP variant is pinned (pkg-config path + rpath), because with both variants installed

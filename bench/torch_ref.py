@@ -221,6 +221,7 @@ def main():
         "steps": a.steps, "warmup": a.warmup,
         "img_per_s": a.batch / med,
         "step_s_median": med, "step_s_min": min(times), "step_s_max": max(times),
+        "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "gflop_fwd_per_img": fwd * 1e-9, "gflop_per_img": per_img,
         "gflop_per_s": per_img * a.batch / med,
         "ftz": a.ftz,

@@ -48,6 +48,19 @@ static cJSON *run_json(const char *bin, const char *args) {
     return cJSON_IsObject(o) ? o : NULL;
 }
 
+/* Trainable scalars of CIFAR ResNet-(6n+2) with projection shortcuts, from the architecture (spec
+ * local-learning.md §0.1): conv weights without bias, BN gamma + beta, the linear classifier with bias. */
+static double resnet_params(int n, int classes) {
+    double p = 3 * 16 * 9 + 2 * 16, cin = 16;
+    for (int stage = 0, c = 16; stage < 3; stage++, c *= 2)
+        for (int i = 0; i < n; i++) {
+            p += cin * c * 9 + c * c * 9 + 2 * (2 * c);
+            if (cin != c) p += cin * c + 2 * c;
+            cin = c;
+        }
+    return p + 64 * classes + classes;
+}
+
 int main(void) {
     const char *bin = getenv("LOCUS_BIN");
     if (!bin || !*bin) {
@@ -70,6 +83,8 @@ int main(void) {
         EXPECT(fwd > 0 && fabs(per - 3 * fwd) < 1e-12, "train FLOPs = 3 x forward (%g vs %g)", per, fwd);
         EXPECT(fabs(number(o, "gflop_per_s") - per * ips) < 1e-6 * per * ips, "gflop_per_s = gflop_per_img * img_per_s");
         EXPECT(number(o, "rss_peak_bytes") > 0, "rss_peak_bytes");
+        EXPECT(number(o, "params") == resnet_params(1, 10), "params %.0f, the architecture has %.0f",
+               number(o, "params"), resnet_params(1, 10));
         EXPECT(isfinite(number(o, "loss_last")), "loss_last finite");
         const cJSON *mem = cJSON_GetObjectItemCaseSensitive(o, "mem_peak_bytes");
         EXPECT(cJSON_IsObject(mem), "mem_peak_bytes is an object");
@@ -83,6 +98,8 @@ int main(void) {
         double g = number(o, "gflop_per_img");
         EXPECT(fabs(g / 0.1377 - 1) < 0.005, "resnet32 forward GFLOP/img %.6f, spec 0.1377", g);
         EXPECT(fabs(number(o, "gflop_fwd_per_img") - g) < 1e-12, "infer FLOPs = forward");
+        EXPECT(number(o, "params") == resnet_params(5, 10), "resnet32 params %.0f, the architecture has %.0f",
+               number(o, "params"), resnet_params(5, 10));
         const cJSON *mem = cJSON_GetObjectItemCaseSensitive(o, "mem_peak_bytes");
         EXPECT(cJSON_IsObject(mem) && number(mem, "optim") == 0, "no optimizer state in infer mode");
         cJSON_Delete(o);

@@ -9,13 +9,15 @@
  * everywhere (stride > kernel leaves positions no window covers); a detached input (grad NULL) is checked
  * to leave the parameter gradients right. Also the ResNet shapes
  * (3x3 stride 1 and 2, 1x1 stride 2; 16/32/64 channels) at batch 2, and the rows_* kernels at the vector
- * boundaries (N = 1..40 around 8 and 16; M from 11 to 70) directly. Fast: the shapes are small. */
+ * boundaries (N = 1..40 around 8 and 16; M from 11 to 70) and conv_planes_fill on each ISA path directly.
+ * Fast: the shapes are small. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "expect.h"
+#include "kernels/conv_planes.h"
 #include "kernels/isa.h"
 #include "kernels/rows.h"
 #include "layers/conv.h"
@@ -133,35 +135,57 @@ static int run_case(const Geo *g, const char *engine, const char *isa, int threa
     return ok;
 }
 
-/* rows_gemm, rows_transpose and rows_dot_t at every N around the vector widths (and M across the dot_t tile
- * widths: 1 to 5 vectors of m), against double sums; nothing is written past N or M. */
+/* rows_gemm (plain and with each epilogue: bias, residual, ReLU), rows_transpose and rows_dot_t at every N
+ * around the vector widths (and M across the dot_t tile widths: 1 to 5 vectors of m), against double sums;
+ * nothing is written past N or M. */
 static void check_rows(KernelIsa isa, Rng *rng) {
     enum { K = 7, G = 2, NMAX = 40, MMAX = 70, MPMAX = 80 };
     static float A[MMAX * K], Ap[MPMAX * K], C[MMAX * NMAX], D[G * MMAX * NMAX], Bd[G * K * (NMAX + 3)];
-    static float DT[G * NMAX * MPMAX], CT[K * MPMAX];
+    static float DT[G * NMAX * MPMAX], CT[K * MPMAX], bias[MMAX], res[MMAX * (NMAX + 5)];
     const float *B[G * K];
     for (int i = 0; i < MMAX * K; i++) A[i] = frand(rng);
     for (int i = 0; i < G * K * (NMAX + 3); i++) Bd[i] = frand(rng);
     for (int i = 0; i < G * MMAX * NMAX; i++) D[i] = frand(rng);
+    for (int i = 0; i < MMAX; i++) bias[i] = frand(rng);
+    for (int i = 0; i < MMAX * (NMAX + 5); i++) res[i] = frand(rng);
     for (int i = 0; i < G * K; i++) B[i] = Bd + (size_t)i * (NMAX + 3) + (i % 3); /* unaligned rows */
     const int Ms[] = {11, 16, 40, 70};
     for (int mi = 0; mi < 4; mi++) {
         const int M = Ms[mi], Mp = rows_pad_m(M);
         rows_pack(M, K, A, K, Ap);
         for (int N = 1; N <= NMAX; N++) {
-            for (int acc = 0; acc <= 1; acc++) {
-                for (int i = 0; i < MMAX * NMAX; i++) C[i] = 0.5f;
-                rows_gemm(isa, M, N, K, Ap, B, C, NMAX, acc);
-                double worst = 0;
-                for (int m = 0; m < MMAX; m++)
-                    for (int q = 0; q < NMAX; q++) {
-                        double want = q >= N || m >= M ? 0.5 : (acc ? 0.5 : 0.0);
-                        for (int k = 0; q < N && m < M && k < K; k++) want += (double)A[m * K + k] * B[k][q];
-                        double e = fabs(C[m * NMAX + q] - want);
-                        if (!(e <= worst)) worst = e;
-                    }
-                EXPECT(worst < 1e-5, "rows_gemm %s M=%d N=%d acc=%d: off by %g (or wrote past M, N)",
-                       kernel_isa_name(isa), M, N, acc, worst);
+            /* variant: 0 plain rows_gemm; 1 bias; 2 residual + ReLU; 3 bias + residual + ReLU; 4 ReLU only */
+            for (int variant = 0; variant <= 4; variant++)
+                for (int acc = 0; acc <= 1; acc++) {
+                    for (int i = 0; i < MMAX * NMAX; i++) C[i] = 0.5f;
+                    const RowsEpilogue ep = {variant == 1 || variant == 3 ? bias : NULL,
+                                             variant == 2 || variant == 3 ? res : NULL, NMAX + 5, variant >= 2};
+                    if (variant) rows_gemm_ep(isa, M, N, K, Ap, B, C, NMAX, acc, &ep);
+                    else rows_gemm(isa, M, N, K, Ap, B, C, NMAX, acc);
+                    double worst = 0;
+                    for (int m = 0; m < MMAX; m++)
+                        for (int q = 0; q < NMAX; q++) {
+                            double want = q >= N || m >= M ? 0.5 : (acc ? 0.5 : 0.0);
+                            if (q < N && m < M) {
+                                if (ep.bias) want += ep.bias[m];
+                                for (int k = 0; k < K; k++) want += (double)A[m * K + k] * B[k][q];
+                                if (ep.res) want += ep.res[(size_t)m * ep.ldr + q];
+                                if (variant >= 2 && want < 0) want = 0;
+                            }
+                            double e = fabs(C[m * NMAX + q] - want);
+                            if (!(e <= worst)) worst = e;
+                        }
+                    EXPECT(worst < 1e-5, "rows_gemm%s %s M=%d N=%d acc=%d variant %d: off by %g (or wrote past M, N)",
+                           variant ? "_ep" : "", kernel_isa_name(isa), M, N, acc, variant, worst);
+                }
+            if (N == 5) { /* the ReLU keeps a NaN (as relu.c), on the vector and the scalar columns */
+                float nanres[MMAX * (NMAX + 5)];
+                for (int i = 0; i < MMAX * (NMAX + 5); i++) nanres[i] = NAN;
+                const RowsEpilogue ep = {NULL, nanres, NMAX + 5, 1};
+                rows_gemm_ep(isa, M, NMAX, K, Ap, B, C, NMAX, 0, &ep);
+                int kept = 0;
+                for (int i = 0; i < M * NMAX; i++) kept += isnan(C[i]);
+                EXPECT(kept == M * NMAX, "rows_gemm_ep %s: the ReLU dropped %d NaNs", kernel_isa_name(isa), M * NMAX - kept);
             }
             for (int i = 0; i < G * NMAX * MPMAX; i++) DT[i] = NAN;
             for (int g = 0; g < G; g++)
@@ -189,6 +213,36 @@ static void check_rows(KernelIsa isa, Rng *rng) {
     }
 }
 
+/* conv_planes_fill on each ISA path writes exactly what the portable path writes (a copy), on random
+ * geometries (odd sizes, kernels 1..5, paddings 0..k-1, "same" and other widths), nothing past its end. */
+static void check_planes(KernelIsa isa, Rng *rng) {
+    for (int t = 0; t < 60; t++) {
+        const int C = 1 + (int)rng_below(rng, 5), k = 1 + (int)rng_below(rng, 5), p = (int)rng_below(rng, (uint64_t)k);
+        int H = 1 + (int)rng_below(rng, 13), W = 1 + (int)rng_below(rng, 37);
+        if (W + 2 * p < k) W = k;
+        const size_t nx = (size_t)C * H * W, np = conv_planes_floats(C, H, W, k, p);
+        float *x = malloc(nx * sizeof(float)), *a = malloc((np + 16) * sizeof(float)), *b = malloc((np + 16) * sizeof(float));
+        for (size_t i = 0; i < nx; i++) x[i] = frand(rng);
+        for (size_t i = 0; i < np + 16; i++) a[i] = b[i] = -7.0f;
+        conv_planes_fill(KERNEL_ISA_GENERIC, x, C, H, W, k, p, a);
+        conv_planes_fill(isa, x, C, H, W, k, p, b);
+        EXPECT(!memcmp(a, b, (np + 16) * sizeof(float)), "conv_planes_fill %s C%d %dx%d k%d p%d differs from generic",
+               kernel_isa_name(isa), C, H, W, k, p);
+        int edge = 0; /* and it is the shifted input: plane kw at (c, i, o) reads x[c][i - p][o + kw - p] */
+        const int hp = H + 2 * p, wo = W + 2 * p - k + 1;
+        for (int kw = 0; kw < k; kw++)
+            for (int c = 0; c < C; c++)
+                for (int i = 0; i < hp; i++)
+                    for (int o = 0; o < wo; o++) {
+                        const int ih = i - p, iw = o + kw - p;
+                        const float want = ih >= 0 && ih < H && iw >= 0 && iw < W ? x[((size_t)c * H + ih) * W + iw] : 0.0f;
+                        edge += a[(((size_t)kw * C + c) * hp + i) * wo + o] != want;
+                    }
+        EXPECT(!edge && a[np] == -7.0f, "conv_planes_fill C%d %dx%d k%d p%d: %d wrong values", C, H, W, k, p, edge);
+        free(x), free(a), free(b);
+    }
+}
+
 int main(void) {
     Rng rng;
     rng_seed(&rng, 20261128);
@@ -198,7 +252,7 @@ int main(void) {
     for (int i = 0; i < 3; i++) {
         if (kernel_isa_supported((KernelIsa)i)) run_isas[n_isa++] = isas[i];
         else printf("note: this CPU cannot run the %s path; not tested here\n", isas[i]);
-        if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng);
+        if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng);
     }
     /* the ResNet shapes, then random ones */
     Geo fixed[] = {{2, 16, 16, 8, 8, 3, 1, 1, 0}, {2, 16, 32, 8, 8, 3, 2, 1, 0}, {2, 16, 32, 8, 8, 1, 2, 0, 0},

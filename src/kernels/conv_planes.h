@@ -12,10 +12,16 @@
 
 #include <stddef.h>
 
+#include "kernels/isa.h"
+
 /* Floats of the k shifted planes of a C x H x W input. */
 size_t conv_planes_floats(int C, int H, int W, int k, int p);
-/* planes <- the shifted planes of x (C x H x W). Needs W + 2p >= k. */
-void conv_planes_fill(const float *x, int C, int H, int W, int k, int p, float *planes);
+/* planes <- the shifted planes of x (C x H x W). Needs W + 2p >= k. The copies run with isa's vector
+ * registers (conv_planes_fill.h); every path writes the same bits. */
+void conv_planes_fill(KernelIsa isa, const float *x, int C, int H, int W, int k, int p, float *planes);
+void conv_planes_fill_generic(const float *x, int C, int H, int W, int k, int p, float *planes);
+void conv_planes_fill_avx2(const float *x, int C, int H, int W, int k, int p, float *planes);
+void conv_planes_fill_avx512(const float *x, int C, int H, int W, int k, int p, float *planes);
 /* B[(c * k + kh) * k + kw] <- the row of tap (c, kh, kw) in planes (as filled for this C, H, W, k, p). */
 void conv_planes_rows(const float *planes, int C, int H, int W, int k, int p, const float **B);
 

@@ -16,13 +16,19 @@ void rows_pack(int M, int K, const float *A, size_t lda, float *Ap) {
     }
 }
 
+void rows_gemm_ep(KernelIsa isa, int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc,
+                  int acc, const RowsEpilogue *ep) {
+    if (ep && !ep->bias && !ep->res && !ep->relu) ep = NULL;
+    switch (isa) {
+    case KERNEL_ISA_AVX512: rows_gemm_avx512(M, N, K, Ap, B, C, ldc, acc, ep); break;
+    case KERNEL_ISA_AVX2: rows_gemm_avx2(M, N, K, Ap, B, C, ldc, acc, ep); break;
+    default: rows_gemm_generic(M, N, K, Ap, B, C, ldc, acc, ep); break;
+    }
+}
+
 void rows_gemm(KernelIsa isa, int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc,
                int acc) {
-    switch (isa) {
-    case KERNEL_ISA_AVX512: rows_gemm_avx512(M, N, K, Ap, B, C, ldc, acc); break;
-    case KERNEL_ISA_AVX2: rows_gemm_avx2(M, N, K, Ap, B, C, ldc, acc); break;
-    default: rows_gemm_generic(M, N, K, Ap, B, C, ldc, acc); break;
-    }
+    rows_gemm_ep(isa, M, N, K, Ap, B, C, ldc, acc, NULL);
 }
 
 void rows_dot_t(KernelIsa isa, int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg,

@@ -32,6 +32,23 @@ void rows_pack(int M, int K, const float *A, size_t lda, float *Ap);
 void rows_gemm(KernelIsa isa, int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc,
                int acc);
 
+/* What a forward product may do to C as it stores it, while the tile is still in registers (conv forward
+ * with a bias; at inference, batch norm folded into the weights and the bias, a residual join and a ReLU):
+ *   C[m][q] = relu?( (acc ? C[m][q] : 0) + bias[m] + sum_k A[m][k] B_k[q] + res[m][q] )
+ * the bias is where the sum starts (before the first product, so a bias gives bit for bit the old
+ * "fill C with the bias, then accumulate"), res is added after the last product, then the ReLU
+ * (max(v, 0) with NaN kept, as relu.c). NULL pointers / relu 0 skip a part. */
+typedef struct RowsEpilogue {
+    const float *bias; /* M values, or NULL */
+    const float *res;  /* M rows of N values at res + m * ldr, or NULL; may not overlap C */
+    size_t ldr;
+    int relu;
+} RowsEpilogue;
+
+/* rows_gemm with an epilogue (ep may be NULL: then exactly rows_gemm). */
+void rows_gemm_ep(KernelIsa isa, int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc,
+                  int acc, const RowsEpilogue *ep);
+
 /* CT (K x Mp, row stride ldc) += the transposed product; DT_g = DT + g * dtg is N x Mp (row stride ldt);
  * Mp is a multiple of 16; B holds G * K row pointers. */
 void rows_dot_t(KernelIsa isa, int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg,
@@ -42,8 +59,10 @@ void rows_transpose(KernelIsa isa, int M, int N, const float *D, size_t ldd, flo
 static inline int rows_pad_m(int M) { return (M + 15) / 16 * 16; }
 
 /* The per-ISA implementations (rows_generic.c, rows_avx2.c, rows_avx512.c). */
-void rows_gemm_generic(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc);
-void rows_gemm_avx2(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc);
+void rows_gemm_generic(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
+                       const RowsEpilogue *ep);
+void rows_gemm_avx2(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
+                    const RowsEpilogue *ep);
 void rows_dot_t_generic(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
                         float *CT, size_t ldc);
 void rows_dot_t_avx2(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
@@ -52,6 +71,7 @@ void rows_dot_t_avx512(int Mp, int K, int N, int G, const float *DT, size_t ldt,
                        float *CT, size_t ldc);
 void rows_transpose_generic(int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp);
 void rows_transpose_avx2(int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp);
-void rows_gemm_avx512(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc);
+void rows_gemm_avx512(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
+                      const RowsEpilogue *ep);
 
 #endif

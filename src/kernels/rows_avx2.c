@@ -27,6 +27,9 @@ static inline float hsum256(__m256 v) {
 #define V_STORE(p, v) _mm256_storeu_ps((p), (v))
 #define V_BCAST(p) _mm256_broadcast_ss(p)
 #define V_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define V_ADD(a, b) _mm256_add_ps((a), (b))
+/* vmaxps returns its second operand when either is NaN: max(0, v) keeps a NaN v, as relu.c */
+#define V_RELU(v) _mm256_max_ps(_mm256_setzero_ps(), (v))
 #define V_HSUM(v) hsum256(v)
 #define FN(name) name##_avx2
 #define GEMM_MR 4
@@ -69,8 +72,9 @@ void rows_transpose_avx2(int M, int N, const float *D, size_t ldd, float *DT, si
 #else
 #include "kernels/rows.h"
 /* not an x86-64 GCC build: isa.c never selects this path; these only satisfy the linker */
-void rows_gemm_avx2(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc) {
-    rows_gemm_generic(M, N, K, Ap, B, C, ldc, acc);
+void rows_gemm_avx2(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
+                    const RowsEpilogue *ep) {
+    rows_gemm_generic(M, N, K, Ap, B, C, ldc, acc, ep);
 }
 void rows_dot_t_avx2(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
                      float *CT, size_t ldc) {

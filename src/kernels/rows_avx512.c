@@ -20,6 +20,9 @@
 #define V_STORE(p, v) _mm512_storeu_ps((p), (v))
 #define V_BCAST(p) _mm512_set1_ps(*(p))
 #define V_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define V_ADD(a, b) _mm512_add_ps((a), (b))
+/* vmaxps returns its second operand when either is NaN: max(0, v) keeps a NaN v, as relu.c */
+#define V_RELU(v) _mm512_max_ps(_mm512_setzero_ps(), (v))
 #define V_HSUM(v) _mm512_reduce_add_ps(v)
 #define FN(name) name##_avx512
 #define GEMM_MR 8
@@ -30,8 +33,9 @@
 #else
 #include "kernels/rows.h"
 /* not an x86-64 GCC build: isa.c never selects this path; these only satisfy the linker */
-void rows_gemm_avx512(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc) {
-    rows_gemm_generic(M, N, K, Ap, B, C, ldc, acc);
+void rows_gemm_avx512(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
+                    const RowsEpilogue *ep) {
+    rows_gemm_generic(M, N, K, Ap, B, C, ldc, acc, ep);
 }
 void rows_dot_t_avx512(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
                        float *CT, size_t ldc) {

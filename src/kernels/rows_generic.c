@@ -2,17 +2,24 @@
  * summation order as the SIMD paths (k ascending per output element), for CPUs without AVX2. */
 #include "kernels/rows.h"
 
-void rows_gemm_generic(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc) {
+void rows_gemm_generic(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
+                       const RowsEpilogue *ep) {
     for (int m = 0; m < M; m++) {
         const float *a = Ap + (size_t)(m / ROWS_PACK_MR) * ROWS_PACK_MR * K + m % ROWS_PACK_MR;
         float *restrict c = C + (size_t)m * ldc;
         if (!acc)
             for (int q = 0; q < N; q++) c[q] = 0.0f;
+        if (ep && ep->bias)
+            for (int q = 0; q < N; q++) c[q] += ep->bias[m];
         for (int k = 0; k < K; k++) {
             const float av = a[(size_t)k * ROWS_PACK_MR];
             const float *restrict b = B[k];
             for (int q = 0; q < N; q++) c[q] += av * b[q];
         }
+        if (ep && ep->res)
+            for (int q = 0; q < N; q++) c[q] += ep->res[(size_t)m * ep->ldr + q];
+        if (ep && ep->relu)
+            for (int q = 0; q < N; q++) c[q] = c[q] < 0.0f ? 0.0f : c[q];
     }
 }
 

@@ -1,7 +1,8 @@
 /* rows_simd.h — the SIMD body of rows_gemm / rows_dot_t (see rows.h), written once and included by
  * rows_avx2.c and rows_avx512.c after they define, for their instruction set:
  *   V, VL                  vector type and floats per vector
- *   V_ZERO(), V_LOAD(p), V_STORE(p, v), V_BCAST(p), V_FMA(a, b, c) = a * b + c, V_HSUM(v)
+ *   V_ZERO(), V_LOAD(p), V_STORE(p, v), V_BCAST(p), V_FMA(a, b, c) = a * b + c, V_HSUM(v), V_ADD(a, b),
+ *   V_RELU(v) = max(v, 0) keeping NaN
  *   FN(name)               the exported name with the ISA suffix
  *   GEMM_MR, GEMM_NV       gemm register tile: MR rows of C (divides ROWS_PACK_MR) x NV vectors of q
  *   DOTT_TILES             rows_dot_t tiles, one (mv, kr) pair per vector count mv = 1..4 of m:
@@ -11,13 +12,20 @@
 
 #define ROWS_INLINE static inline __attribute__((always_inline))
 
-/* C[r][q .. q + nv VL) for r < rows (the packed block's rows past M are zero and not stored). */
+/* C[r][q .. q + nv VL) for r < rows (the packed block's rows past M are zero and not stored); ep (NULL or
+ * with its pointers already offset to this block's first row) as in rows.h. */
 ROWS_INLINE void FN(gemm_tile)(int K, const float *restrict ap, const float *const *B, size_t q, float *restrict C,
-                               size_t ldc, int rows, int acc, const int nv) {
+                               size_t ldc, int rows, int acc, const RowsEpilogue *ep, const int nv) {
     V c[GEMM_MR][GEMM_NV];
     for (int r = 0; r < GEMM_MR; r++)
         for (int v = 0; v < nv; v++)
             c[r][v] = acc && r < rows ? V_LOAD(C + (size_t)r * ldc + q + (size_t)v * VL) : V_ZERO();
+    if (ep && ep->bias)
+        for (int r = 0; r < GEMM_MR; r++)
+            if (r < rows) {
+                const V bv = V_BCAST(ep->bias + r);
+                for (int v = 0; v < nv; v++) c[r][v] = V_ADD(c[r][v], bv);
+            }
     for (int k = 0; k < K; k++) {
         const float *b = B[k] + q;
         const float *a = ap + (size_t)k * ROWS_PACK_MR;
@@ -28,12 +36,21 @@ ROWS_INLINE void FN(gemm_tile)(int K, const float *restrict ap, const float *con
             for (int v = 0; v < nv; v++) c[r][v] = V_FMA(av, bv[v], c[r][v]);
         }
     }
+    if (ep && ep->res)
+        for (int r = 0; r < GEMM_MR; r++)
+            if (r < rows)
+                for (int v = 0; v < nv; v++)
+                    c[r][v] = V_ADD(c[r][v], V_LOAD(ep->res + (size_t)r * ep->ldr + q + (size_t)v * VL));
+    if (ep && ep->relu)
+        for (int r = 0; r < GEMM_MR; r++)
+            for (int v = 0; v < nv; v++) c[r][v] = V_RELU(c[r][v]);
     for (int r = 0; r < GEMM_MR; r++)
         if (r < rows)
             for (int v = 0; v < nv; v++) V_STORE(C + (size_t)r * ldc + q + (size_t)v * VL, c[r][v]);
 }
 
-void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc) {
+void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
+                   const RowsEpilogue *ep) {
     const int step = GEMM_NV * VL, nvec = N / VL * VL;
     /* q blocks outside, row blocks inside: one block's B strip (K x step floats) stays in L1 across the rows */
     for (int q = 0; q < nvec; q += step) {
@@ -42,13 +59,20 @@ void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, 
             const float *ap = Ap + (size_t)(m0 / ROWS_PACK_MR) * ROWS_PACK_MR * K + m0 % ROWS_PACK_MR;
             const int rows = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
             float *c = C + (size_t)m0 * ldc;
+            RowsEpilogue e, *ep0 = NULL;
+            if (ep) { /* the block's rows */
+                e = *ep;
+                if (e.bias) e.bias += m0;
+                if (e.res) e.res += (size_t)m0 * e.ldr;
+                ep0 = &e;
+            }
             switch (nv) {
 #if GEMM_NV >= 4
-            case 4: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, 4); break;
+            case 4: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, ep0, 4); break;
 #endif
-            case 3: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, 3); break;
-            case 2: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, 2); break;
-            default: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, 1); break;
+            case 3: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, ep0, 3); break;
+            case 2: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, ep0, 2); break;
+            default: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, ep0, 1); break;
             }
         }
     }
@@ -57,7 +81,10 @@ void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, 
         const float *a = Ap + (size_t)(m / ROWS_PACK_MR) * ROWS_PACK_MR * K + m % ROWS_PACK_MR;
         for (int q = nvec; q < N; q++) {
             float s = acc ? C[(size_t)m * ldc + q] : 0.0f;
+            if (ep && ep->bias) s += ep->bias[m];
             for (int k = 0; k < K; k++) s = __builtin_fmaf(a[(size_t)k * ROWS_PACK_MR], B[k][q], s);
+            if (ep && ep->res) s += ep->res[(size_t)m * ep->ldr + q];
+            if (ep && ep->relu) s = s < 0.0f ? 0.0f : s;
             C[(size_t)m * ldc + q] = s;
         }
     }

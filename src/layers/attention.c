@@ -4,7 +4,7 @@
  * threads, S = scale q k^T and P = softmax(S) into the cache and ctx_h = P v into the cache, then one
  * GEMM for the output projection. The per-(n, h) GEMMs run single-threaded inside the parallel region
  * (OpenBLAS's OpenMP build does that on its own); the big projections use OpenBLAS's threads.
- * Eval forward (no cache): per sample, on per-thread scratch [qkv_n | P | ctx_n].
+ * Eval forward (no cache): per sample, on per-thread scratch [qkv_n | P | ctx_n | dense kernels' scratch].
  * Backward (dY = out->grad, N*T x D; scale = 1/sqrt(Dh)):
  *   dW_proj += dY^T ctx,  db_proj += colsum dY,  dctx = dY W_proj                 (batch GEMMs)
  *   per (n, h):  dP = dctx_h v_h^T,  dv_h = P^T dctx_h,
@@ -12,8 +12,18 @@
  *   dW_qkv += dqkv^T x,  db_qkv += colsum dqkv,  dx += dqkv W_qkv                  (batch GEMMs)
  * Every (n, h) writes disjoint columns of dqkv, and parameter gradients come from batch GEMMs and
  * column sums in row order, so results do not depend on the thread count.
- * Scratch in backward: [dctx (N T D) | dqkv (N T 3D) | dP per thread (T T)]. */
+ * Scratch in backward: [dctx (N T D) | dqkv (N T 3D) | dP per thread (T T) | dense kernels' scratch | per-thread
+ * work of the per-head products (head_mm)].
+ * The batch projections (training forward, backward) run on locus's kernels (kernels/dense.h) with ctx->threads
+ * threads; the weight gradients fall back to OpenBLAS when D is not a multiple of 16 (dense_dw_ok), and
+ * LOCUS_LINEAR=blas selects OpenBLAS for all of them, as for the linear layer. */
 #include "layers/attention.h"
+
+#include <stdlib.h>
+
+#include "kernels/dense.h"
+#include "kernels/gelu.h"
+#include "kernels/rows.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -54,14 +64,62 @@ static size_t attn_cache(const Layer *l, Tensor *const *in, int n_in, int traini
 
 static int attn_threads(int threads) { return threads < 1 ? 1 : threads; }
 
+/* 1: the batch projections on OpenBLAS (LOCUS_LINEAR=blas, as linear.c). */
+static int attn_use_blas(void) {
+    const char *v = getenv("LOCUS_LINEAR");
+    return v && !strcmp(v, "blas");
+}
+
+/* Floats of one thread's work area for the per-head products on the rows kernels (attn_head, head_mm): a packed
+ * A of up to mk x mk, a transposed operand of up to mk x pad(mk), mk row pointers; mk = max(T, Dh). */
+static size_t attn_head_floats(size_t t, size_t dh) {
+    const size_t mk = t > dh ? t : dh;
+    return round16(rows_pack_floats((int)mk, (int)mk)) + round16(mk * (size_t)rows_pad_m((int)mk)) +
+           round16(mk * sizeof(float *) / sizeof(float) + 1);
+}
+
+/* C (M x N, row stride ldc) = A B on the rows kernels, overwriting C. A[m][k] = a[m lda + k], or with a_t
+ * a[k lda + m]; B[k][n] = b[k ldb + n], or with b_t b[n ldb + k] (a_t and b_t not both). work:
+ * attn_head_floats for M, N, K <= max(T, Dh). */
+static void head_mm(KernelIsa isa, int M, int N, int K, const float *a, size_t lda, int a_t, const float *b,
+                    size_t ldb, int b_t, float *c, size_t ldc, float *work) {
+    const int mk = M > N ? (M > K ? M : K) : (N > K ? N : K), ld = rows_pad_m(mk);
+    float *Ap = work, *tr = Ap + round16(rows_pack_floats(mk, mk));
+    const float **B = (const float **)(void *)(tr + round16((size_t)mk * ld));
+    if (a_t) { /* tr[m][k] = a[k][m] */
+        rows_transpose(isa, K, M, a, lda, tr, (size_t)ld, ld);
+        rows_pack(M, K, tr, (size_t)ld, Ap);
+    } else {
+        rows_pack(M, K, a, lda, Ap);
+    }
+    if (b_t) { /* tr[k][n] = b[n][k] */
+        rows_transpose(isa, N, K, b, ldb, tr, (size_t)ld, ld);
+        for (int k = 0; k < K; k++) B[k] = tr + (size_t)k * ld;
+    } else {
+        for (int k = 0; k < K; k++) B[k] = b + (size_t)k * ldb;
+    }
+    rows_gemm(isa, M, N, K, Ap, B, c, ldc, 0);
+}
+
+/* Scratch floats of the dense kernels for both projections (qkv: D -> 3D, proj: D -> D). */
+static size_t attn_dense_floats(int d, int threads) {
+    size_t a = dense_scratch_bytes(d, 3 * d, threads), b = dense_scratch_bytes(d, d, threads);
+    return round16((a > b ? a : b) / sizeof(float));
+}
+
 static size_t attn_scratch(const Layer *l, Tensor *const *in, int n_in, int threads) {
     (void)n_in;
     const Attention *a = (const Attention *)l;
     const Shape *s = &in[0]->shape;
     if (s->ndim != 3) return 0;
     size_t n = (size_t)s->d[0], t = (size_t)s->d[1], d = (size_t)a->d, th = (size_t)attn_threads(threads);
-    size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t);
-    size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d));
+    size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t) + attn_dense_floats(a->d, threads) +
+                 th * attn_head_floats(t, d / (size_t)a->heads);
+    const size_t dh = d / (size_t)a->heads, head = attn_head_floats(t, dh);
+    size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d) + attn_dense_floats(a->d, 1) + head);
+    size_t train = attn_dense_floats(a->d, threads); /* training forward: projections, then th head areas */
+    if (train < th * head) train = th * head;
+    if (eval < train) eval = train;
     return (bwd > eval ? bwd : eval) * sizeof(float);
 }
 
@@ -71,22 +129,45 @@ static void attn_linear(const float *x, int rows, int in, const float *w, const 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
 }
 
-/* One head of one sample: P (T x T) = softmax(scale q k^T), ctx_h = P v. qkv_n is T x 3D. */
-static void attn_head(const float *qkv_n, int t, int d, int dh, int h, float scale, float *p, float *ctx_n) {
+/* One head of one sample: P (T x T) = softmax(scale q k^T), ctx_h = P v. qkv_n is T x 3D. On the rows kernels
+ * (work: attn_head_floats) unless blas: S = q k^T with A = q packed and rows of k^T, the scale applied in the
+ * softmax; ctx_h = P v with A = P packed and rows of v in place. */
+static void attn_head(KernelIsa isa, int blas, const float *qkv_n, int t, int d, int dh, int h, float scale, float *p,
+                      float *ctx_n, float *work) {
     const float *q = qkv_n + h * dh, *k = qkv_n + d + h * dh, *v = qkv_n + 2 * d + h * dh;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, scale, q, 3 * d, k, 3 * d, 0.0f, p, t);
+    const int mk = t > dh ? t : dh, ldk = rows_pad_m(t);
+    float *Ap = work, *kT = Ap + round16(rows_pack_floats(t, mk));
+    const float **B = (const float **)(void *)(kT + round16((size_t)dh * ldk));
+    float row_scale = 1.0f;
+    if (blas) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, scale, q, 3 * d, k, 3 * d, 0.0f, p, t);
+    } else {
+        rows_pack(t, dh, q, (size_t)(3 * d), Ap);
+        rows_transpose(isa, t, dh, k, (size_t)(3 * d), kT, (size_t)ldk, ldk);
+        for (int c = 0; c < dh; c++) B[c] = kT + (size_t)c * ldk;
+        rows_gemm(isa, t, t, dh, Ap, B, p, (size_t)t, 0);
+        row_scale = scale;
+    }
     for (int i = 0; i < t; i++) {
-        float *row = p + (size_t)i * t, mx = row[0];
+        float *row = p + (size_t)i * t;
+        if (row_scale != 1.0f)
+            for (int j = 0; j < t; j++) row[j] *= row_scale;
+        float mx = row[0];
         for (int j = 1; j < t; j++) mx = row[j] > mx ? row[j] : mx;
         float sum = 0.0f;
-        for (int j = 0; j < t; j++) {
-            row[j] = expf(row[j] - mx);
-            sum += row[j];
-        }
+        for (int j = 0; j < t; j++) row[j] -= mx;
+        exp_nonpos_rows(isa, row, (size_t)t); /* vectorised exp (kernels/gelu.h) */
+        for (int j = 0; j < t; j++) sum += row[j];
         float inv = 1.0f / sum;
         for (int j = 0; j < t; j++) row[j] *= inv;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, v, 3 * d, 0.0f, ctx_n + h * dh, d);
+    if (blas) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, v, 3 * d, 0.0f, ctx_n + h * dh, d);
+        return;
+    }
+    rows_pack(t, t, p, (size_t)t, Ap);
+    for (int j = 0; j < t; j++) B[j] = v + (size_t)j * 3 * d;
+    rows_gemm(isa, t, dh, t, Ap, B, ctx_n + h * dh, (size_t)d, 0);
 }
 
 static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out,
@@ -104,26 +185,42 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
         size_t o_p, o_ctx;
         attn_cache_floats(a, (size_t)n, (size_t)t, &o_p, &o_ctx);
         float *qkv = cache, *probs = (float *)cache + o_p, *cx = (float *)cache + o_ctx;
-        attn_linear(x, n * t, d, wq, bq, 3 * d, qkv);
+        const int blas = attn_use_blas();
+        CHECK(blas || attn_dense_floats(d, ctx->threads) * sizeof(float) <= ctx->scratch_bytes, "%s: scratch too small",
+              l->name);
+        if (blas) attn_linear(x, n * t, d, wq, bq, 3 * d, qkv);
+        else dense_forward(kernel_isa(), ctx->threads, n * t, d, 3 * d, x, wq, bq, qkv, ctx->scratch);
+        const KernelIsa isa = kernel_isa();
+        const size_t hw = attn_head_floats((size_t)t, (size_t)dh);
+        CHECK((size_t)attn_threads(ctx->threads) * hw * sizeof(float) <= ctx->scratch_bytes, "%s: scratch too small",
+              l->name);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
         for (int nh = 0; nh < n * hh; nh++) {
             int s = nh / hh, h = nh % hh;
-            attn_head(qkv + s * tqkv, t, d, dh, h, scale, probs + (size_t)nh * ttt, cx + s * ttd);
+            attn_head(isa, blas, qkv + s * tqkv, t, d, dh, h, scale, probs + (size_t)nh * ttt, cx + s * ttd,
+                      ctx->scratch + (size_t)omp_get_thread_num() * hw);
         }
-        attn_linear(cx, n * t, d, wp, bp, d, y);
+        if (blas) attn_linear(cx, n * t, d, wp, bp, d, y);
+        else dense_forward(kernel_isa(), ctx->threads, n * t, d, d, cx, wp, bp, y, ctx->scratch);
         return;
     }
-    /* eval: one sample at a time per thread, on scratch */
-    const size_t per = round16(tqkv) + round16(ttt) + round16(ttd);
+    /* eval: one sample at a time per thread, on scratch (the projections on the dense kernels, one thread each) */
+    const size_t per = round16(tqkv) + round16(ttt) + round16(ttd) + attn_dense_floats(d, 1) +
+                       attn_head_floats((size_t)t, (size_t)dh);
+    const int blas = attn_use_blas();
+    const KernelIsa isa = kernel_isa();
     CHECK((size_t)attn_threads(ctx->threads) * per * sizeof(float) <= ctx->scratch_bytes,
           "%s: scratch too small", l->name);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
     for (int s = 0; s < n; s++) {
         float *qkv = ctx->scratch + (size_t)omp_get_thread_num() * per;
-        float *p = qkv + round16(tqkv), *cx = p + round16(ttt);
-        attn_linear(x + s * ttd, t, d, wq, bq, 3 * d, qkv);
-        for (int h = 0; h < hh; h++) attn_head(qkv, t, d, dh, h, scale, p, cx);
-        attn_linear(cx, t, d, wp, bp, d, y + s * ttd);
+        float *p = qkv + round16(tqkv), *cx = p + round16(ttt), *ds = cx + round16(ttd);
+        float *hw = ds + attn_dense_floats(d, 1);
+        if (blas) attn_linear(x + s * ttd, t, d, wq, bq, 3 * d, qkv);
+        else dense_forward(isa, 1, t, d, 3 * d, x + s * ttd, wq, bq, qkv, ds);
+        for (int h = 0; h < hh; h++) attn_head(isa, blas, qkv, t, d, dh, h, scale, p, cx, hw);
+        if (blas) attn_linear(cx, t, d, wp, bp, d, y + s * ttd);
+        else dense_forward(isa, 1, t, d, d, cx, wp, bp, y + s * ttd, ds);
     }
 }
 
@@ -156,13 +253,24 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     const float *qkv = cache, *probs = (const float *)cache + o_p, *cx = (const float *)cache + o_ctx;
     const size_t tqkv = (size_t)t * 3 * d, ttd = (size_t)t * d, ttt = (size_t)t * t;
     float *dcx = ctx->scratch, *dqkv = dcx + round16((size_t)nt * d), *dpbase = dqkv + round16((size_t)nt * 3 * d);
-    CHECK((size_t)(dpbase + (size_t)attn_threads(ctx->threads) * round16(ttt) - ctx->scratch) * sizeof(float) <=
+    const size_t hw = attn_head_floats((size_t)t, (size_t)dh);
+    CHECK((size_t)(dpbase + (size_t)attn_threads(ctx->threads) * round16(ttt) - ctx->scratch +
+                   attn_dense_floats(d, ctx->threads) + (size_t)attn_threads(ctx->threads) * hw) * sizeof(float) <=
               ctx->scratch_bytes,
           "%s: scratch too small", l->name);
 
-    if (dwp) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nt, 1.0f, dy, d, cx, d, 1.0f, dwp, d);
-    if (dbp) attn_colsum(dy, nt, d, dbp, ctx->threads);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, d, d, 1.0f, dy, d, wp, d, 0.0f, dcx, d);
+    float *dense_scratch = dpbase + (size_t)attn_threads(ctx->threads) * round16(ttt);
+    float *head_work = dense_scratch + attn_dense_floats(d, ctx->threads);
+    const int blas = attn_use_blas(), dense = !blas && dense_dw_ok(d);
+    const KernelIsa isa = kernel_isa();
+    if (dense) {
+        memset(dcx, 0, sizeof(float) * (size_t)nt * d);
+        dense_backward(kernel_isa(), ctx->threads, nt, d, d, cx, wp, dy, dcx, dwp, dbp, dense_scratch);
+    } else {
+        if (dwp) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nt, 1.0f, dy, d, cx, d, 1.0f, dwp, d);
+        if (dbp) attn_colsum(dy, nt, d, dbp, ctx->threads);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, d, d, 1.0f, dy, d, wp, d, 0.0f, dcx, d);
+    }
 
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
     for (int nh = 0; nh < n * hh; nh++) {
@@ -171,18 +279,33 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
         const float *p = probs + (size_t)nh * ttt, *qkv_n = qkv + s * tqkv, *dc = dcx + s * ttd + h * dh;
         const float *q = qkv_n + h * dh, *k = q + d, *v = q + 2 * d;
         float *dq = dqkv + s * tqkv + h * dh, *dk = dq + d, *dv = dq + 2 * d;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, 1.0f, dc, d, v, 3 * d, 0.0f, dp, t);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, dc, d, 0.0f, dv, 3 * d);
+        float *work = head_work + (size_t)omp_get_thread_num() * hw;
+        if (blas) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, 1.0f, dc, d, v, 3 * d, 0.0f, dp, t);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, dc, d, 0.0f, dv, 3 * d);
+        } else {
+            head_mm(isa, t, t, dh, dc, (size_t)d, 0, v, (size_t)(3 * d), 1, dp, (size_t)t, work);       /* dc v^T */
+            head_mm(isa, t, dh, t, p, (size_t)t, 1, dc, (size_t)d, 0, dv, (size_t)(3 * d), work);       /* P^T dc */
+        }
         for (int i = 0; i < t; i++) {
             const float *pr = p + (size_t)i * t;
             float *dr = dp + (size_t)i * t, dot = 0.0f;
             for (int j = 0; j < t; j++) dot += dr[j] * pr[j];
             for (int j = 0; j < t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, k, 3 * d, 0.0f, dq, 3 * d);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, q, 3 * d, 0.0f, dk, 3 * d);
+        if (blas) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, k, 3 * d, 0.0f, dq, 3 * d);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, q, 3 * d, 0.0f, dk, 3 * d);
+        } else {
+            head_mm(isa, t, dh, t, dp, (size_t)t, 0, k, (size_t)(3 * d), 0, dq, (size_t)(3 * d), work); /* dS k */
+            head_mm(isa, t, dh, t, dp, (size_t)t, 1, q, (size_t)(3 * d), 0, dk, (size_t)(3 * d), work); /* dS^T q */
+        }
     }
 
+    if (dense) {
+        dense_backward(kernel_isa(), ctx->threads, nt, d, 3 * d, x, wq, dqkv, dx, dwq, dbq, dense_scratch);
+        return;
+    }
     if (dwq) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3 * d, d, nt, 1.0f, dqkv, 3 * d, x, d, 1.0f, dwq, d);
     if (dbq) attn_colsum(dqkv, nt, 3 * d, dbq, ctx->threads);
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nt, d, 3 * d, 1.0f, dqkv, 3 * d, wq, d, 1.0f, dx, d);

@@ -2,7 +2,9 @@
  * rows of rows_gemm / rows_dot_t (src/kernels/), samples spread over OpenMP threads.
  *
  * Per sample n (P = Ho * Wo, KK = Cin k k, rows B_(ci,kh,kw) of x_n as in conv_planes.h):
- *   forward    y_n[co][q]  = sum_kk W[co][kk] B_kk[q] (+ b[co])                   rows_gemm, M = Cout
+ *   forward    y_n[co][q]  = sum_kk W[co][kk] B_kk[q] (+ b[co])                   rows_gemm_ep, M = Cout
+ *              (the bias, and for conv_direct_forward_ep a residual and a ReLU, applied in the product's
+ *              epilogue while the tile is in registers)
  *   dW^T       dW^T[kk][co] += sum_n sum_q B_kk[q] dy_n^T[q][co]                   rows_dot_t, dy_n transposed
  *   dx, stride 1 and p <= k - 1: the transposed convolution is a stride-1 convolution of dy (padding
  *              k-1-p) with the flipped kernel  W'[ci][(co, kh, kw)] = W[co][ci][k-1-kh][k-1-kw]:
@@ -94,11 +96,11 @@ size_t conv_direct_scratch(const Conv2d *c, int n, int h, int w, int threads) {
 }
 
 /* B <- the rows of sample x_n; buf holds its planes or col (unused when x's channels are the rows). */
-static void sample_rows(const ConvGeom *g, const float *xn, float *buf, const float **B) {
+static void sample_rows(const ConvGeom *g, KernelIsa isa, const float *xn, float *buf, const float **B) {
     if (g->rows_direct) {
         for (int c = 0; c < g->cin; c++) B[c] = xn + (size_t)c * g->h * g->w;
     } else if (g->planes) {
-        conv_planes_fill(xn, g->cin, g->h, g->w, g->k, g->p, buf);
+        conv_planes_fill(isa, xn, g->cin, g->h, g->w, g->k, g->p, buf);
         conv_planes_rows(buf, g->cin, g->h, g->w, g->k, g->p, B);
     } else {
         conv_im2col(xn, g->cin, g->h, g->w, g->k, g->s, g->p, g->ho, g->wo, buf);
@@ -106,14 +108,14 @@ static void sample_rows(const ConvGeom *g, const float *xn, float *buf, const fl
     }
 }
 
-void conv_direct_forward(const Conv2d *c, const StepCtx *ctx, const Tensor *x, Tensor *out) {
+void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x, Tensor *out, const float *W,
+                           const float *bias, const Tensor *res, int relu) {
     const Shape *s = &x->shape;
     const ConvGeom g = geom(c, s->d[0], s->d[2], s->d[3], ctx->threads);
     CHECK(ctx->scratch_bytes >= conv_direct_scratch(c, g.n, g.h, g.w, ctx->threads), "%s: scratch too small",
           c->base.name);
+    CHECK(!res || tensor_numel(res) == tensor_numel(out), "%s: residual of another size", c->base.name);
     const KernelIsa isa = kernel_isa();
-    const float *W = params_value(ctx->params, c->w);
-    const float *bias = c->b >= 0 ? params_value(ctx->params, c->b) : NULL;
     float *Ap = ctx->scratch;
     rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap);
     float *threads_base = ctx->scratch + shared_floats(&g);
@@ -124,14 +126,17 @@ void conv_direct_forward(const Conv2d *c, const StepCtx *ctx, const Tensor *x, T
         const float **B = (const float **)(void *)(area + ta.ptr_x);
 #pragma omp for schedule(static)
         for (int i = 0; i < g.n; i++) {
-            sample_rows(&g, x->data + (size_t)i * g.cin * g.h * g.w, area, B);
-            float *yn = out->data + (size_t)i * g.cout * g.P;
-            if (bias)
-                for (int o = 0; o < g.cout; o++)
-                    for (int q = 0; q < g.P; q++) yn[(size_t)o * g.P + q] = bias[o];
-            rows_gemm(isa, g.cout, g.P, g.KK, Ap, B, yn, (size_t)g.P, bias != NULL);
+            sample_rows(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, B);
+            const size_t off = (size_t)i * g.cout * g.P;
+            const RowsEpilogue ep = {bias, res ? res->data + off : NULL, (size_t)g.P, relu};
+            rows_gemm_ep(isa, g.cout, g.P, g.KK, Ap, B, out->data + off, (size_t)g.P, 0, &ep);
         }
     }
+}
+
+void conv_direct_forward(const Conv2d *c, const StepCtx *ctx, const Tensor *x, Tensor *out) {
+    const float *bias = c->b >= 0 ? params_value(ctx->params, c->b) : NULL;
+    conv_direct_forward_ep(c, ctx, x, out, params_value(ctx->params, c->w), bias, NULL, 0);
 }
 
 /* Sum of a row of n floats, in 8 independent lanes (vectorisable, and a fixed order). */
@@ -171,7 +176,7 @@ static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const f
         rows_gemm(isa, g->cin, HW, g->cout, Ap, B, dxn, (size_t)HW, !overwrite);
     } else if (g->dx_planes) {
         const int pp = g->k - 1 - g->p;
-        conv_planes_fill(dyn, g->cout, g->ho, g->wo, g->k, pp, buf);
+        conv_planes_fill(isa, dyn, g->cout, g->ho, g->wo, g->k, pp, buf);
         conv_planes_rows(buf, g->cout, g->ho, g->wo, g->k, pp, B);
         rows_gemm(isa, g->cin, HW, g->cout * g->k * g->k, Ap, B, dxn, (size_t)HW, !overwrite);
     } else { /* col2im may leave positions no window covers (stride > k): zero them on overwrite */
@@ -211,7 +216,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
         for (int i = 0; i < g.n; i++) {
             const float *dyn = dy + (size_t)i * g.cout * g.P;
             if (gW) {
-                sample_rows(&g, x->data + (size_t)i * g.cin * g.h * g.w, area, Bx);
+                sample_rows(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, Bx);
                 rows_transpose(isa, g.cout, g.P, dyn, (size_t)g.P, dyt, (size_t)g.Mp, g.Mp);
                 rows_dot_t(isa, g.Mp, g.KK, g.P, 1, dyt, (size_t)g.Mp, 0, Bx, pw, (size_t)g.Mp);
             }

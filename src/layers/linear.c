@@ -1,5 +1,10 @@
-/* linear.c — y = x W^T + b over R = numel / in rows (see linear.h), with OpenBLAS.
+/* linear.c — y = x W^T + b over R = numel / in rows (see linear.h).
  *
+ * Two engines. By default locus's kernels (src/kernels/dense.h: the rows_* products on the AVX-512 / AVX2 / C
+ * path of isa.h); the weight gradient falls back to OpenBLAS when `in` is not a multiple of 16. LOCUS_LINEAR=blas
+ * selects OpenBLAS for everything (kept as a second implementation to compare against; below).
+ *
+ * The OpenBLAS engine:
  * Threads: the work is split by hand inside one OpenMP region of ctx->threads threads (OpenBLAS runs
  * single-threaded inside it). Forward and dx split the rows; dW and db split the output features, so
  * every thread owns a disjoint block of the parameter gradient and no reduction is needed:
@@ -13,9 +18,23 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dense.h"
 #include "locus/init.h"
+
+/* 1: the OpenBLAS engine (LOCUS_LINEAR=blas); 0: locus's kernels (unset, or LOCUS_LINEAR=rows). */
+static int linear_use_blas(void) {
+    const char *v = getenv("LOCUS_LINEAR");
+    return v && !strcmp(v, "blas");
+}
+
+static size_t linear_scratch(const Layer *l, Tensor *const *in, int n_in, int threads) {
+    (void)in, (void)n_in;
+    const Linear *f = (const Linear *)l;
+    return dense_scratch_bytes(f->in, f->out, threads);
+}
 
 /* Threads worth using for R x in x out multiply-adds. */
 static int linear_threads(const StepCtx *ctx, size_t rows, int in, int out) {
@@ -53,6 +72,11 @@ static void linear_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in
     const float *W = params_value(ctx->params, f->w), *bias = f->b >= 0 ? params_value(ctx->params, f->b) : NULL;
     const float *x = in[0]->data;
     float *y = out->data;
+    if (!linear_use_blas()) {
+        CHECK(ctx->scratch_bytes >= dense_scratch_bytes(f->in, f->out, ctx->threads), "%s: scratch too small", l->name);
+        dense_forward(kernel_isa(), T, R, f->in, f->out, x, W, bias, y, ctx->scratch);
+        return;
+    }
 #pragma omp parallel num_threads(T)
     {
         int r0, r1;
@@ -78,6 +102,11 @@ static void linear_backward(const Layer *l, const StepCtx *ctx, Tensor *const *i
     const float *W = params_value(ctx->params, f->w), *x = in[0]->data, *dy = out->grad;
     float *gW = params_grad(ctx->params, f->w), *gb = f->b >= 0 ? params_grad(ctx->params, f->b) : NULL;
     float *dx = in[0]->grad;
+    if (!linear_use_blas() && (!gW || dense_dw_ok(f->in))) {
+        CHECK(ctx->scratch_bytes >= dense_scratch_bytes(f->in, f->out, ctx->threads), "%s: scratch too small", l->name);
+        dense_backward(kernel_isa(), T, R, f->in, f->out, x, W, dy, dx, gW, gb, ctx->scratch);
+        return;
+    }
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -102,7 +131,8 @@ static void linear_backward(const Layer *l, const StepCtx *ctx, Tensor *const *i
 }
 
 static const LayerOps linear_ops = {
-    .type = "linear", .out_shape = linear_shape, .forward = linear_forward, .backward = linear_backward};
+    .type = "linear", .out_shape = linear_shape, .scratch_bytes = linear_scratch, .forward = linear_forward,
+    .backward = linear_backward};
 
 void linear_init(Linear *l, ParamStore *ps, const char *name, int in, int out, int bias) {
     CHECK(in >= 1 && out >= 1, "linear %s: in=%d out=%d", name, in, out);

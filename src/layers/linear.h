@@ -1,8 +1,8 @@
 /* linear.h — fully connected layer, y = x W^T + b (PyTorch nn.Linear semantics).
  *
  * Parameters: "<name>.weight" out x in, "<name>.bias" out (optional). Input (..., in) of rank 2 to 4: the
- * leading dims are flattened into rows (N x D, or N x T x D tokens), output (..., out). No cache, no
- * scratch. */
+ * leading dims are flattened into rows (N x D, or N x T x D tokens), output (..., out). No cache; scratch
+ * for the kernels (kernels/dense.h: W transposed and per-thread packed chunks). */
 #ifndef LOCUS_LAYERS_LINEAR_H
 #define LOCUS_LAYERS_LINEAR_H
 

@@ -1,5 +1,7 @@
 /* registry.c — the list of every layer type locus ships. The gradient-check suite fails if a type
- * listed here has no gradient-check case (DESIGN.md §6.1): add a layer here and a case there. */
+ * listed here has no gradient-check case (DESIGN.md §6.1): add a layer here and a case there.
+ * Not listed: the inference-only fusions conv2d_bn, conv2d_bn_relu, conv2d_bn_add_relu (conv_bn.h), which have
+ * no backward; test_conv_bn checks them against the layers they fuse. */
 #include "layers/registry.h"
 
 static const char *const layer_types[] = {

@@ -10,7 +10,11 @@
  * A BN directly followed by a ReLU (stem, bn1 of each block) is one batchnorm2d_relu layer (norm.h), and a
  * block's bn2, the residual join and the ReLU after it are one batchnorm2d_add_relu: the same numbers bit for
  * bit, fewer passes over memory, and the BN outputs that only the next elementwise op read are never stored
- * (a block keeps 4 activations: conv1's output, bn1's, conv2's and the block's own). */
+ * (a block keeps 4 activations: conv1's output, bn1's, conv2's and the block's own).
+ * Inference (a forward in eval mode on a tape that does not record, so nothing will differentiate it) runs
+ * each conv + BN pair as one conv2d_bn layer with BN folded into the weights, and a block's conv2 + bn2 +
+ * residual join + ReLU as one conv2d_bn_add_relu (conv_bn.h): no BN or add pass over memory at all. The
+ * results equal the unfused layers' to float rounding. */
 #include "models/resnet.h"
 
 #include <stdio.h>
@@ -18,6 +22,7 @@
 #include <string.h>
 
 #include "layers/conv.h"
+#include "layers/conv_bn.h"
 #include "layers/linear.h"
 #include "layers/norm.h"
 #include "layers/pool.h"
@@ -26,6 +31,7 @@
 typedef struct BasicBlock {
     Conv2d conv1, conv2, sc_conv;
     BatchNorm bn1, bn2, sc_bn; /* bn1: + ReLU; bn2: + residual + ReLU (batchnorm2d_add_relu) */
+    ConvBn fused1, fused2, sc_fused; /* inference: conv1+bn1(+ReLU), conv2+bn2+add+ReLU, sc_conv+sc_bn */
     int has_shortcut;
 } BasicBlock;
 
@@ -33,6 +39,7 @@ typedef struct ResNet {
     int n; /* blocks per stage */
     Conv2d stem_conv;
     BatchNorm stem_bn; /* ReLU fused in */
+    ConvBn stem_fused; /* inference: stem_conv + stem_bn */
     BasicBlock *blocks; /* 3n */
     GlobalAvgPool gap;
     Linear fc;
@@ -63,9 +70,24 @@ static void block_create(BasicBlock *b, ParamStore *ps, const char *prefix, int 
         snprintf(name, sizeof name, "%s.shortcut.1", prefix);
         batchnorm2d_init(&b->sc_bn, ps, name, c);
     }
+    snprintf(name, sizeof name, "%s.conv1+bn1", prefix);
+    conv_bn_init(&b->fused1, name, &b->conv1, &b->bn1);
+    snprintf(name, sizeof name, "%s.conv2+bn2+add", prefix);
+    conv_bn_add_relu_init(&b->fused2, name, &b->conv2, &b->bn2);
+    if (b->has_shortcut) {
+        snprintf(name, sizeof name, "%s.shortcut", prefix);
+        conv_bn_init(&b->sc_fused, name, &b->sc_conv, &b->sc_bn);
+    }
 }
 
+/* 1: run the inference fusions (eval-mode BN, and nothing records for a backward). */
+static int fuse_for_inference(const Tape *t) { return !t->recording && !t->ctx->training; }
+
 static Tensor *block_forward(const BasicBlock *b, Tape *t, Tensor *x) {
+    if (fuse_for_inference(t)) {
+        Tensor *sc = b->has_shortcut ? tape_call1(t, &b->sc_fused.base, x) : x;
+        return tape_call2(t, &b->fused2.base, tape_call1(t, &b->fused1.base, x), sc);
+    }
     Tensor *h = tape_call1(t, &b->conv1.base, x);
     h = tape_call1(t, &b->bn1.base, h);
     h = tape_call1(t, &b->conv2.base, h);
@@ -77,6 +99,7 @@ static Tensor *block_forward(const BasicBlock *b, Tape *t, Tensor *x) {
 static Tensor *resnet_unit_forward(Model *m, Tape *t, int u, Tensor *x) {
     const ResNet *r = m->impl;
     if (u == 0) {
+        if (fuse_for_inference(t)) return tape_call1(t, &r->stem_fused.base, x);
         Tensor *h = tape_call1(t, &r->stem_conv.base, x);
         return tape_call1(t, &r->stem_bn.base, h);
     }
@@ -140,6 +163,7 @@ Status resnet_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *
     m->units[0].param_first = ps->count;
     conv2d_init(&r->stem_conv, ps, "conv1", spec->in_c, 16, 3, 1, 1, 0);
     batchnorm2d_relu_init(&r->stem_bn, ps, "bn1", 16);
+    conv_bn_init(&r->stem_fused, "conv1+bn1", &r->stem_conv, &r->stem_bn);
     m->units[0].param_count = ps->count - m->units[0].param_first;
     int h = spec->in_h, w = spec->in_w;
     snprintf(m->units[0].name, sizeof m->units[0].name, "0.0");

@@ -18,6 +18,7 @@
 
 #include "layers/attention.h"
 #include "layers/conv.h"
+#include "layers/conv_bn.h"
 #include "layers/linear.h"
 #include "layers/loss.h"
 #include "layers/patch_embed.h"
@@ -98,6 +99,8 @@ double bench_record_macs(const TapeRecord *r) {
         const Conv2d *c = (const Conv2d *)l;
         return out * c->cin * c->k * c->k;
     }
+    const Conv2d *fused = conv_bn_conv(l); /* inference fusions: the conv's MACs (BN and adds count zero) */
+    if (fused) return out * fused->cin * fused->k * fused->k;
     if (!strcmp(type, "linear")) return out * ((const Linear *)l)->in;
     if (!strcmp(type, "patch_embed")) {
         const PatchEmbed *p = (const PatchEmbed *)l;
@@ -154,6 +157,7 @@ typedef struct Bench {
     Profile prof;
     int prof_open;
     double param_zero_s, optim_s; /* sums over the timed steps (profiling only) */
+    double flop_fwd_per_img;      /* from count_flops */
 } Bench;
 
 static Shape input_shape(const Bench *b) {
@@ -199,8 +203,9 @@ static void set_mode(Bench *b) {
     b->tape.recording = b->train;
 }
 
-/* Forward FLOPs per image, from a recording forward on a plan tape with a throwaway tracker. */
-static Status count_flops(Bench *b, double *per_img, ErrorMsg *err) {
+/* Forward FLOPs per image and the number of layer calls of one forward, from a recording forward on a plan
+ * tape with a throwaway tracker. */
+static Status count_flops(Bench *b, double *per_img, int *calls, ErrorMsg *err) {
     MemTracker throwaway = {0};
     StepCtx ctx = b->ctx;
     ctx.training = 1;
@@ -210,7 +215,11 @@ static Status count_flops(Bench *b, double *per_img, ErrorMsg *err) {
     TapeMark m = tape_mark(t);
     Tensor *logits = model_forward(&b->model, t, tape_wrap(t, input_shape(b), NULL, 0));
     if (!logits || !tape_ok(t)) st = status_fail(err, t->status, "%s", t->err.text);
-    else *per_img = bench_tape_flops(t, m) / (double)b->cfg->batch;
+    else {
+        *per_img = bench_tape_flops(t, m) / (double)b->cfg->batch;
+        *calls = 0;
+        for (const TapeRecord *r = t->top; r && r != m.top; r = r->prev) ++*calls;
+    }
     tape_free(t);
     return st;
 }
@@ -277,9 +286,12 @@ static Status bench_open(Bench *b, ErrorMsg *err) {
     if ((st = tape_init(&b->tape, &b->ctx, &b->mt, data, grad, meta, err))) return st;
     b->tape_open = 1;
     set_mode(b);
+    int calls = 0;
+    if ((st = count_flops(b, &b->flop_fwd_per_img, &calls, err))) return st;
     if (c->profile) {
-        /* one slot per tape record of a step is more than enough: layers are called at least once */
-        if ((st = profile_init(&b->prof, (int)(meta / sizeof(TapeRecord)) + 1, err))) return st;
+        /* one slot per layer call of a recorded forward (+ the loss) is enough: layers are called at least
+         * once; an inference tape records nothing, so its meta size would not do */
+        if ((st = profile_init(&b->prof, calls + 2, err))) return st;
         b->prof_open = 1;
         b->prof.enabled = 0; /* the warm-up steps are not profiled */
         b->tape.profile = &b->prof;
@@ -335,7 +347,7 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
     memset(&b, 0, sizeof b);
     b.cfg = c;
     st = bench_open(&b, err);
-    if (!st) st = count_flops(&b, &r->gflop_fwd_per_img, err);
+    if (!st) r->gflop_fwd_per_img = b.flop_fwd_per_img;
     if (!st) st = bench_loop(&b, times, cpu_times, &r->loss_last, err);
     if (!st) {
         qsort(times, (size_t)c->steps, sizeof *times, cmp_double);
@@ -349,6 +361,7 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
         r->gflop_per_s = r->gflop_per_img * r->img_per_s;
         r->peak_fraction = c->peak_gflops > 0 ? r->gflop_per_s / c->peak_gflops : 0;
         r->mem = report_from_tracker(&b.mt);
+        r->params = params_count_trainable(&b.ps);
         r->rss_peak_bytes = bench_rss_peak_bytes();
     }
     if (!st) {
@@ -382,6 +395,7 @@ cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
     cJSON_AddNumberToObject(o, "step_s_min", r->step_s_min);
     cJSON_AddNumberToObject(o, "step_s_max", r->step_s_max);
     cJSON_AddNumberToObject(o, "cpu_s_median", r->cpu_s_median);
+    cJSON_AddNumberToObject(o, "params", (double)r->params);
     cJSON_AddNumberToObject(o, "gflop_fwd_per_img", r->gflop_fwd_per_img);
     cJSON_AddNumberToObject(o, "gflop_per_img", r->gflop_per_img);
     cJSON_AddNumberToObject(o, "gflop_per_s", r->gflop_per_s);

@@ -51,6 +51,7 @@ typedef struct BenchResult {
     double gflop_per_s;        /* gflop_per_img * img_per_s */
     double peak_fraction;      /* gflop_per_s / peak_gflops, 0 when the peak is unknown */
     double loss_last;          /* train: the last step's loss (a sanity check: finite) */
+    size_t params;             /* trainable scalars of the model (checks that the peers build the same one) */
     MemReport mem;             /* peak per tag of the benchmark's own tracker */
     size_t rss_peak_bytes;     /* VmHWM of the process, 0 if /proc is unavailable */
     BenchProfile profile;      /* with cfg.profile: the per-layer table (bench_result_free releases it) */

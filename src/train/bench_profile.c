@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "layers/conv.h"
+#include "layers/conv_bn.h"
 #include "locus/tape.h"
 #include "train/bench.h"
 
@@ -17,10 +18,10 @@ static void row_name(const ProfileEntry *e, int per_layer, char *buf, size_t n) 
         snprintf(buf, n, "%.95s (%.24s)", l->name, l->ops->type);
         return;
     }
-    if (!strcmp(l->ops->type, "conv2d") && e->in_shape.ndim == 4) {
-        const Conv2d *c = (const Conv2d *)l;
-        snprintf(buf, n, "conv2d %dx%d/%d %d->%d @%dx%d", c->k, c->k, c->stride, c->cin, c->cout, e->in_shape.d[2],
-                 e->in_shape.d[3]);
+    const Conv2d *c = !strcmp(l->ops->type, "conv2d") ? (const Conv2d *)l : conv_bn_conv(l);
+    if (c && e->in_shape.ndim == 4) { /* conv2d, or an inference fusion conv2d_bn* */
+        snprintf(buf, n, "%s %dx%d/%d %d->%d @%dx%d", l->ops->type, c->k, c->k, c->stride, c->cin, c->cout,
+                 e->in_shape.d[2], e->in_shape.d[3]);
         return;
     }
     snprintf(buf, n, "%s", l->ops->type);

@@ -1,0 +1,108 @@
+/* dense.c — y = x W^T + b and its gradients on the rows_* kernels (see dense.h).
+ *
+ * Scratch (floats, each piece rounded up to 16), T = threads actually used:
+ *   forward:  [ W^T (in x out) | pointers to its rows (in) | T x packed chunk of x (DENSE_MB x in) ]
+ *   backward: [ pointers to W's rows (out) | T x ( packed chunk of dy (DENSE_MB x out)
+ *               | chunk of dy transposed, this thread's features (ceil(out / T) x DENSE_MB) | pointers ) ]
+ * Forward and backward of one layer never run at once, so they share the space (the larger of the two). */
+#include "kernels/dense.h"
+
+#include <omp.h>
+#include <string.h>
+
+#include "kernels/rows.h"
+
+static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
+static size_t ptr_floats(size_t n) { return r16(n * sizeof(float *) / sizeof(float) + 1); }
+
+/* [lo, hi) of n items for part t of T. */
+static void split(int n, int t, int T, int *lo, int *hi) {
+    *lo = (int)((long long)n * t / T);
+    *hi = (int)((long long)n * (t + 1) / T);
+}
+
+/* Threads worth using for R x in x out multiply-adds (a fork costs more than a small product). */
+static int dense_threads(int threads, int R, int in, int out) {
+    return (double)R * in * out < 262144.0 || threads < 1 ? 1 : threads;
+}
+
+static size_t fwd_thread_floats(int in) { return r16(rows_pack_floats(DENSE_MB, in)); }
+static size_t bwd_thread_floats(int out, int T) {
+    const size_t oc = (size_t)(out + T - 1) / T;
+    return r16(rows_pack_floats(DENSE_MB, out)) + r16(oc * (size_t)rows_pad_m(DENSE_MB)) + ptr_floats(oc);
+}
+
+size_t dense_scratch_bytes(int in, int out, int threads) {
+    const int T = threads < 1 ? 1 : threads;
+    const size_t fwd = r16((size_t)in * out) + ptr_floats((size_t)in) + (size_t)T * fwd_thread_floats(in);
+    const size_t bwd = ptr_floats((size_t)out) + (size_t)T * bwd_thread_floats(out, T);
+    return (fwd > bwd ? fwd : bwd) * sizeof(float);
+}
+
+void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W, const float *b,
+                   float *y, float *scratch) {
+    const int T = dense_threads(threads, R, in, out);
+    float *Wt = scratch;
+    const float **Bt = (const float **)(void *)(scratch + r16((size_t)in * out));
+    float *areas = scratch + r16((size_t)in * out) + ptr_floats((size_t)in);
+    for (int o = 0; o < out; o++)
+        for (int k = 0; k < in; k++) Wt[(size_t)k * out + o] = W[(size_t)o * in + k];
+    for (int k = 0; k < in; k++) Bt[k] = Wt + (size_t)k * out;
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num();
+        float *Ap = areas + (size_t)t * fwd_thread_floats(in);
+        int r0, r1;
+        split(R, t, omp_get_num_threads(), &r0, &r1);
+        for (int r = r0; r < r1; r += DENSE_MB) {
+            const int mb = r1 - r < DENSE_MB ? r1 - r : DENSE_MB;
+            float *yc = y + (size_t)r * out;
+            rows_pack(mb, in, x + (size_t)r * in, (size_t)in, Ap);
+            if (b)
+                for (int i = 0; i < mb; i++) memcpy(yc + (size_t)i * out, b, sizeof(float) * (size_t)out);
+            rows_gemm(isa, mb, out, in, Ap, Bt, yc, (size_t)out, b != NULL);
+        }
+    }
+}
+
+void dense_backward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W,
+                    const float *dy, float *dx, float *dW, float *db, float *scratch) {
+    const int T = dense_threads(threads, R, in, out), MBp = rows_pad_m(DENSE_MB);
+    const float **Bw = (const float **)(void *)scratch;
+    float *areas = scratch + ptr_floats((size_t)out);
+    CHECK(!dW || dense_dw_ok(in), "dense_backward: dW needs in %% 16 == 0 (in = %d)", in);
+    for (int k = 0; k < out; k++) Bw[k] = W + (size_t)k * in;
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        float *Ap = areas + (size_t)t * bwd_thread_floats(out, T);
+        float *dyT = Ap + r16(rows_pack_floats(DENSE_MB, out));
+        const size_t oc = (size_t)(out + T - 1) / T;
+        const float **Bd = (const float **)(void *)(dyT + r16(oc * (size_t)MBp));
+        int lo, hi;
+        if (dx) {
+            split(R, t, nt, &lo, &hi);
+            for (int r = lo; r < hi; r += DENSE_MB) {
+                const int mb = hi - r < DENSE_MB ? hi - r : DENSE_MB;
+                rows_pack(mb, out, dy + (size_t)r * out, (size_t)out, Ap);
+                rows_gemm(isa, mb, in, out, Ap, Bw, dx + (size_t)r * in, (size_t)in, 1);
+            }
+        }
+        split(out, t, nt, &lo, &hi);
+        const int no = hi - lo;
+        if (dW && no > 0) {
+            for (int j = 0; j < no; j++) Bd[j] = dyT + (size_t)j * MBp;
+            for (int r = 0; r < R; r += DENSE_MB) {
+                const int mb = R - r < DENSE_MB ? R - r : DENSE_MB;
+                rows_transpose(isa, mb, no, dy + (size_t)r * out + lo, (size_t)out, dyT, (size_t)MBp, MBp);
+                rows_dot_t(isa, in, no, mb, 1, x + (size_t)r * in, (size_t)in, 0, Bd, dW + (size_t)lo * in, (size_t)in);
+            }
+        }
+        if (db) /* in double: R may be tens of thousands of rows (tokens) */
+            for (int o = lo; o < hi; o++) {
+                double acc = 0.0;
+                for (int r = 0; r < R; r++) acc += dy[(size_t)r * out + o];
+                db[o] += (float)acc;
+            }
+    }
+}

@@ -1,0 +1,38 @@
+/* gelu.h — the exact GELU (PyTorch's default nn.GELU) and its derivative over arrays, vectorised.
+ *
+ *   y  = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
+ *   dx += dy (Phi(x) + x phi(x)),   phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
+ * libm's erff and expf are scalar calls; these kernels compute erf with N. Juffa's branch-free float
+ * approximation (max error 0.99 ulp: an odd polynomial for |z| <= 0.9277, 1 - exp(poly(|z|)) beyond) and exp
+ * with a Cody-Waite reduction and a degree-7 Taylor polynomial (|f| <= ln2/2: error < 1 ulp), both branches
+ * computed and one selected, so the loops vectorise. 1 + erf(z) is exp(poly) itself when z < -0.9277 (no
+ * cancellation); its error is within ~1e-7 absolute, as float 1 + erff(z) (what PyTorch computes). NaN
+ * propagates; exp below -87 gives 0; gelu'(+inf) is NaN (inf x 0), as before and in PyTorch. Paths: portable C, AVX2 + FMA, AVX-512 (isa.h), agreeing to rounding (the C path
+ * may round the multiply-adds twice where the SIMD paths use FMA). */
+#ifndef LOCUS_KERNELS_GELU_H
+#define LOCUS_KERNELS_GELU_H
+
+#include <stddef.h>
+
+#include "kernels/isa.h"
+
+/* y[i] = gelu(x[i]), i < n. */
+void gelu_rows_forward(KernelIsa isa, const float *x, float *y, size_t n);
+/* dx[i] += dy[i] gelu'(x[i]), i < n. */
+void gelu_rows_backward(KernelIsa isa, const float *x, const float *dy, float *dx, size_t n);
+
+/* x[i] = exp(x[i]) for x[i] <= 0 (a softmax row after subtracting its maximum; positive values are taken as 0),
+ * with the same exp: < 1 ulp, 0 below -87, NaN stays NaN. */
+void exp_nonpos_rows(KernelIsa isa, float *x, size_t n);
+void exp_nonpos_rows_generic(float *x, size_t n);
+void exp_nonpos_rows_avx2(float *x, size_t n);
+void exp_nonpos_rows_avx512(float *x, size_t n);
+
+void gelu_rows_forward_generic(const float *x, float *y, size_t n);
+void gelu_rows_backward_generic(const float *x, const float *dy, float *dx, size_t n);
+void gelu_rows_forward_avx2(const float *x, float *y, size_t n);
+void gelu_rows_backward_avx2(const float *x, const float *dy, float *dx, size_t n);
+void gelu_rows_forward_avx512(const float *x, float *y, size_t n);
+void gelu_rows_backward_avx512(const float *x, const float *dy, float *dx, size_t n);
+
+#endif

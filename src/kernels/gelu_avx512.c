@@ -1,0 +1,25 @@
+/* gelu_avx512.c — the GELU loops (gelu_body.h) compiled for AVX-512, with fused multiply-adds. Reached only
+ * when cpuid reports the features (isa.c). */
+#include "kernels/gelu.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__clang__) /* clang ignores GCC's target pragma (the fuzz and sanitizer builds use clang) */
+#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#else
+#pragma GCC target("avx512f,fma")
+#endif
+#include <math.h>
+#define FN(name) name##_avx512
+#define MADD(a, b, c) fmaf((a), (b), (c))
+#include "kernels/gelu_body.h"
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
+#else
+/* not an x86-64 GCC build: isa.c never selects this path; these only satisfy the linker */
+void gelu_rows_forward_avx512(const float *x, float *y, size_t n) { gelu_rows_forward_generic(x, y, n); }
+void exp_nonpos_rows_avx512(float *x, size_t n) { exp_nonpos_rows_generic(x, n); }
+void gelu_rows_backward_avx512(const float *x, const float *dy, float *dx, size_t n) {
+    gelu_rows_backward_generic(x, dy, dx, n);
+}
+#endif

@@ -1,0 +1,73 @@
+/* gelu_body.h — the loops of gelu.h (and its exp for softmax), written once and compiled per instruction set: gelu.c (portable C),
+ * gelu_avx2.c and gelu_avx512.c define FN(name) (the ISA suffix) and MADD(a, b, c) = a * b + c (fmaf where the
+ * ISA has FMA) and include this under their target pragma. Plain scalar code in `omp simd` loops: the
+ * compiler vectorises it with the ISA's registers (both branches of each select are computed). */
+#include <stdint.h>
+#include <string.h>
+
+/* exp(v) for v <= 0 (any float; NaN stays NaN); 0 below -87 (where exp is below the normal range). */
+static inline float FN(gelu_exp)(float v) {
+    const float vc = v < -87.0f ? -87.0f : v;
+    const float n = MADD(vc, 1.44269504088896341f, 12582912.0f) - 12582912.0f; /* round(v / ln 2), exact */
+    float f = MADD(n, -0.693359375f, vc);                                       /* Cody-Waite: ln 2 in two parts */
+    f = MADD(n, 2.12194440e-4f, f);
+    float p = 1.0f / 5040.0f;
+    p = MADD(p, f, 1.0f / 720.0f);
+    p = MADD(p, f, 1.0f / 120.0f);
+    p = MADD(p, f, 1.0f / 24.0f);
+    p = MADD(p, f, 1.0f / 6.0f);
+    p = MADD(p, f, 0.5f);
+    p = MADD(p, f, 1.0f);
+    p = MADD(p, f, 1.0f);
+    const int32_t bits = ((int32_t)n + 127) << 23; /* 2^n, n in [-126, 0] */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return v < -87.0f ? 0.0f : p * scale;
+}
+
+/* 1 + erf(z) (N. Juffa's erff, arranged so that the far negative tail does not cancel). */
+static inline float FN(gelu_one_plus_erf)(float z) {
+    const float t = z < 0.0f ? -z : z, s = z * z;
+    /* |z| <= 0.927734375: erf(z) = z + z P(z^2) */
+    float a = -5.96761703e-4f;
+    a = MADD(a, s, 4.99119423e-3f);
+    a = MADD(a, s, -2.67681349e-2f);
+    a = MADD(a, s, 1.12819925e-1f);
+    a = MADD(a, s, -3.76125336e-1f);
+    a = MADD(a, s, 1.28379166e-1f);
+    a = MADD(a, z, z);
+    /* beyond: erfc(|z|) = exp(Q(|z|)) */
+    float r = MADD(-1.72853470e-5f, t, 3.83197126e-4f);
+    const float u = MADD(-3.88396438e-3f, t, 2.42546219e-2f);
+    r = MADD(r, s, u);
+    r = MADD(r, t, -1.06777877e-1f);
+    r = MADD(r, t, -6.34846687e-1f);
+    r = MADD(r, t, -1.28717512e-1f);
+    r = MADD(r, t, -t);
+    const float e = FN(gelu_exp)(r);
+    const float tail = z < 0.0f ? e : 2.0f - e;
+    return t > 0.927734375f ? tail : 1.0f + a;
+}
+
+void FN(exp_nonpos_rows)(float *restrict x, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) x[i] = FN(gelu_exp)(x[i] > 0.0f ? 0.0f : x[i]);
+}
+
+void FN(gelu_rows_forward)(const float *restrict x, float *restrict y, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        y[i] = 0.5f * v * FN(gelu_one_plus_erf)(v * 0.70710678118654752f);
+    }
+}
+
+void FN(gelu_rows_backward)(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n) {
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        const float cdf = 0.5f * FN(gelu_one_plus_erf)(v * 0.70710678118654752f);
+        const float pdf = 0.39894228040143268f * FN(gelu_exp)(-0.5f * v * v);
+        dx[i] += dy[i] * MADD(v, pdf, cdf);
+    }
+}
