@@ -108,6 +108,24 @@ Status tape_backward_from(Tape *t, Tensor *out, const float *dout, TapeMark m);
  * (requires_grad = 0). h must have been created above m. */
 Tensor *tape_barrier(Tape *t, Tensor *h, TapeMark m);
 
+/* Keeps the n tensors `keep` (created above `base`, listed in the order they were created) and drops
+ * everything else above base: they move down to base in that order and come back detached
+ * (requires_grad = 0); each keep[i] is replaced by its new place. Returns 0 (tape status set) on failure. */
+int tape_keep(Tape *t, TapeMark base, Tensor **keep, int n);
+
+/* A gradient taken off its tensor (tape_grad_take): it stays in the grad pool, counted as activations,
+ * until tape_grad_free, and survives releasing the tensor it came from. */
+typedef struct TapeGrad {
+    float *grad; /* NULL in plan mode */
+    size_t offset, bytes;
+    int held;
+} TapeGrad;
+TapeGrad tape_grad_take(Tape *t, Tensor *x);
+void tape_grad_free(Tape *t, TapeGrad *g);
+/* tape_backward_from with a taken gradient as dL/dout: g's buffer becomes out's gradient (no copy) and is
+ * released when out's producer has run its backward; g is empty afterwards. */
+Status tape_backward_grad(Tape *t, Tensor *out, TapeGrad *g, TapeMark m);
+
 /* Drops the activations created between marks lo and hi, except `keep` (a tensor created there, e.g. a
  * block's output that the next block reads): keep moves down to lo, and everything created after hi
  * slides down right behind it; the moved tensors' data and the moved records' caches are re-pointed.

@@ -301,16 +301,57 @@ Status tape_backward_from(Tape *t, Tensor *out, const float *dout, TapeMark m) {
     return replay(t, m);
 }
 
-Tensor *tape_barrier(Tape *t, Tensor *h, TapeMark m) {
-    if (t->status) return NULL;
-    Shape s = h->shape;
-    const float *src = h->data;
-    tape_release(t, m);
-    Tensor *x = new_tensor(t, s, "a block boundary");
-    if (!x) return NULL;
-    if (x->data && src != x->data) memmove(x->data, src, tensor_bytes(x)); /* dst is below src */
-    x->requires_grad = 0;
-    return x;
+/* How many tensors were created after x (-1: x is not above m). */
+static long created_after(const Tape *t, const Tensor *x, TapeMark m) {
+    long n = 0;
+    for (const TapeTensor *tt = t->tensors; tt != m.tensors; tt = tt->prev, n++)
+        if (&tt->t == x) return n;
+    return -1;
+}
+
+int tape_keep(Tape *t, TapeMark base, Tensor **keep, int n) {
+    Shape shape[8];
+    const float *src[8];
+    CHECK(n <= 8, "tape_keep: %d tensors, at most 8", n);
+    for (int i = 0; i < n; i++) {
+        shape[i] = keep[i]->shape, src[i] = keep[i]->data;
+        long after = created_after(t, keep[i], base);
+        CHECK(after >= 0, "tape_keep: tensor %d was not created above the mark", i);
+        CHECK(!i || after < created_after(t, keep[i - 1], base), "tape_keep: tensors not in creation order");
+    }
+    if (t->status) return 0;
+    tape_release(t, base);
+    for (int i = 0; i < n; i++) { /* each moves down (or stays): nothing not yet moved is overwritten */
+        Tensor *x = new_tensor(t, shape[i], "a block boundary");
+        if (!x) return 0;
+        if (x->data && src[i] != x->data) memmove(x->data, src[i], tensor_bytes(x));
+        x->requires_grad = 0;
+        keep[i] = x;
+    }
+    return 1;
+}
+
+Tensor *tape_barrier(Tape *t, Tensor *h, TapeMark m) { return tape_keep(t, m, &h, 1) ? h : NULL; }
+
+TapeGrad tape_grad_take(Tape *t, Tensor *x) {
+    (void)t;
+    TapeGrad g = {x->grad, x->grad_offset, tensor_bytes(x), x->grad_held};
+    x->grad_held = 0, x->grad_fresh = 0, x->grad = NULL;
+    return g;
+}
+
+Status tape_backward_grad(Tape *t, Tensor *out, TapeGrad *g, TapeMark m) {
+    if (t->status) return t->status;
+    CHECK(t->recording, "tape_backward_grad on a tape that did not record (eval mode)");
+    CHECK(g->held && !out->grad_held && g->bytes == tensor_bytes(out), "tape_backward_grad: gradient mismatch");
+    out->grad = g->grad, out->grad_offset = g->offset, out->grad_held = 1, out->grad_fresh = 0;
+    g->held = 0, g->grad = NULL;
+    return replay(t, m);
+}
+
+void tape_grad_free(Tape *t, TapeGrad *g) {
+    if (g->held) gradpool_release(&t->grads, g->offset, g->bytes);
+    g->held = 0, g->grad = NULL;
 }
 
 void tape_compact(Tape *t, TapeMark lo, TapeMark hi, Tensor *keep) {

@@ -226,21 +226,10 @@ static Status hilo_step_once(Session *s, Tensor *x, Tensor *labels, StepResult *
     return status;
 }
 
-/* Keeps b and h (created above base, b below h) and drops everything else above base: they move down to
- * base, b first, and come back detached. */
-static void window_slide(Tape *t, TapeMark base, Tensor **b, Tensor **h) {
-    Shape sb = (*b)->shape, sh = (*h)->shape;
-    const float *db = (*b)->data, *dh = (*h)->data;
-    tape_release(t, base);
-    Tensor *nb = tape_tensor(t, sb, 0);
-    if (nb && nb->data) memmove(nb->data, db, tensor_bytes(nb)); /* below its old place: h is not touched */
-    Tensor *nh = nb ? tape_tensor(t, sh, 0) : NULL;
-    if (nh && nh->data) memmove(nh->data, dh, tensor_bytes(nh));
-    *b = nb, *h = nh;
-}
-
-/* One segment alive at a time: a = E_{i-1}'s input and b = its output (E_i's input) are the only tensors kept
- * from one segment to the next. */
+/* One segment alive at a time. Between segments the tape keeps only, above base, b = E_i's input and
+ * a = E_{i-1}'s input (x, off the tape, for i = 1). Once E_i's backward is done, b's values are not needed:
+ * its gradient is taken off it and b goes before E_{i-1} is evaluated again, whose output (the same values)
+ * becomes the next window's a. */
 static Status hilo_step_recompute(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
     HiloState *st = s->method_state;
     Tape *t = &s->tape;
@@ -249,6 +238,7 @@ static Status hilo_step_recompute(Session *s, Tensor *x, Tensor *labels, StepRes
     TapeMark base = tape_mark(t);
     session_block_begin(s);
     Tensor *a = x, *b = run_segment(s, &st->seg[0], x);
+    int a_first = 1; /* a was created before b (when a is on the tape) */
     if (b) b = tape_barrier(t, b, base);
     session_block_end(s, 0);
     Status status = b ? LOCUS_OK : status_fail(err, t->status, "%s", t->err.text);
@@ -270,23 +260,41 @@ static Status hilo_step_recompute(Session *s, Tensor *x, Tensor *labels, StepRes
         tape_release(t, mh);
         if (!status) status = cascade(s, sg, last, h, labels, img01, mi, r, err);
         tape_release(t, mh);
-        if (!status) h = tape_barrier(t, h, mi); /* E_i's activations go; b keeps its gradient */
-        if (!status && !h) status = status_fail(err, t->status, "%s", t->err.text);
-        if (!status && b->grad_held) { /* the cascade reached E_i's input: E_{i-1} again, then its backward */
+        /* E_i's activations go. a (when on the tape: it was created above base) and h stay, in the order
+         * they were created; b stays too unless the cascade reached it */
+        const int again = !status && b->grad_held;
+        TapeGrad db = again ? tape_grad_take(t, b) : (TapeGrad){0};
+        Tensor *keep[3];
+        int nk = 0, ia = -1, ib = -1;
+        if (a != x && a_first) ia = nk, keep[nk++] = a;
+        if (!again) ib = nk, keep[nk++] = b;
+        if (a != x && !a_first) ia = nk, keep[nk++] = a;
+        keep[nk++] = h;
+        if (!status && !tape_keep(t, base, keep, nk)) status = status_fail(err, t->status, "%s", t->err.text);
+        if (!status) {
+            if (ia >= 0) a = keep[ia];
+            if (ib >= 0) b = keep[ib];
+            h = keep[nk - 1];
+        }
+        if (!status && again) { /* E_{i-1} again (BN running statistics frozen), then its backward */
             TapeMark mr = tape_mark(t);
             t->ctx->frozen_stats = 1;
-            Tensor *again = run_segment(s, &st->seg[i - 1], a);
+            Tensor *prev = run_segment(s, &st->seg[i - 1], a);
             t->ctx->frozen_stats = 0;
-            if (!again) status = status_fail(err, t->status, "%s", t->err.text);
-            else if ((status = tape_backward_from(t, again, b->grad, mr)))
+            if (!prev) status = status_fail(err, t->status, "%s", t->err.text);
+            else if ((status = tape_backward_grad(t, prev, &db, mr)))
                 status = status_fail(err, status, "%s", t->err.text);
-            tape_release(t, mr);
+            /* the next window: a = E_i's input (E_{i-1}'s output, recomputed), b = h */
+            Tensor *next[2] = {h, prev};
+            if (!status && !last && !tape_keep(t, base, next, 2))
+                status = status_fail(err, t->status, "%s", t->err.text);
+            if (!status) a = next[1], b = next[0], a_first = 0;
+        } else if (!status && !last) {
+            Tensor *next[2] = {b, h};
+            if (!tape_keep(t, base, next, 2)) status = status_fail(err, t->status, "%s", t->err.text);
+            if (!status) a = next[0], b = next[1], a_first = 1;
         }
-        if (!status && !last) {
-            window_slide(t, base, &b, &h);
-            if (!h) status = status_fail(err, t->status, "%s", t->err.text);
-            a = b, b = h;
-        }
+        tape_grad_free(t, &db);
         session_block_end(s, i);
     }
     return status;
