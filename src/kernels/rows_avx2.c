@@ -31,6 +31,10 @@ static inline float hsum256(__m256 v) {
 /* vmaxps returns its second operand when either is NaN: max(0, v) keeps a NaN v, as relu.c */
 #define V_RELU(v) _mm256_max_ps(_mm256_setzero_ps(), (v))
 #define V_HSUM(v) hsum256(v)
+#define V_MASK_T __m256i
+#define V_MASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define V_LOADM(p, m) _mm256_maskload_ps((p), (m))
+#define V_STOREM(p, m, v) _mm256_maskstore_ps((p), (m), (v))
 #define FN(name) name##_avx2
 #define GEMM_MR 4
 #define GEMM_NV 3

@@ -24,6 +24,10 @@
 /* vmaxps returns its second operand when either is NaN: max(0, v) keeps a NaN v, as relu.c */
 #define V_RELU(v) _mm512_max_ps(_mm512_setzero_ps(), (v))
 #define V_HSUM(v) _mm512_reduce_add_ps(v)
+#define V_MASK_T __mmask16
+#define V_MASK(n) ((__mmask16)((1u << (n)) - 1u))
+#define V_LOADM(p, m) _mm512_maskz_loadu_ps((m), (p))
+#define V_STOREM(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
 #define FN(name) name##_avx512
 #define GEMM_MR 8
 #define GEMM_NV 3

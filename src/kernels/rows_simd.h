@@ -3,6 +3,8 @@
  *   V, VL                  vector type and floats per vector
  *   V_ZERO(), V_LOAD(p), V_STORE(p, v), V_BCAST(p), V_FMA(a, b, c) = a * b + c, V_HSUM(v), V_ADD(a, b),
  *   V_RELU(v) = max(v, 0) keeping NaN
+ *   V_MASK_T, V_MASK(n)    a mask of the first n lanes (0 < n < VL), its type
+ *   V_LOADM(p, m), V_STOREM(p, m, v)  loads / stores of the masked lanes only (the others are not touched)
  *   FN(name)               the exported name with the ISA suffix
  *   GEMM_MR, GEMM_NV       gemm register tile: MR rows of C (divides ROWS_PACK_MR) x NV vectors of q
  *   DOTT_TILES             rows_dot_t tiles, one (mv, kr) pair per vector count mv = 1..4 of m:
@@ -49,6 +51,26 @@ ROWS_INLINE void FN(gemm_tile)(int K, const float *restrict ap, const float *con
             for (int v = 0; v < nv; v++) V_STORE(C + (size_t)r * ldc + q + (size_t)v * VL, c[r][v]);
 }
 
+/* gemm_tile for one vector of which only the lanes in mk exist (the last N % VL positions of q): the same sums in
+ * the same order, so the results are those of a full tile, and nothing past N is read or written. */
+ROWS_INLINE void FN(gemm_tail)(int K, const float *restrict ap, const float *const *B, size_t q, float *restrict C,
+                               size_t ldc, int rows, int acc, const RowsEpilogue *ep, V_MASK_T mk) {
+    V c[GEMM_MR];
+    for (int r = 0; r < GEMM_MR; r++) c[r] = acc && r < rows ? V_LOADM(C + (size_t)r * ldc + q, mk) : V_ZERO();
+    if (ep && ep->bias)
+        for (int r = 0; r < rows; r++) c[r] = V_ADD(c[r], V_BCAST(ep->bias + r));
+    for (int k = 0; k < K; k++) {
+        const V bv = V_LOADM(B[k] + q, mk);
+        const float *a = ap + (size_t)k * ROWS_PACK_MR;
+        for (int r = 0; r < GEMM_MR; r++) c[r] = V_FMA(V_BCAST(a + r), bv, c[r]);
+    }
+    if (ep && ep->res)
+        for (int r = 0; r < rows; r++) c[r] = V_ADD(c[r], V_LOADM(ep->res + (size_t)r * ep->ldr + q, mk));
+    if (ep && ep->relu)
+        for (int r = 0; r < GEMM_MR; r++) c[r] = V_RELU(c[r]);
+    for (int r = 0; r < rows; r++) V_STOREM(C + (size_t)r * ldc + q, mk, c[r]);
+}
+
 void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
                    const RowsEpilogue *ep) {
     const int step = GEMM_NV * VL, nvec = N / VL * VL;
@@ -77,16 +99,18 @@ void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, 
         }
     }
     if (nvec == N) return;
-    for (int m = 0; m < M; m++) { /* the last N % VL positions */
-        const float *a = Ap + (size_t)(m / ROWS_PACK_MR) * ROWS_PACK_MR * K + m % ROWS_PACK_MR;
-        for (int q = nvec; q < N; q++) {
-            float s = acc ? C[(size_t)m * ldc + q] : 0.0f;
-            if (ep && ep->bias) s += ep->bias[m];
-            for (int k = 0; k < K; k++) s = __builtin_fmaf(a[(size_t)k * ROWS_PACK_MR], B[k][q], s);
-            if (ep && ep->res) s += ep->res[(size_t)m * ep->ldr + q];
-            if (ep && ep->relu) s = s < 0.0f ? 0.0f : s;
-            C[(size_t)m * ldc + q] = s;
+    const V_MASK_T mk = V_MASK(N - nvec); /* the last N % VL positions: one masked vector */
+    for (int m0 = 0; m0 < M; m0 += GEMM_MR) {
+        const float *ap = Ap + (size_t)(m0 / ROWS_PACK_MR) * ROWS_PACK_MR * K + m0 % ROWS_PACK_MR;
+        const int rows = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
+        RowsEpilogue e, *ep0 = NULL;
+        if (ep) {
+            e = *ep;
+            if (e.bias) e.bias += m0;
+            if (e.res) e.res += (size_t)m0 * e.ldr;
+            ep0 = &e;
         }
+        FN(gemm_tail)(K, ap, B, (size_t)nvec, C + (size_t)m0 * ldc, ldc, rows, acc, ep0, mk);
     }
 }
 
