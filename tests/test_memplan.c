@@ -21,11 +21,12 @@ static long rss_kib(void) {
     return kib;
 }
 
-static int check_config_replace(const char *model, const char *method, int k, int batch, int threads,
-                                int replace_every) {
+static int check_config_full(const char *model, const char *method, int k, int batch, int threads,
+                             int replace_every, int recompute_units) {
     TrainConfig cfg;
     train_config_defaults(&cfg);
     cfg.replace_every = replace_every;
+    cfg.recompute_units = recompute_units;
     snprintf(cfg.model, sizeof cfg.model, "%s", model);
     snprintf(cfg.method, sizeof cfg.method, "%s", method);
     cfg.k = k;
@@ -134,6 +135,11 @@ static int check_config_replace(const char *model, const char *method, int k, in
     return bad;
 }
 
+static int check_config_replace(const char *model, const char *method, int k, int batch, int threads,
+                                int replace_every) {
+    return check_config_full(model, method, k, batch, threads, replace_every, 0);
+}
+
 static int check_config(const char *model, const char *method, int k, int batch, int threads) {
     return check_config_replace(model, method, k, batch, threads, -1);
 }
@@ -143,6 +149,9 @@ int main(void) {
     bad += check_config("resnet8", "e2e", 0, 32, 1);
     bad += check_config("resnet20", "e2e", 0, 64, 2);
     bad += check_config("vit-micro", "e2e", 0, 16, 2);
+    /* end to end with gradient checkpointing at unit boundaries (--recompute-units) */
+    bad += check_config_full("resnet20", "e2e", 0, 64, 2, -1, 1);
+    bad += check_config_full("vit-micro", "e2e", 0, 16, 2, -1, 1);
     /* every local method at K = 2, 4, 8, 16 (resnet32: the papers' cut lists) */
     const char *methods[] = {"greedy", "dgl", "infopro", "pff", "hilo", "hpff", "man", "man++"};
     const int ks[] = {2, 4, 8, 16};

@@ -29,6 +29,7 @@ typedef struct TrainConfig {
     char lambda_convention[16];
     int pff_sequential;
     char hilo_mode[16];
+    int recompute_units; /* e2e: gradient checkpointing at unit boundaries (methods/recompute.h) */
     double hilo_wx, hilo_wy;
     double ixx1, ixx2, ixy1, ixy2;
     double ema_decay;

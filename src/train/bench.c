@@ -25,6 +25,7 @@
 #include "locus/fpmode.h"
 #include "locus/model.h"
 #include "locus/optim.h"
+#include "methods/recompute.h"
 #include "train/report.h"
 
 #define BENCH_META_BYTES ((size_t)8 << 20) /* plan-tape records; session.c uses the same */
@@ -52,6 +53,9 @@ const CfgKey bench_config_keys[] = {
     K(profile, CFG_BOOL, 0, 1, NULL,
       "time every layer's forward and backward over the timed steps: ms and GFLOP/s per layer type and conv geometry"),
     K(profile_layers, CFG_BOOL, 0, 1, NULL, "with --profile: one row per layer instead of per type"),
+    K(recompute_units, CFG_BOOL, 0, 1, NULL,
+      "train: keep only each unit's output and evaluate every unit again in the backward (as locus train "
+      "--recompute-units)"),
     {NULL, CFG_INT, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -173,6 +177,13 @@ static Status bench_step(Bench *b, double *loss_out, ErrorMsg *err) {
     TapeMark m = tape_mark(t);
     Tensor *x = tape_wrap(t, input_shape(b), b->x, 0);
     Tensor *y = tape_wrap(t, shape1((int)b->cfg->batch), b->y, 0);
+    if (b->train && b->cfg->recompute_units) {
+        StepResult r = {0};
+        Status st = e2e_recompute_step(&b->model, t, &b->ce.base, x, y, &r, err);
+        *loss_out = r.loss;
+        tape_release(t, m);
+        return st;
+    }
     Tensor *logits = model_forward(&b->model, t, x);
     if (!b->train) {
         Status st = tape_ok(t) ? LOCUS_OK : status_fail(err, t->status, "%s", t->err.text);

@@ -36,6 +36,7 @@ typedef struct BenchConfig {
     int ftz;             /* flush denormals to zero (FTZ/DAZ) on every thread (default on, as training) */
     int profile;         /* time every layer call over the timed steps (BenchResult.profile) */
     int profile_layers;  /* with profile: one row per layer instead of per type and geometry */
+    int recompute_units; /* train: gradient checkpointing at unit boundaries (methods/recompute.h) */
 } BenchConfig;
 
 /* The table of every key (the CLI's long options and --help text). */

@@ -37,6 +37,9 @@ const CfgKey train_config_keys[] = {
     K(hilo_mode, CFG_STRING, 0, 0, "recompute|once|naive",
       "HiLo/HPFF: recompute = one segment's activations alive, each block evaluated twice (least memory); once = "
       "each block evaluated once, two segments alive (fastest); naive = three evaluations like the reference code"),
+    K(recompute_units, CFG_BOOL, 0, 1, NULL,
+      "e2e: keep only each unit's output in the forward and evaluate every unit again in the backward (gradient "
+      "checkpointing: same gradients, a fraction of the activation memory, one more forward per step)"),
     K(ixx1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 (reconstruction) of the first module (-1: the paper's value for K)"),
     K(ixx2, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 of the last local module (-1: the paper's value for K)"),
     K(ixy1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda2 (label term) of the first module (-1: the paper's value for K)"),

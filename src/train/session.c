@@ -70,8 +70,15 @@ static Status open_model(Session *s, ErrorMsg *err) {
     if (!s->method)
         return status_fail(err, LOCUS_ERR_ARG, "unknown method '%s'\nhint: choose one of %s", c->method,
                            method_list());
+    if (c->recompute_units && strcmp(c->method, "e2e"))
+        return status_fail(err, LOCUS_ERR_ARG, "--recompute-units is for --method e2e, not %s (a local method already "
+                           "keeps one block's activations alive)\nhint: drop --recompute-units, or raise --k",
+                           c->method);
     if ((st = s->method->open(s, err))) return st;
     if ((st = replace_open(s, err))) return st;
+    if (c->recompute_units && s->model.replace)
+        return status_fail(err, LOCUS_ERR_ARG, "--recompute-units does not combine with Replacement Learning yet "
+                           "(its weight folding runs inside the units)\nhint: drop --recompute-units or --replace-every");
     if ((st = params_finalize(&s->ps, err))) return st;
     Rng rng;
     rng_seed(&rng, (uint64_t)c->seed);
