@@ -11,6 +11,10 @@ timm layout).
 FLOP accounting is the spec's and the same as locus's: forward = 2 x MACs of Conv2d and Linear layers plus
 QK^T and AV of attention, counted from the real shapes with forward hooks; a training step = 3 x forward.
 
+--recompute-units wraps every residual block (ResNet) or transformer block (ViT) in
+torch.utils.checkpoint (non-reentrant): PyTorch's own gradient checkpointing, the peer of
+`locus bench --recompute-units` (locus also recomputes the stem's unit; the classifier unit is not).
+
 Run with /usr/bin/python3 (Debian python3-torch 1.13). Denormals: PyTorch's default (no flush-to-zero)
 unless --ftz (torch.set_flush_denormal(True), FTZ/DAZ), which is what `locus bench` does by default; pass
 --ftz / --no-ftz to both sides alike. Example:
@@ -28,6 +32,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 
 class Block(nn.Module):
@@ -119,6 +124,26 @@ class ViT(nn.Module):
         return self.head(self.norm(self.blocks(x))[:, 0])
 
 
+class Checkpointed(nn.Module):
+    """m, run under torch.utils.checkpoint while training (its activations recomputed in the backward)."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        if self.training:
+            return torch.utils.checkpoint.checkpoint(self.m, x, use_reentrant=False)
+        return self.m(x)
+
+
+def checkpoint_blocks(model):
+    seqs = [model.layer1, model.layer2, model.layer3] if isinstance(model, ResNet) else [model.blocks]
+    for seq in seqs:
+        for i in range(len(seq)):
+            seq[i] = Checkpointed(seq[i])
+
+
 RESNET_N = {"resnet8": 1, "resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9, "resnet110": 18}
 
 
@@ -176,6 +201,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--peak-gflops", type=float, default=0.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--recompute-units", action="store_true",
+                    help="train with every block under torch.utils.checkpoint")
     ap.add_argument("--ftz", action=argparse.BooleanOptionalAction, default=False,
                     help="flush denormals to zero (FTZ/DAZ), as locus bench does by default")
     a = ap.parse_args()
@@ -190,6 +217,8 @@ def main():
     x = torch.randn(a.batch, a.in_c, a.in_hw, a.in_hw)
     y = torch.randint(0, a.classes, (a.batch,))
     fwd = forward_flops_per_img(model, x[:2])
+    if a.recompute_units:
+        checkpoint_blocks(model)
 
     train = a.mode == "train"
     opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9) if train else None
@@ -224,7 +253,7 @@ def main():
         "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "gflop_fwd_per_img": fwd * 1e-9, "gflop_per_img": per_img,
         "gflop_per_s": per_img * a.batch / med,
-        "ftz": a.ftz,
+        "ftz": a.ftz, "recompute_units": a.recompute_units,
     }
     if a.peak_gflops > 0:
         r["peak_gflops"] = a.peak_gflops
