@@ -238,7 +238,6 @@ static Status hilo_step_recompute(Session *s, Tensor *x, Tensor *labels, StepRes
     TapeMark base = tape_mark(t);
     session_block_begin(s);
     Tensor *a = x, *b = run_segment(s, &st->seg[0], x);
-    int a_first = 1; /* a was created before b (when a is on the tape) */
     if (b) b = tape_barrier(t, b, base);
     session_block_end(s, 0);
     Status status = b ? LOCUS_OK : status_fail(err, t->status, "%s", t->err.text);
@@ -260,41 +259,38 @@ static Status hilo_step_recompute(Session *s, Tensor *x, Tensor *labels, StepRes
         tape_release(t, mh);
         if (!status) status = cascade(s, sg, last, h, labels, img01, mi, r, err);
         tape_release(t, mh);
-        /* E_i's activations go. a (when on the tape: it was created above base) and h stay, in the order
-         * they were created; b stays too unless the cascade reached it */
-        const int again = !status && b->grad_held;
-        TapeGrad db = again ? tape_grad_take(t, b) : (TapeGrad){0};
-        Tensor *keep[3];
-        int nk = 0, ia = -1, ib = -1;
-        if (a != x && a_first) ia = nk, keep[nk++] = a;
-        if (!again) ib = nk, keep[nk++] = b;
-        if (a != x && !a_first) ia = nk, keep[nk++] = a;
-        keep[nk++] = h;
-        if (!status && !tape_keep(t, base, keep, nk)) status = status_fail(err, t->status, "%s", t->err.text);
-        if (!status) {
-            if (ia >= 0) a = keep[ia];
-            if (ib >= 0) b = keep[ib];
-            h = keep[nk - 1];
-        }
-        if (!status && again) { /* E_{i-1} again (BN running statistics frozen), then its backward */
+        if (!status && b->grad_held) {
+            /* the cascade reached E_i's input: E_i's activations and b go (b's gradient is taken off it), a
+             * (when on the tape) and h stay; E_{i-1} again from a (BN running statistics frozen), then its
+             * backward */
+            TapeGrad db = tape_grad_take(t, b);
+            Tensor *keep[2];
+            int nk = 0;
+            if (a != x) keep[nk++] = a;
+            keep[nk++] = h;
+            if (!tape_keep(t, base, keep, nk)) status = status_fail(err, t->status, "%s", t->err.text);
+            if (!status) a = a != x ? keep[0] : x, h = keep[nk - 1];
             TapeMark mr = tape_mark(t);
-            t->ctx->frozen_stats = 1;
-            Tensor *prev = run_segment(s, &st->seg[i - 1], a);
-            t->ctx->frozen_stats = 0;
-            if (!prev) status = status_fail(err, t->status, "%s", t->err.text);
-            else if ((status = tape_backward_grad(t, prev, &db, mr)))
+            Tensor *prev = NULL;
+            if (!status) {
+                t->ctx->frozen_stats = 1;
+                prev = run_segment(s, &st->seg[i - 1], a);
+                t->ctx->frozen_stats = 0;
+                if (!prev) status = status_fail(err, t->status, "%s", t->err.text);
+            }
+            if (!status && (status = tape_backward_grad(t, prev, &db, mr)))
                 status = status_fail(err, status, "%s", t->err.text);
+            tape_grad_free(t, &db);
             /* the next window: a = E_i's input (E_{i-1}'s output, recomputed), b = h */
             Tensor *next[2] = {h, prev};
             if (!status && !last && !tape_keep(t, base, next, 2))
                 status = status_fail(err, t->status, "%s", t->err.text);
-            if (!status) a = next[1], b = next[0], a_first = 0;
-        } else if (!status && !last) {
+            if (!status) a = next[1], b = next[0];
+        } else if (!status && !last) { /* E_i's activations go; the next window: a = b, b = h */
             Tensor *next[2] = {b, h};
             if (!tape_keep(t, base, next, 2)) status = status_fail(err, t->status, "%s", t->err.text);
-            if (!status) a = next[0], b = next[1], a_first = 1;
+            if (!status) a = next[0], b = next[1];
         }
-        tape_grad_free(t, &db);
         session_block_end(s, i);
     }
     return status;
