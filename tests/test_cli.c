@@ -231,6 +231,35 @@ static void test_nan(void) {
            rc, out_text);
 }
 
+/* --profile: the run ends with the per-layer table (a local method: its heads' layers are in it) and
+ * summary.json carries it; every row's time is a non-negative share of the step. */
+static void test_profile(void) {
+    char args[800], path[400];
+    snprintf(args, sizeof args, "train " TINY " --method dgl --k 2 --epochs 1 --profile --out %s --name prof", tmp);
+    EXPECT(run(args) == 0, "train --profile exits 0: %s", out_text);
+    EXPECT(strstr(out_text, "where a training step goes") && strstr(out_text, "conv2d 3x3/1"),
+           "the profile table is printed: %s", out_text);
+    snprintf(path, sizeof path, "%s/prof/summary.json", tmp);
+    cJSON *s = cli_read_json(path);
+    cJSON *p = s ? cJSON_GetObjectItem(s, "profile") : NULL;
+    cJSON *rows = p ? cJSON_GetObjectItem(p, "rows") : NULL;
+    EXPECT(cJSON_IsArray(rows) && cJSON_GetArraySize(rows) > 3, "summary.json has profile rows");
+    double step = p ? cJSON_GetNumberValue(cJSON_GetObjectItem(p, "step_s")) : 0, sum = 0;
+    int lin = 0;
+    cJSON *r;
+    cJSON_ArrayForEach(r, rows) {
+        double sec = cJSON_GetNumberValue(cJSON_GetObjectItem(r, "fwd_s")) +
+                     cJSON_GetNumberValue(cJSON_GetObjectItem(r, "bwd_s"));
+        EXPECT(sec >= 0, "row time %g >= 0", sec);
+        sum += sec;
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(r, "name"));
+        lin |= name && !strcmp(name, "linear");
+    }
+    EXPECT(step > 0 && sum > 0 && sum <= step * 1.001, "rows %.6f s within the step %.6f s", sum, step);
+    EXPECT(lin, "the heads' linear layers are profiled");
+    cJSON_Delete(s);
+}
+
 int main(void) {
     bin = getenv("LOCUS_BIN");
     if (!bin) {
@@ -247,6 +276,7 @@ int main(void) {
     test_train_summary_memplan_eval();
     test_resume();
     test_nan();
+    test_profile();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (!expect_failures && system(cmd) != 0) printf("note: could not remove %s\n", tmp);

@@ -30,6 +30,8 @@ typedef struct TrainConfig {
     int pff_sequential;
     char hilo_mode[16];
     int recompute_units; /* e2e: gradient checkpointing at unit boundaries (methods/recompute.h) */
+    int profile;         /* time every layer call of the training steps; a table at the end (train/loop.c) */
+    int profile_layers;  /* with profile: one row per layer instead of per type */
     double hilo_wx, hilo_wy;
     double ixx1, ixx2, ixy1, ixy2;
     double ema_decay;

@@ -40,6 +40,10 @@ const CfgKey train_config_keys[] = {
     K(recompute_units, CFG_BOOL, 0, 1, NULL,
       "e2e: keep only each unit's output in the forward and evaluate every unit again in the backward (gradient "
       "checkpointing: same gradients, a fraction of the activation memory, one more forward per step)"),
+    K(profile, CFG_BOOL, 0, 1, NULL,
+      "time every layer's forward and backward in the training steps; the run ends with ms and GFLOP/s per layer "
+      "type and convolution geometry per step, auxiliary heads included (summary.json: \"profile\")"),
+    K(profile_layers, CFG_BOOL, 0, 1, NULL, "with --profile: one row per layer (by name) instead of per type"),
     K(ixx1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 (reconstruction) of the first module (-1: the paper's value for K)"),
     K(ixx2, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda1 of the last local module (-1: the paper's value for K)"),
     K(ixy1, CFG_FLOAT, -1, 1000, NULL, "InfoPro lambda2 (label term) of the first module (-1: the paper's value for K)"),

@@ -3,6 +3,7 @@
  * summary.json and the final table. Resuming restarts at the epoch after the checkpoint; since the
  * shuffle and augmentation are pure functions of (seed, epoch, index), the result is the same as an
  * uninterrupted run with the same seed and thread count. */
+#include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "locus/fileutil.h"
 #include "locus/method.h"
 #include "methods/common.h"
+#include "train/bench_profile.h"
 #include "train/checkpoint.h"
 #include "train/progress.h"
 #include "train/report.h"
@@ -104,6 +106,8 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
     if (cfg->mem_limit > 0 && plan.peak_total > (size_t)cfg->mem_limit) return report_over_limit(cfg, &plan, err);
 
     Session s;
+    Profile prof = {0}; /* --profile */
+    int prof_open = 0;
     TrainConfig open_cfg = *cfg;
     if (resume_dir) open_cfg.init_from[0] = 0; /* the checkpoint replaces those weights anyway */
     st = session_open(&s, &open_cfg, 0, err);
@@ -130,6 +134,12 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
         printf("resumed from %s/checkpoint.safetensors after epoch %d (best test acc %.2f%%)\n", dir, rs.epoch,
                100 * rs.best_acc);
     }
+    double prof_step_s = 0, prof_zero_s = 0, prof_optim_s = 0; /* sums over the profiled steps */
+    if (cfg->profile) {
+        if ((st = profile_init(&prof, 8192, err))) goto done;
+        prof_open = 1;
+        s.tape.profile = &prof; /* enabled only inside training steps: evaluation is not profiled */
+    }
     Progress prog;
     progress_init(&prog, cfg->progress, stderr);
     int steps_per_epoch = loader_batches_per_epoch(&s.train_loader);
@@ -147,6 +157,8 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
             double ts = progress_now();
             lr = lr_at(&sched, epoch, step);
             params_zero_grads(&s.ps);
+            const double tz = progress_now();
+            prof.enabled = prof_open;
             s.ctx.step = (uint64_t)rs.global_step;
             Tape *t = &s.tape;
             TapeMark m = tape_mark(t);
@@ -155,12 +167,16 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
             StepResult r;
             st = s.method->step(&s, x, y, &r, err);
             tape_release(t, m);
+            prof.enabled = 0;
             if (st) {
                 progress_break(&prog);
                 status_wrap(err, st, "epoch %d, step %d: ", epoch, step + 1);
                 goto done;
             }
+            const double to = progress_now();
             optim_step(&s.opt, lr);
+            const double te = progress_now();
+            prof_step_s += te - ts, prof_zero_s += tz - ts, prof_optim_s += te - to;
             rs.global_step++;
             step++;
             done_steps++;
@@ -205,9 +221,22 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
         sum.acc_last = acc_last;
         sum.img_per_s = rs.train_time > 0 ? rs.train_images / rs.train_time : 0;
         sum.wall_s = progress_now() - t0;
+        if (prof_open && done_steps > 0) {
+            BenchProfile bp;
+            const double k = 1.0 / (double)done_steps;
+            if ((st = bench_profile_build(&prof, cfg->profile_layers, (int)done_steps, prof_step_s * k,
+                                          prof_zero_s * k, prof_optim_s * k, &bp, err)))
+                goto done;
+            printf("\nwhere a training step goes (%lld steps of this run; evaluation not included):\n", done_steps);
+            bench_profile_print(stdout, &bp);
+            sum.extra = cJSON_CreateObject();
+            if (sum.extra) cJSON_AddItemToObject(sum.extra, "profile", bench_profile_json(&bp));
+            bench_profile_free(&bp);
+        }
         st = report_finish(stdout, &s, dir, &plan, plan_blocks, &sum, err);
     }
 done:
+    if (prof_open) profile_free(&prof);
     session_close(&s);
     return st;
 }
