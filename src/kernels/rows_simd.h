@@ -22,6 +22,9 @@ ROWS_INLINE void FN(gemm_tile)(int K, const float *restrict ap, const float *con
     for (int r = 0; r < GEMM_MR; r++)
         for (int v = 0; v < nv; v++)
             c[r][v] = acc && r < rows ? V_LOAD(C + (size_t)r * ldc + q + (size_t)v * VL) : V_ZERO();
+    if (ep && ep->res) /* fetched while the products run: the residual comes from far back in the network */
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < nv; v++) __builtin_prefetch(ep->res + (size_t)r * ep->ldr + q + (size_t)v * VL);
     if (ep && ep->bias)
         for (int r = 0; r < GEMM_MR; r++)
             if (r < rows) {
