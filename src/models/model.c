@@ -44,16 +44,16 @@ void model_free(Model *m) {
 }
 
 Tensor *model_forward(Model *m, Tape *t, Tensor *x) {
+    const TapeMark base = tape_mark(t);
     for (int u = 0; u < m->n_units && x; u++) {
         if (t->recording) {
             x = m->unit_forward(m, t, u, x);
             continue;
         }
-        /* inference keeps nothing for a backward: free each unit's intermediates as soon as it is done
-         * (the barrier moves the unit's output down to the mark), so the peak is one unit, not the net */
-        TapeMark mark = tape_mark(t);
+        /* inference keeps nothing for a backward: once a unit is done, its intermediates and its input go
+         * (the barrier moves the unit's output down to base), so the peak is one unit, not the net */
         Tensor *y = m->unit_forward(m, t, u, x);
-        x = y ? tape_barrier(t, y, mark) : NULL;
+        x = y ? tape_barrier(t, y, base) : NULL;
     }
     return x;
 }
