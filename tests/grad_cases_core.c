@@ -93,13 +93,14 @@ static int conv_cases(void) {
     return bad;
 }
 
-/* resize_conv2d: more samples than the chunk (the harness runs 1 thread: chunks of one sample). */
+/* resize_conv2d: more samples than the chunk (the harness runs 1 thread; chunk_bytes 1: chunks of one sample). */
 static int resize_conv_cases(void) {
     MemTracker mt = {0};
     ParamStore ps;
     params_init(&ps, &mt);
     ResizeConv2d rc;
     resize_conv2d_init(&rc, &ps, "resize_conv 3x4x5 -> 7x9, conv 3x3 p1 bias", 7, 9, 3, 4, 3, 1, 1, 1);
+    rc.chunk_bytes = 1;
     finalize(&ps);
     Rng rng;
     rng_seed(&rng, 120);

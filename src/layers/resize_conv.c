@@ -7,8 +7,15 @@
 
 static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-static int chunk_of(int n, int threads) {
-    int c = threads < 1 ? 1 : threads;
+/* Samples per chunk: a multiple of threads (at least threads), within rc->chunk_bytes of resized maps when
+ * that allows more than threads, at most n. Small maps go many samples at a time (each chunk is one parallel
+ * region of the convolution, and thousands of tiny regions per step cost more than their arithmetic on a busy
+ * machine); large ones (InfoPro's decoders at image size) go as many samples as threads. */
+static int chunk_of(const ResizeConv2d *rc, const Shape *in, int threads) {
+    const int n = in->d[0], t = threads < 1 ? 1 : threads;
+    const size_t per = (size_t)in->d[1] * rc->resize.out_h * rc->resize.out_w * sizeof(float);
+    size_t fit = per ? rc->chunk_bytes / per : (size_t)n;
+    int c = fit > (size_t)t ? (int)(fit / (size_t)t) * t : t;
     return c < n ? c : n;
 }
 
@@ -39,7 +46,7 @@ static size_t rc_scratch(const Layer *l, Tensor *const *in, int n_in, int thread
     const ResizeConv2d *rc = (const ResizeConv2d *)l;
     const Shape *s = &in[0]->shape;
     if (s->ndim != 4 || s->d[0] < 1) return 0; /* out_shape reports the error */
-    Shape up = up_shape(rc, s, chunk_of(s->d[0], threads));
+    Shape up = up_shape(rc, s, chunk_of(rc, s, threads));
     return 2 * r16(shape_numel(&up)) * sizeof(float) + conv_scratch_for(rc, &up, threads);
 }
 
@@ -73,7 +80,7 @@ static void chunk_at(const ResizeConv2d *rc, const StepCtx *ctx, const Tensor *x
 static void rc_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out, void *cache) {
     (void)n_in, (void)cache;
     const ResizeConv2d *rc = (const ResizeConv2d *)l;
-    const int n = in[0]->shape.d[0], chunk = chunk_of(n, ctx->threads);
+    const int n = in[0]->shape.d[0], chunk = chunk_of(rc, &in[0]->shape, ctx->threads);
     CHECK(ctx->scratch_bytes >= rc_scratch(l, in, 1, ctx->threads), "%s: scratch too small", l->name);
     for (int first = 0; first < n; first += chunk) {
         const int count = n - first < chunk ? n - first : chunk;
@@ -90,7 +97,7 @@ static void rc_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
                         const void *cache) {
     (void)n_in, (void)cache;
     const ResizeConv2d *rc = (const ResizeConv2d *)l;
-    const int n = in[0]->shape.d[0], chunk = chunk_of(n, ctx->threads);
+    const int n = in[0]->shape.d[0], chunk = chunk_of(rc, &in[0]->shape, ctx->threads);
     for (int first = 0; first < n; first += chunk) {
         const int count = n - first < chunk ? n - first : chunk;
         Chunk c;
@@ -117,4 +124,5 @@ void resize_conv2d_init(ResizeConv2d *l, ParamStore *ps, const char *name, int o
     layer_set_name(&l->base, &resize_conv_ops, name);
     resize_bilinear_init(&l->resize, name, out_h, out_w);
     conv2d_init(&l->conv, ps, name, cin, cout, k, stride, pad, bias);
+    l->chunk_bytes = RESIZE_CONV_CHUNK_BYTES;
 }
