@@ -6,10 +6,14 @@
 
 #define BN_LANES 16
 
+/* The 16 lanes added pairwise (lane l + lane l+8, then +4, +2, +1): a few vector shuffles and adds where a
+ * left-to-right sum is a chain of 15 dependent adds -- the cost that dominated short strips (S = 64). */
 static inline float lanes_total(const float *lane) {
-    float t = 0.0f;
-    for (int l = 0; l < BN_LANES; l++) t += lane[l];
-    return t;
+    float t[BN_LANES / 2];
+    for (int l = 0; l < 8; l++) t[l] = lane[l] + lane[l + 8];
+    for (int l = 0; l < 4; l++) t[l] += t[l + 4];
+    for (int l = 0; l < 2; l++) t[l] += t[l + 2];
+    return t[0] + t[1];
 }
 
 static inline void prefetch_strip(const float *p, int S) {
