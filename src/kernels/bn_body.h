@@ -44,16 +44,24 @@ static inline float grad_in(const float *restrict dy, const float *restrict y, i
     return y ? (y[j] > 0.0f ? g : 0.0f) : g;
 }
 
+/* pdy, py, px (or NULL): a strip to prefetch, one line of each per 16 values, spread over the loop (all of a
+ * strip's lines at once, as prefetch_strip does, was slower here: three streams' worth of requests at once) */
 static inline void strip_dots(const float *restrict dy, const float *restrict y, const float *restrict x, int n,
-                              float mean, float invstd, double *sdy, double *sdyx) {
+                              float mean, float invstd, double *sdy, double *sdyx, const float *pdy, const float *py,
+                              const float *px) {
     float a[BN_LANES] = {0}, b[BN_LANES] = {0};
     int j = 0;
-    for (; j + BN_LANES <= n; j += BN_LANES)
+    for (; j + BN_LANES <= n; j += BN_LANES) {
+        if (pdy) {
+            __builtin_prefetch(pdy + j), __builtin_prefetch(px + j);
+            if (py) __builtin_prefetch(py + j);
+        }
         for (int l = 0; l < BN_LANES; l++) {
             const float g = grad_in(dy, y, j + l);
             a[l] += g;
             b[l] += g * ((x[j + l] - mean) * invstd);
         }
+    }
     for (; j < n; j++) {
         const float g = grad_in(dy, y, j);
         a[0] += g;
@@ -114,14 +122,12 @@ void FN(bn_channel_dots)(const float *dy, const float *y, const float *x, int n,
     *sdy = 0, *sdyx = 0;
     for (int i = 0; i < n; i++) {
         const size_t o = (size_t)i * stride;
-        if (pd && i + pd < n) {
-            const size_t p = (size_t)(i + pd) * stride;
-            prefetch_strip(dy + p, S), prefetch_strip(x + p, S);
-            if (y) prefetch_strip(y + p, S);
-            if (dr && dr_add) prefetch_strip(dr + p, S);
-        }
+        const int ahead = pd && i + pd < n;
+        const size_t p = (size_t)(i + pd) * stride;
+        if (ahead && dr && dr_add) prefetch_strip(dr + p, S);
         const float *restrict dys = dy + o, *restrict ys = y ? y + o : NULL;
-        strip_dots(dys, ys, x + o, S, mean, invstd, sdy, sdyx);
+        strip_dots(dys, ys, x + o, S, mean, invstd, sdy, sdyx, ahead ? dy + p : NULL, ahead && y ? y + p : NULL,
+                   ahead ? x + p : NULL);
         if (!dr) continue;
         float *restrict drs = dr + o;
         if (dr_add) {
