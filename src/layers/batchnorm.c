@@ -2,11 +2,14 @@
  *
  * Element (n, c, i) of an N x C x S tensor (S = H*W for 2-D, 1 for 1-D) sits at (n*C + c)*S + i, so a
  * channel is N strips of S contiguous floats and channels never share memory: the per-channel loops run
- * in parallel with no reduction across threads. Each strip is summed in 16 float lanes (vectorised, a
- * fixed order whatever the thread count) and the strip sums in double, which keeps the statistics
- * accurate at close to memory speed. Forward reads the input twice (statistics, then normalisation: the
- * variance comes from each strip while it is in L1), backward reads x and dy twice and writes dx once
- * (overwriting a fresh input gradient, see layer.h).
+ * in parallel with no reduction across threads, and the results do not depend on the thread count. The
+ * loops over a channel are src/kernels/bn.h (vectorised per instruction set, prefetching the strided strips;
+ * the statistics as Chan et al.'s merge of per-strip means and squared deviations, in double). Forward
+ * reads a channel twice (statistics, then normalisation, the second read from L2: a channel is at most
+ * ~0.5 MB in a CIFAR ResNet at batch 128). Backward makes two passes per channel: sums (reading dy, x and,
+ * with a fused ReLU, y; storing a fused residual's gradient on the way), then dx (reading x and dy, y — or
+ * the residual gradient just stored, which is the masked dy itself), writing dx once (overwriting a fresh
+ * input gradient, see layer.h).
  *
  * Cache (when recording): mean[C], invstd[C] used by the forward, then one float: 1 when they are batch
  * statistics (training), 0 when they are the running statistics (eval mode while recording, e.g. a frozen
@@ -30,91 +33,11 @@
  * the order of float summation. */
 #include "layers/norm.h"
 
+#include "kernels/bn.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Strip reductions in 16 independent float lanes: vectorisable without -ffast-math (each lane is its own
- * chain, so several SIMD adds are in flight), and a fixed summation order. */
-#define BN_LANES 16
-
-static float lanes_total(const float *lane) {
-    float t = 0.0f;
-    for (int l = 0; l < BN_LANES; l++) t += lane[l];
-    return t;
-}
-
-static float strip_sum(const float *restrict v, int n) {
-    float lane[BN_LANES] = {0};
-    int j = 0;
-    for (; j + BN_LANES <= n; j += BN_LANES)
-        for (int l = 0; l < BN_LANES; l++) lane[l] += v[j + l];
-    for (; j < n; j++) lane[0] += v[j];
-    return lanes_total(lane);
-}
-
-static float strip_sqdev(const float *restrict v, int n, float mean) {
-    float lane[BN_LANES] = {0};
-    int j = 0;
-    for (; j + BN_LANES <= n; j += BN_LANES)
-        for (int l = 0; l < BN_LANES; l++) lane[l] += (v[j + l] - mean) * (v[j + l] - mean);
-    for (; j < n; j++) lane[0] += (v[j] - mean) * (v[j] - mean);
-    return lanes_total(lane);
-}
-
-/* The gradient reaching the normalisation: dy, or with the fused ReLU dy where the output is positive
- * (a select on a value loaded either way, so the loops stay branch-free and vectorise). */
-static inline float bn_grad_in(const float *restrict dy, const float *restrict y, int j) {
-    const float g = dy[j];
-    return y ? (y[j] > 0.0f ? g : 0.0f) : g;
-}
-
-/* *sdy += sum(g), *sdyx += sum(g * xhat) over one strip, g = bn_grad_in (y: the output, fused ReLU only). */
-static void strip_dots(const float *restrict dy, const float *restrict y, const float *restrict x, int n, float mean,
-                       float invstd, double *sdy, double *sdyx) {
-    float a[BN_LANES] = {0}, b[BN_LANES] = {0};
-    int j = 0;
-    for (; j + BN_LANES <= n; j += BN_LANES)
-        for (int l = 0; l < BN_LANES; l++) {
-            const float g = bn_grad_in(dy, y, j + l);
-            a[l] += g;
-            b[l] += g * ((x[j + l] - mean) * invstd);
-        }
-    for (; j < n; j++) {
-        const float g = bn_grad_in(dy, y, j);
-        a[0] += g;
-        b[0] += g * ((x[j] - mean) * invstd);
-    }
-    *sdy += lanes_total(a);
-    *sdyx += lanes_total(b);
-}
-
-/* Channel c's mean and sum of squared deviations over its n strips of S. One pass over memory: each strip's
- * sum, then its squared deviations from its own mean while the strip is still in L1, merged across strips by
- * Chan et al.'s pairwise update -- as exact as two passes over the whole channel (a large mean does not
- * cancel the variance). */
-static void channel_stats(const float *x, int n, int C, int S, int c, double *mean, double *sq) {
-    double m = 0, q = 0;
-    for (int i = 0; i < n; i++) {
-        const float *xs = x + ((size_t)i * C + c) * S;
-        const double ms = (double)strip_sum(xs, S) / S;
-        const double qs = strip_sqdev(xs, S, (float)ms);
-        const double na = (double)i * S, nb = S, delta = ms - m;
-        m += delta * nb / (na + nb);
-        q += qs + delta * delta * na * nb / (na + nb);
-    }
-    *mean = m, *sq = q;
-}
-
-/* Channel c's sum(g) and sum(g xhat) over its n strips (g: see bn_grad_in). */
-static void channel_dots(const float *dy, const float *yr, const float *x, int n, int C, int S, int c, float mean,
-                         float invstd, double *sdy, double *sdyx) {
-    *sdy = 0, *sdyx = 0;
-    for (int i = 0; i < n; i++) {
-        const size_t o = ((size_t)i * C + c) * S;
-        strip_dots(dy + o, yr ? yr + o : NULL, x + o, S, mean, invstd, sdy, sdyx);
-    }
-}
 
 static void bn_dims(const BatchNorm *b, const Shape *s, int *n, int *spatial) {
     *n = s->d[0];
@@ -151,7 +74,8 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
     int n, S;
     bn_dims(b, &in[0]->shape, &n, &S);
     const int C = b->c, train = ctx->training;
-    const size_t M = (size_t)n * S;
+    const size_t M = (size_t)n * S, stride = (size_t)C * S;
+    const KernelIsa isa = kernel_isa();
     const float *x = in[0]->data, *gamma = params_value(ctx->params, b->weight);
     const float *beta = params_value(ctx->params, b->bias);
     float *rm = params_value(ctx->params, b->running_mean), *rv = params_value(ctx->params, b->running_var);
@@ -164,7 +88,7 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
         CHECK(C <= sync->channels, "%s %s: %d channels, the shard statistics buffer holds %d", l->ops->type, l->name,
               C, sync->channels);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
-        for (int c = 0; c < C; c++) channel_stats(x, n, C, S, c, &sync->buf[c], &sync->buf[C + c]);
+        for (int c = 0; c < C; c++) bn_channel_stats(isa, x + (size_t)c * S, n, stride, S, &sync->buf[c], &sync->buf[C + c]);
         total = sync->merge_stats(sync->arg, sync->buf, C, (double)M);
     }
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
@@ -173,7 +97,7 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
         if (train) {
             double sq;
             if (sync) mean = sync->buf[c], sq = sync->buf[C + c];
-            else channel_stats(x, n, C, S, c, &mean, &sq);
+            else bn_channel_stats(isa, x + (size_t)c * S, n, stride, S, &mean, &sq);
             var = sq / total;
             double unbiased = total > 1 ? sq / (total - 1) : var;
             if (!ctx->frozen_stats) {
@@ -188,27 +112,8 @@ static void bn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
         if (cm) cm[c] = (float)mean, ci[c] = (float)invstd;
         /* (x - mean) first, as PyTorch, so a large mean does not cancel against the shift */
         const float a = (float)(gamma[c] * invstd), mf = (float)mean, bc = beta[c];
-        for (int i = 0; i < n; i++) {
-            const float *restrict xs = x + ((size_t)i * C + c) * S;
-            float *restrict ys = y + ((size_t)i * C + c) * S;
-            if (res) {
-                const float *restrict rs = res + ((size_t)i * C + c) * S;
-#pragma omp simd
-                for (int j = 0; j < S; j++) {
-                    const float v = (xs[j] - mf) * a + bc + rs[j];
-                    ys[j] = v < 0.0f ? 0.0f : v;
-                }
-            } else if (b->relu) {
-#pragma omp simd
-                for (int j = 0; j < S; j++) {
-                    const float v = (xs[j] - mf) * a + bc;
-                    ys[j] = v < 0.0f ? 0.0f : v; /* NaN propagates, as in relu.c */
-                }
-            } else {
-#pragma omp simd
-                for (int j = 0; j < S; j++) ys[j] = (xs[j] - mf) * a + bc;
-            }
-        }
+        const size_t o = (size_t)c * S;
+        bn_channel_norm(isa, x + o, res ? res + o : NULL, y + o, n, stride, S, mf, a, bc, b->relu);
     }
 }
 
@@ -220,7 +125,8 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
     int n, S;
     bn_dims(b, &in[0]->shape, &n, &S);
     const int C = b->c;
-    const size_t M = (size_t)n * S;
+    const size_t M = (size_t)n * S, stride = (size_t)C * S;
+    const KernelIsa isa = kernel_isa();
     const float *cm = cache, *ci = cm + C;
     const int batch_stats = cm[2 * C] != 0.0f;
     const float *x = in[0]->data, *dy = out->grad, *gamma = params_value(ctx->params, b->weight);
@@ -237,51 +143,37 @@ static void bn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
               C, sync->channels);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
         for (int c = 0; c < C; c++) {
-            channel_dots(dy, yr, x, n, C, S, c, cm[c], ci[c], &sync->buf[c], &sync->buf[C + c]);
+            const size_t o = (size_t)c * S;
+            bn_channel_dots(isa, dy + o, yr ? yr + o : NULL, x + o, n, stride, S, cm[c], ci[c], &sync->buf[c],
+                            &sync->buf[C + c], dr ? dr + o : NULL, !dr_overwrite);
             if (dg) dg[c] += (float)sync->buf[C + c];
             if (db) db[c] += (float)sync->buf[c];
         }
         total = sync->sum_grads(sync->arg, sync->buf, C, (double)M);
     }
+    /* a residual gradient written (not added) in the first pass is g itself: the dx pass reads it instead of
+     * dy and y, one stream fewer */
+    const float *gr = dr && dr_overwrite ? dr : NULL;
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (M * C > 32768)
     for (int c = 0; c < C; c++) {
         const float mean = cm[c], invstd = ci[c];
+        const size_t o = (size_t)c * S;
         double sdy, sdyx;
         if (sync) {
             sdy = sync->buf[c], sdyx = sync->buf[C + c];
         } else {
-            channel_dots(dy, yr, x, n, C, S, c, mean, invstd, &sdy, &sdyx);
+            bn_channel_dots(isa, dy + o, yr ? yr + o : NULL, x + o, n, stride, S, mean, invstd, &sdy, &sdyx,
+                            dr ? dr + o : NULL, !dr_overwrite);
             if (dg) dg[c] += (float)sdyx;
             if (db) db[c] += (float)sdy;
-        }
-        for (int i = 0; dr && i < n; i++) {
-            const size_t o = ((size_t)i * C + c) * S;
-            const float *restrict dys = dy + o, *restrict ys = yr + o;
-            float *restrict drs = dr + o;
-            if (dr_overwrite) {
-#pragma omp simd
-                for (int j = 0; j < S; j++) drs[j] = bn_grad_in(dys, ys, j);
-            } else {
-#pragma omp simd
-                for (int j = 0; j < S; j++) drs[j] += bn_grad_in(dys, ys, j);
-            }
         }
         if (!dx) continue;
         const float k = gamma[c] * invstd;
         const float mdy = batch_stats ? (float)(sdy / total) : 0.0f;
         const float mdyx = batch_stats ? (float)(sdyx / total) : 0.0f;
-        for (int i = 0; i < n; i++) {
-            const size_t o = ((size_t)i * C + c) * S;
-            const float *restrict xs = x + o, *restrict dys = dy + o, *restrict ys = yr ? yr + o : NULL;
-            float *restrict dxs = dx + o;
-            if (overwrite) {
-#pragma omp simd
-                for (int j = 0; j < S; j++) dxs[j] = k * (bn_grad_in(dys, ys, j) - mdy - (xs[j] - mean) * invstd * mdyx);
-            } else {
-#pragma omp simd
-                for (int j = 0; j < S; j++) dxs[j] += k * (bn_grad_in(dys, ys, j) - mdy - (xs[j] - mean) * invstd * mdyx);
-            }
-        }
+        if (gr) bn_channel_dx(isa, x + o, gr + o, NULL, dx + o, n, stride, S, mean, invstd, k, mdy, mdyx, !overwrite);
+        else bn_channel_dx(isa, x + o, dy + o, yr ? yr + o : NULL, dx + o, n, stride, S, mean, invstd, k, mdy, mdyx,
+                           !overwrite);
     }
 }
 
