@@ -336,6 +336,8 @@ static void test_errors(void) {
            strstr(out_text, "--dist-map"), "bad map: %s", out_text);
     EXPECT(mpi(2, "toomany", "--method dgl --k 1 --dist pipeline") != 0 && strstr(out_text, "at least 2 blocks"),
            "more ranks than blocks: %s", out_text);
+    EXPECT(mpi(2, "profile", "--method dgl --k 2 --dist pipeline --profile") != 0 &&
+               strstr(out_text, "--profile is not available with --dist"), "--profile under --dist: %s", out_text);
 }
 
 int main(void) {

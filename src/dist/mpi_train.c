@@ -348,6 +348,9 @@ static Status rank_setup(Dist *d, const TrainConfig *cfg0, TrainConfig *cfg, Err
         return status_fail(err, LOCUS_ERR_ARG, "unknown --dist '%s'\nhint: none, pipeline or data", cfg->dist);
     if (d->size > DIST_MAX_RANKS)
         return status_fail(err, LOCUS_ERR_ARG, "%d ranks; at most %d are supported", d->size, DIST_MAX_RANKS);
+    if (cfg->profile)
+        return status_fail(err, LOCUS_ERR_ARG, "--profile is not available with --dist yet (each rank would time only "
+                           "its own blocks)\nhint: profile one process: drop --dist and mpirun");
     if (!d->pipeline && cfg->dist_replicas != 1)
         return status_fail(err, LOCUS_ERR_ARG, "--dist-replicas %ld: replicas are copies of a pipeline (--dist "
                            "pipeline); --dist data makes every rank a replica already\nhint: drop --dist-replicas, "
