@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_geo.h"
 #include "expect.h"
 #include "kernels/isa.h"
 #include "layers/conv.h"
@@ -23,11 +24,6 @@
 #include "locus/model.h"
 #include "locus/tape.h"
 
-typedef struct Geo {
-    int n, cin, cout, h, w, k, s, p, bias;
-} Geo;
-
-static float frand(Rng *r) { return rng_uniform(r) * 2.0f - 1.0f; }
 
 static double worst_diff(const float *got, const double *want, size_t n, size_t *at) {
     double worst = 0;
@@ -199,17 +195,7 @@ int main(void) {
                    {2, 32, 64, 6, 6, 3, 2, 1, 0}, {2, 64, 64, 4, 4, 3, 1, 1, 0}, {2, 3, 16, 7, 9, 3, 1, 1, 1},
                    {3, 5, 7, 5, 6, 1, 1, 0, 1}};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed + 30; i++) {
-        Geo g;
-        if (i < sizeof fixed / sizeof *fixed) {
-            g = fixed[i];
-        } else {
-            static const int ks[] = {1, 2, 3, 5};
-            g.n = 1 + (int)rng_below(&rng, 3), g.cin = 1 + (int)rng_below(&rng, 9), g.cout = 1 + (int)rng_below(&rng, 19);
-            g.k = ks[rng_below(&rng, 4)], g.s = 1 + (int)rng_below(&rng, 3), g.p = (int)rng_below(&rng, 3);
-            g.h = 1 + (int)rng_below(&rng, 12), g.w = 1 + (int)rng_below(&rng, 19), g.bias = (int)rng_below(&rng, 2);
-            if (g.h + 2 * g.p < g.k) g.h = g.k;
-            if (g.w + 2 * g.p < g.k) g.w = g.k;
-        }
+        const Geo g = i < sizeof fixed / sizeof *fixed ? fixed[i] : conv_geo_random(&rng);
         for (int a = 0; a < 3; a++) {
             if (!kernel_isa_supported((KernelIsa)a)) continue;
             failed += !run_case(&g, (int)(i % 3), isas[a], 1 + (int)(i % 2), 500 + i), cases++;

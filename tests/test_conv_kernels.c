@@ -16,17 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_geo.h"
 #include "expect.h"
 #include "kernels/conv_planes.h"
 #include "kernels/isa.h"
 #include "kernels/rows.h"
 #include "layers/conv.h"
 
-typedef struct Geo {
-    int n, cin, cout, h, w, k, s, p, bias;
-} Geo;
-
-static float frand(Rng *r) { return rng_uniform(r) * 2.0f - 1.0f; }
 
 /* y (N x Cout x Ho x Wo), dx, dW, db from x, W, b, dy in double. */
 static void reference(const Geo *g, int ho, int wo, const float *x, const float *W, const float *b, const float *dy,
@@ -260,17 +256,7 @@ int main(void) {
                    {3, 5, 7, 5, 6, 1, 1, 0, 1},   {2, 4, 6, 5, 5, 3, 1, 3, 0},   {2, 3, 5, 9, 4, 2, 1, 0, 1}};
     int cases = 0, failed = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed + 40; i++) {
-        Geo g;
-        if (i < sizeof fixed / sizeof *fixed) {
-            g = fixed[i];
-        } else {
-            static const int ks[] = {1, 2, 3, 5};
-            g.n = 1 + (int)rng_below(&rng, 3), g.cin = 1 + (int)rng_below(&rng, 9), g.cout = 1 + (int)rng_below(&rng, 19);
-            g.k = ks[rng_below(&rng, 4)], g.s = 1 + (int)rng_below(&rng, 3), g.p = (int)rng_below(&rng, 3);
-            g.h = 1 + (int)rng_below(&rng, 12), g.w = 1 + (int)rng_below(&rng, 19), g.bias = (int)rng_below(&rng, 2);
-            if (g.h + 2 * g.p < g.k) g.h = g.k;
-            if (g.w + 2 * g.p < g.k) g.w = g.k;
-        }
+        const Geo g = i < sizeof fixed / sizeof *fixed ? fixed[i] : conv_geo_random(&rng);
         const int threads = 1 + (int)(i % 2), detach = i % 7 == 3, fresh = i % 3 == 1;
         failed += !run_case(&g, "gemm", NULL, threads, detach, fresh, 1000 + i), cases++;
         for (int a = 0; a < n_isa; a++)

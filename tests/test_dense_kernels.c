@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_geo.h"
 #include "expect.h"
 #include "kernels/dense.h"
 #include "kernels/isa.h"
@@ -20,7 +21,6 @@
 #include "layers/linear.h"
 #include "locus/rng.h"
 
-static float frand(Rng *r) { return rng_uniform(r) * 2.0f - 1.0f; }
 
 static float *fill(size_t n, Rng *r) {
     float *p = malloc((n + 8) * sizeof(float));

@@ -54,6 +54,15 @@ ROWS_INLINE void FN(gemm_tile)(int K, const float *restrict ap, const float *con
             for (int v = 0; v < nv; v++) V_STORE(C + (size_t)r * ldc + q + (size_t)v * VL, c[r][v]);
 }
 
+/* ep restricted to the rows of the block that starts at row m0 (written to *e), or NULL without one. */
+ROWS_INLINE const RowsEpilogue *block_ep(const RowsEpilogue *ep, int m0, RowsEpilogue *e) {
+    if (!ep) return NULL;
+    *e = *ep;
+    if (e->bias) e->bias += m0;
+    if (e->res) e->res += (size_t)m0 * e->ldr;
+    return e;
+}
+
 /* gemm_tile for one vector of which only the lanes in mk exist (the last N % VL positions of q): the same sums in
  * the same order, so the results are those of a full tile, and nothing past N is read or written. */
 ROWS_INLINE void FN(gemm_tail)(int K, const float *restrict ap, const float *const *B, size_t q, float *restrict C,
@@ -84,13 +93,8 @@ void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, 
             const float *ap = Ap + (size_t)(m0 / ROWS_PACK_MR) * ROWS_PACK_MR * K + m0 % ROWS_PACK_MR;
             const int rows = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
             float *c = C + (size_t)m0 * ldc;
-            RowsEpilogue e, *ep0 = NULL;
-            if (ep) { /* the block's rows */
-                e = *ep;
-                if (e.bias) e.bias += m0;
-                if (e.res) e.res += (size_t)m0 * e.ldr;
-                ep0 = &e;
-            }
+            RowsEpilogue e;
+            const RowsEpilogue *ep0 = block_ep(ep, m0, &e);
             switch (nv) {
 #if GEMM_NV >= 4
             case 4: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, ep0, 4); break;
@@ -106,13 +110,8 @@ void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, 
     for (int m0 = 0; m0 < M; m0 += GEMM_MR) {
         const float *ap = Ap + (size_t)(m0 / ROWS_PACK_MR) * ROWS_PACK_MR * K + m0 % ROWS_PACK_MR;
         const int rows = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
-        RowsEpilogue e, *ep0 = NULL;
-        if (ep) {
-            e = *ep;
-            if (e.bias) e.bias += m0;
-            if (e.res) e.res += (size_t)m0 * e.ldr;
-            ep0 = &e;
-        }
+        RowsEpilogue e;
+        const RowsEpilogue *ep0 = block_ep(ep, m0, &e);
         FN(gemm_tail)(K, ap, B, (size_t)nvec, C + (size_t)m0 * ldc, ldc, rows, acc, ep0, mk);
     }
 }

@@ -29,14 +29,13 @@ static Status e2e_open(Session *s, ErrorMsg *err) {
 static Status e2e_step(Session *s, Tensor *x, Tensor *labels, StepResult *r, ErrorMsg *err) {
     E2eState *st = s->method_state;
     Tape *t = &s->tape;
+    session_block_begin(s);
     if (s->cfg.recompute_units) {
-        session_block_begin(s);
         Status status = e2e_recompute_step(&s->model, t, &st->ce.base, x, labels, r, err);
         if (!status) session_block_end(s, 0);
         return status;
     }
     TapeMark m = tape_mark(t);
-    session_block_begin(s);
     Tensor *logits = model_forward(&s->model, t, x);
     Tensor *loss = tape_call2(t, &st->ce.base, logits, labels);
     Status status = method_check_loss(t, loss, m, err);

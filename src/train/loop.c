@@ -229,6 +229,7 @@ Status train_run(const TrainConfig *cfg, const char *resume_dir, ErrorMsg *err) 
                 goto done;
             printf("\nwhere a training step goes (%lld steps of this run; evaluation not included):\n", done_steps);
             bench_profile_print(stdout, &bp);
+            if (prof.dropped) printf("  (%d layer calls not timed: the profile table was full)\n", prof.dropped);
             sum.extra = cJSON_CreateObject();
             if (sum.extra) cJSON_AddItemToObject(sum.extra, "profile", bench_profile_json(&bp));
             bench_profile_free(&bp);
