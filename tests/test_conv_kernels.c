@@ -9,7 +9,8 @@
  * everywhere (stride > kernel leaves positions no window covers); a detached input (grad NULL) is checked
  * to leave the parameter gradients right. Also the ResNet shapes
  * (3x3 stride 1 and 2, 1x1 stride 2; 16/32/64 channels) at batch 2, and the rows_* kernels at the vector
- * boundaries (N = 1..40 around 8 and 16; M from 11 to 70) and conv_planes_fill on each ISA path directly.
+ * boundaries (N = 1..40 around 8 and 16; M from 11 to 70), conv_planes_fill, im2col and col2im on each ISA path
+ * directly.
  * Fast: the shapes are small. */
 #include <math.h>
 #include <stdio.h>
@@ -239,6 +240,36 @@ static void check_planes(KernelIsa isa, Rng *rng) {
     }
 }
 
+/* conv_im2col / conv_col2im_add on each ISA path write exactly the portable path's bits (a copy; the same
+ * additions in the same order), nothing past col's end, on random geometries with strides 1..3 (the AVX-512
+ * path vectorises stride 2: output widths below and above 8 and 16, odd sizes, padding up to the kernel). */
+static void check_im2col(KernelIsa isa, Rng *rng) {
+    for (int t = 0; t < 80; t++) {
+        const int C = 1 + (int)rng_below(rng, 4), k = 1 + (int)rng_below(rng, 5), s = 1 + (int)rng_below(rng, 3);
+        const int p = (int)rng_below(rng, (uint64_t)k + 1);
+        int H = 1 + (int)rng_below(rng, 19), W = 1 + (int)rng_below(rng, 45);
+        if (H + 2 * p < k) H = k;
+        if (W + 2 * p < k) W = k;
+        const int Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
+        const size_t nx = (size_t)C * H * W, nc = (size_t)C * k * k * Ho * Wo;
+        float *x = malloc(nx * sizeof(float)), *a = malloc((nc + 16) * sizeof(float)), *b = malloc((nc + 16) * sizeof(float));
+        float *da = malloc((nx + 16) * sizeof(float)), *db = malloc((nx + 16) * sizeof(float));
+        for (size_t i = 0; i < nx; i++) x[i] = frand(rng);
+        for (size_t i = 0; i < nc + 16; i++) a[i] = b[i] = -7.0f;
+        conv_im2col(KERNEL_ISA_GENERIC, x, C, H, W, k, s, p, Ho, Wo, a);
+        conv_im2col(isa, x, C, H, W, k, s, p, Ho, Wo, b);
+        EXPECT(!memcmp(a, b, (nc + 16) * sizeof(float)) && a[nc] == -7.0f,
+               "conv_im2col %s C%d %dx%d k%d s%d p%d differs from generic", kernel_isa_name(isa), C, H, W, k, s, p);
+        for (size_t i = 0; i < nc; i++) a[i] = frand(rng);
+        for (size_t i = 0; i < nx + 16; i++) da[i] = db[i] = i < nx ? frand(rng) : -7.0f;
+        conv_col2im_add(KERNEL_ISA_GENERIC, a, C, H, W, k, s, p, Ho, Wo, da);
+        conv_col2im_add(isa, a, C, H, W, k, s, p, Ho, Wo, db);
+        EXPECT(!memcmp(da, db, (nx + 16) * sizeof(float)) && da[nx] == -7.0f,
+               "conv_col2im_add %s C%d %dx%d k%d s%d p%d differs from generic", kernel_isa_name(isa), C, H, W, k, s, p);
+        free(x), free(a), free(b), free(da), free(db);
+    }
+}
+
 int main(void) {
     Rng rng;
     rng_seed(&rng, 20261128);
@@ -248,7 +279,7 @@ int main(void) {
     for (int i = 0; i < 3; i++) {
         if (kernel_isa_supported((KernelIsa)i)) run_isas[n_isa++] = isas[i];
         else printf("note: this CPU cannot run the %s path; not tested here\n", isas[i]);
-        if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng);
+        if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng), check_im2col((KernelIsa)i, &rng);
     }
     /* the ResNet shapes, then random ones */
     Geo fixed[] = {{2, 16, 16, 8, 8, 3, 1, 1, 0}, {2, 16, 32, 8, 8, 3, 2, 1, 0}, {2, 16, 32, 8, 8, 1, 2, 0, 0},

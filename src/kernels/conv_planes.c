@@ -36,7 +36,7 @@ static void valid_range(int w, int wo, int s, int p, int kw, int *o0, int *o1) {
     *o0 = a, *o1 = b;
 }
 
-void conv_im2col(const float *restrict x, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
+void conv_im2col_generic(const float *restrict x, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
                  float *restrict col) {
     for (int c = 0; c < C; c++)
         for (int kh = 0; kh < k; kh++)
@@ -63,7 +63,7 @@ void conv_im2col(const float *restrict x, int C, int H, int W, int k, int s, int
             }
 }
 
-void conv_col2im_add(const float *restrict dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
+void conv_col2im_add_generic(const float *restrict dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
                      float *restrict dx) {
     for (int c = 0; c < C; c++)
         for (int kh = 0; kh < k; kh++)
@@ -86,6 +86,17 @@ void conv_col2im_add(const float *restrict dcol, int C, int H, int W, int k, int
                     }
                 }
             }
+}
+
+void conv_im2col(KernelIsa isa, const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo, float *col) {
+    if (isa == KERNEL_ISA_AVX512) conv_im2col_avx512(x, C, H, W, k, s, p, Ho, Wo, col);
+    else conv_im2col_generic(x, C, H, W, k, s, p, Ho, Wo, col);
+}
+
+void conv_col2im_add(KernelIsa isa, const float *dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
+                     float *dx) {
+    if (isa == KERNEL_ISA_AVX512) conv_col2im_add_avx512(dcol, C, H, W, k, s, p, Ho, Wo, dx);
+    else conv_col2im_add_generic(dcol, C, H, W, k, s, p, Ho, Wo, dx);
 }
 
 void conv_col_rows(const float *col, int C, int k, int Ho, int Wo, const float **B) {

@@ -123,7 +123,7 @@ static void conv_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
         const float *xn = x + (size_t)i * c->cin * h * w;
         float *yn = y + (size_t)i * c->cout * P;
         if (colf)
-            conv_im2col(xn, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, col);
+            conv_im2col(KERNEL_ISA_GENERIC, xn, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, col);
         else
             col = (float *)xn;
         float beta = 0.0f;
@@ -182,7 +182,7 @@ static void conv_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
             const float *dyn = dy + (size_t)i * c->cout * P;
             const float *cn = xn;
             if (gW && colf) {
-                conv_im2col(xn, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, col);
+                conv_im2col(KERNEL_ISA_GENERIC, xn, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, col);
                 cn = col;
             }
             if (gW)
@@ -196,7 +196,7 @@ static void conv_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
                 if (colf) {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, P, c->cout, 1.0f, W, kk, dyn, P, 0.0f,
                                 col, P);
-                    conv_col2im_add(col, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, dxn);
+                    conv_col2im_add(KERNEL_ISA_GENERIC, col, c->cin, h, w, c->k, c->stride, c->pad, ho, wo, dxn);
                 } else {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, P, c->cout, 1.0f, W, kk, dyn, P, 1.0f,
                                 dxn, P);

@@ -103,7 +103,7 @@ static void sample_rows(const ConvGeom *g, KernelIsa isa, const float *xn, float
         conv_planes_fill(isa, xn, g->cin, g->h, g->w, g->k, g->p, buf);
         conv_planes_rows(buf, g->cin, g->h, g->w, g->k, g->p, B);
     } else {
-        conv_im2col(xn, g->cin, g->h, g->w, g->k, g->s, g->p, g->ho, g->wo, buf);
+        conv_im2col(isa, xn, g->cin, g->h, g->w, g->k, g->s, g->p, g->ho, g->wo, buf);
         conv_col_rows(buf, g->cin, g->k, g->ho, g->wo, B);
     }
 }
@@ -183,7 +183,7 @@ static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const f
         for (int co = 0; co < g->cout; co++) B[co] = dyn + (size_t)co * g->P;
         rows_gemm(isa, g->KK, g->P, g->cout, Ap, B, buf, (size_t)g->P, 0);
         if (overwrite) memset(dxn, 0, sizeof(float) * (size_t)g->cin * HW);
-        conv_col2im_add(buf, g->cin, g->h, g->w, g->k, g->s, g->p, g->ho, g->wo, dxn);
+        conv_col2im_add(isa, buf, g->cin, g->h, g->w, g->k, g->s, g->p, g->ho, g->wo, dxn);
     }
 }
 
