@@ -19,6 +19,7 @@
 
 #include "conv_geo.h"
 #include "expect.h"
+#include "kernels/conv3x3.h"
 #include "kernels/conv_planes.h"
 #include "kernels/isa.h"
 #include "kernels/rows.h"
@@ -270,6 +271,38 @@ static void check_im2col(KernelIsa isa, Rng *rng) {
     }
 }
 
+/* conv3x3_avx512 writes exactly what rows_gemm_ep over the shifted planes writes on the AVX-512 path (the same
+ * FMAs in the same order), with and without accumulation, bias, residual and ReLU, on random maps (1..37 wide,
+ * square or not, positions not a multiple of 16), channel counts 1..20 in and 1..19 out; nothing outside y. */
+static void check_conv3x3(Rng *rng) {
+    for (int t = 0; t < 60; t++) {
+        const int C = 1 + (int)rng_below(rng, 20), M = 1 + (int)rng_below(rng, 19);
+        const int H = 1 + (int)rng_below(rng, 37), W = t % 3 ? H : 1 + (int)rng_below(rng, 37), N = H * W;
+        const int acc = t % 2, use_ep = t % 4 >= 2;
+        float *x = malloc(sizeof(float) * (size_t)C * N), *A = malloc(sizeof(float) * (size_t)M * C * 9);
+        float *Ap = malloc(sizeof(float) * rows_pack_floats(M, C * 9)), *res = malloc(sizeof(float) * (size_t)M * N);
+        float *pl = malloc(sizeof(float) * conv_planes_floats(C, H, W, 3, 1)), *bias = malloc(sizeof(float) * (size_t)M);
+        float *ya = malloc(sizeof(float) * ((size_t)M * N + 16)), *yb = malloc(sizeof(float) * ((size_t)M * N + 16));
+        const float **B = malloc(sizeof(*B) * (size_t)C * 9);
+        uint16_t *masks = malloc(sizeof(uint16_t) * conv3x3_mask_count(H, W));
+        for (size_t i = 0; i < (size_t)C * N; i++) x[i] = frand(rng);
+        for (size_t i = 0; i < (size_t)M * C * 9; i++) A[i] = frand(rng);
+        for (size_t i = 0; i < (size_t)M * N; i++) res[i] = frand(rng);
+        for (int i = 0; i < M; i++) bias[i] = frand(rng);
+        for (size_t i = 0; i < (size_t)M * N + 16; i++) ya[i] = yb[i] = i < (size_t)M * N ? frand(rng) : -7.0f;
+        rows_pack(M, C * 9, A, (size_t)C * 9, Ap);
+        conv_planes_fill(KERNEL_ISA_AVX512, x, C, H, W, 3, 1, pl);
+        conv_planes_rows(pl, C, H, W, 3, 1, B);
+        const RowsEpilogue ep = {bias, res, (size_t)N, 1};
+        rows_gemm_ep(KERNEL_ISA_AVX512, M, N, C * 9, Ap, B, ya, (size_t)N, acc, use_ep ? &ep : NULL);
+        conv3x3_masks(H, W, masks);
+        conv3x3_avx512(M, C, H, W, Ap, x, yb, (size_t)N, acc, use_ep ? &ep : NULL, masks);
+        EXPECT(!memcmp(ya, yb, sizeof(float) * ((size_t)M * N + 16)),
+               "conv3x3_avx512 C%d M%d %dx%d acc%d ep%d differs from the planes path", C, M, H, W, acc, use_ep);
+        free(x), free(A), free(Ap), free(res), free(pl), free(bias), free(ya), free(yb), free(B), free(masks);
+    }
+}
+
 int main(void) {
     Rng rng;
     rng_seed(&rng, 20261128);
@@ -281,6 +314,8 @@ int main(void) {
         else printf("note: this CPU cannot run the %s path; not tested here\n", isas[i]);
         if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng), check_im2col((KernelIsa)i, &rng);
     }
+    if (conv3x3_available(KERNEL_ISA_AVX512) && kernel_isa_supported(KERNEL_ISA_AVX512)) check_conv3x3(&rng);
+    else printf("note: no AVX-512: conv3x3_avx512 not tested here\n");
     /* the ResNet shapes, then random ones */
     Geo fixed[] = {{2, 16, 16, 8, 8, 3, 1, 1, 0}, {2, 16, 32, 8, 8, 3, 2, 1, 0}, {2, 16, 32, 8, 8, 1, 2, 0, 0},
                    {2, 32, 64, 6, 6, 3, 2, 1, 0}, {2, 64, 64, 4, 4, 3, 1, 1, 0}, {2, 3, 16, 7, 9, 3, 1, 1, 1},

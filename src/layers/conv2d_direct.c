@@ -10,12 +10,14 @@
  *              k-1-p) with the flipped kernel  W'[ci][(co, kh, kw)] = W[co][ci][k-1-kh][k-1-kw]:
  *              dx_n[ci] += sum W' . rows of dy_n's shifted planes                   rows_gemm, M = Cin
  *   dx, other: col = W^T dy_n (rows_gemm, M = KK, rows = dy_n's channels), dx_n += col2im(col).
- * A 1x1, stride-1, unpadded conv needs no planes: the rows are x_n's (and dy_n's) channels themselves.
+ * A 1x1, stride-1, unpadded conv needs no planes: the rows are x_n's (and dy_n's) channels themselves; nor, on
+ * the AVX-512 path, does a 3x3 / stride 1 / padding 1 one for its forward and dx (conv3x3.h reads x_n and dy_n
+ * directly, with the same sums in the same order as rows_gemm over the planes).
  * The weight gradient is accumulated transposed (KK x Cout, Cout padded to Mp = 16k) and transposed back
  * in the final reduction.
  *
  * Scratch (floats, each piece rounded up to 16 = 64 bytes), T = min(threads, N):
- *   [ packed forward W or packed dx matrix | unpacked dx matrix | T x thread area ]
+ *   [ packed forward W or packed dx matrix | unpacked dx matrix | 3x3/1/1: conv3x3 lane masks | T x thread area ]
  *   thread area: [ x-rows buffer | dy-rows buffer | dy^T (P x Mp) | dW^T partial (KK x Mp) + db partial (Cout)
  *                  | pointers ]
  * Per-thread partials are summed in thread order: results are deterministic for a thread count; forward and
@@ -25,6 +27,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "kernels/conv3x3.h"
 #include "kernels/conv_planes.h"
 #include "kernels/rows.h"
 
@@ -36,6 +39,7 @@ typedef struct ConvGeom {
     int rows_direct;  /* 1x1, stride 1, pad 0: x's channels are the rows */
     int planes;       /* stride 1: shifted planes (else im2col) */
     int dx_planes;    /* stride 1 and p <= k - 1: dx as a stride-1 convolution of dy */
+    int same3;        /* 3x3, stride 1, padding 1: forward and dx can run conv3x3.h (no planes) */
     int Mp;           /* Cout padded for rows_dot_t */
 } ConvGeom;
 
@@ -49,6 +53,7 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
     g.rows_direct = g.k == 1 && g.s == 1 && g.p == 0;
     g.planes = g.s == 1;
     g.dx_planes = g.s == 1 && g.p <= g.k - 1;
+    g.same3 = g.k == 3 && g.s == 1 && g.p == 1;
     g.Mp = rows_pad_m(g.cout);
     return g;
 }
@@ -68,10 +73,26 @@ static size_t pointer_floats(size_t n) { return r16(n * sizeof(float *) / sizeof
 static int dx_rows_count(const ConvGeom *g) { return g->dx_planes ? g->cout * g->k * g->k : g->cout; }
 static int dx_m(const ConvGeom *g) { return g->dx_planes ? g->cin : g->KK; }
 
-static size_t shared_floats(const ConvGeom *g) {
+/* Offsets (floats) of the shared scratch: [ packed matrix | unpacked dx matrix | conv3x3 lane masks ]. */
+typedef struct SharedArea {
+    size_t tmp, masks, total;
+} SharedArea;
+static SharedArea shared_area(const ConvGeom *g) {
+    SharedArea a;
     size_t fwd = rows_pack_floats(g->cout, g->KK);
     size_t bwd = rows_pack_floats(dx_m(g), dx_rows_count(g));
-    return r16(fwd > bwd ? fwd : bwd) + r16((size_t)g->cout * g->KK);
+    a.tmp = r16(fwd > bwd ? fwd : bwd);
+    a.masks = a.tmp + r16((size_t)g->cout * g->KK);
+    a.total = a.masks + (g->same3 ? r16((conv3x3_mask_count(g->h, g->w) * sizeof(uint16_t) + 3) / 4) : 0);
+    return a;
+}
+static size_t shared_floats(const ConvGeom *g) { return shared_area(g).total; }
+/* The conv3x3.h lane masks of this geometry in the shared scratch, or NULL when that kernel does not run. */
+static const uint16_t *same3_masks(const ConvGeom *g, KernelIsa isa, float *scratch) {
+    if (!g->same3 || !conv3x3_available(isa)) return NULL;
+    uint16_t *m = (uint16_t *)(void *)(scratch + shared_area(g).masks);
+    conv3x3_masks(g->h, g->w, m);
+    return m;
 }
 /* Offsets (floats) of the pieces of a thread area. */
 typedef struct ThreadArea {
@@ -118,6 +139,7 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
     const KernelIsa isa = kernel_isa();
     float *Ap = ctx->scratch;
     rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap);
+    const uint16_t *masks = same3_masks(&g, isa, ctx->scratch);
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
@@ -126,9 +148,15 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
         const float **B = (const float **)(void *)(area + ta.ptr_x);
 #pragma omp for schedule(static)
         for (int i = 0; i < g.n; i++) {
-            sample_rows(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, B);
+            const float *xn = x->data + (size_t)i * g.cin * g.h * g.w;
             const size_t off = (size_t)i * g.cout * g.P;
             const RowsEpilogue ep = {bias, res ? res->data + off : NULL, (size_t)g.P, relu};
+            if (masks) {
+                conv3x3_avx512(g.cout, g.cin, g.h, g.w, Ap, xn, out->data + off, (size_t)g.P, 0,
+                               bias || res || relu ? &ep : NULL, masks);
+                continue;
+            }
+            sample_rows(&g, isa, xn, area, B);
             rows_gemm_ep(isa, g.cout, g.P, g.KK, Ap, B, out->data + off, (size_t)g.P, 0, &ep);
         }
     }
@@ -168,10 +196,12 @@ static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float 
 }
 
 /* dx_n (Cin x H x W) += (or, overwrite, =) the input gradient of sample n from dy_n (Cout x Ho x Wo). */
-static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const float *dyn, float *buf,
-                      const float **B, float *dxn, int overwrite) {
+static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const uint16_t *masks, const float *dyn,
+                      float *buf, const float **B, float *dxn, int overwrite) {
     const int HW = g->h * g->w;
-    if (g->rows_direct) {
+    if (masks) { /* 3x3 / 1 / 1: dy -> dx is the same kind of convolution (padding k - 1 - p = 1) */
+        conv3x3_avx512(g->cin, g->cout, g->h, g->w, Ap, dyn, dxn, (size_t)HW, !overwrite, NULL, masks);
+    } else if (g->rows_direct) {
         for (int co = 0; co < g->cout; co++) B[co] = dyn + (size_t)co * g->P;
         rows_gemm(isa, g->cin, HW, g->cout, Ap, B, dxn, (size_t)HW, !overwrite);
     } else if (g->dx_planes) {
@@ -200,8 +230,8 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     float *dx = x->grad;
     const int overwrite = dx && layer_grad_overwrite(x); /* samples are disjoint: all write or all add */
     float *Ap = ctx->scratch;
-    const size_t packf = shared_floats(&g) - r16((size_t)g.cout * g.KK);
-    if (dx) pack_dx_matrix(&g, W, ctx->scratch + packf, Ap);
+    if (dx) pack_dx_matrix(&g, W, ctx->scratch + shared_area(&g).tmp, Ap);
+    const uint16_t *masks = dx ? same3_masks(&g, isa, ctx->scratch) : NULL;
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
@@ -222,7 +252,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
             }
             if (gb)
                 for (int o = 0; o < g.cout; o++) pb[o] += row_sum(dyn + (size_t)o * g.P, g.P);
-            if (dx) sample_dx(&g, isa, Ap, dyn, dybuf, Bd, dx + (size_t)i * g.cin * g.h * g.w, overwrite);
+            if (dx) sample_dx(&g, isa, Ap, masks, dyn, dybuf, Bd, dx + (size_t)i * g.cin * g.h * g.w, overwrite);
         }
         /* the loop's implicit barrier: every partial is complete; sum them in thread order (dW^T back to dW) */
         if (gW) {
