@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "conv_geo.h"
 #include "expect.h"
@@ -271,15 +273,33 @@ static void check_im2col(KernelIsa isa, Rng *rng) {
     }
 }
 
+/* n floats that end at (tail) or start at (!tail) an inaccessible page: a read past that side faults. */
+static float *guarded_floats(size_t n, int tail, void **map, size_t *map_bytes) {
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), data = (n * sizeof(float) + page - 1) / page * page;
+    *map_bytes = data + 2 * page;
+    char *m = mmap(NULL, *map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    mprotect(m, page, PROT_NONE);
+    mprotect(m + page + data, page, PROT_NONE);
+    *map = m;
+    return tail ? (float *)(void *)(m + page + data - n * sizeof(float)) : (float *)(void *)(m + page);
+}
+
 /* conv3x3_avx512 writes exactly what rows_gemm_ep over the shifted planes writes on the AVX-512 path (the same
  * FMAs in the same order), with and without accumulation, bias, residual and ReLU, on random maps (1..37 wide,
- * square or not, positions not a multiple of 16), channel counts 1..20 in and 1..19 out; nothing outside y. */
+ * square or not, positions not a multiple of 16), channel counts 1..20 in and 1..19 out; nothing outside y,
+ * and nothing read outside x (x lies against an inaccessible page, after or before it). */
 static void check_conv3x3(Rng *rng) {
     for (int t = 0; t < 60; t++) {
         const int C = 1 + (int)rng_below(rng, 20), M = 1 + (int)rng_below(rng, 19);
         const int H = 1 + (int)rng_below(rng, 37), W = t % 3 ? H : 1 + (int)rng_below(rng, 37), N = H * W;
         const int acc = t % 2, use_ep = t % 4 >= 2;
-        float *x = malloc(sizeof(float) * (size_t)C * N), *A = malloc(sizeof(float) * (size_t)M * C * 9);
+        void *map;
+        size_t map_bytes;
+        /* x against a guard page: the loads that could leave x must be masked (a fault otherwise) */
+        float *x = guarded_floats((size_t)C * N, t % 2, &map, &map_bytes), *A = malloc(sizeof(float) * (size_t)M * C * 9);
+        EXPECT(x != NULL, "mmap failed");
+        if (!x) return;
         float *Ap = malloc(sizeof(float) * rows_pack_floats(M, C * 9)), *res = malloc(sizeof(float) * (size_t)M * N);
         float *pl = malloc(sizeof(float) * conv_planes_floats(C, H, W, 3, 1)), *bias = malloc(sizeof(float) * (size_t)M);
         float *ya = malloc(sizeof(float) * ((size_t)M * N + 16)), *yb = malloc(sizeof(float) * ((size_t)M * N + 16));
@@ -299,7 +319,8 @@ static void check_conv3x3(Rng *rng) {
         conv3x3_avx512(M, C, H, W, Ap, x, yb, (size_t)N, acc, use_ep ? &ep : NULL, masks);
         EXPECT(!memcmp(ya, yb, sizeof(float) * ((size_t)M * N + 16)),
                "conv3x3_avx512 C%d M%d %dx%d acc%d ep%d differs from the planes path", C, M, H, W, acc, use_ep);
-        free(x), free(A), free(Ap), free(res), free(pl), free(bias), free(ya), free(yb), free(B), free(masks);
+        munmap(map, map_bytes);
+        free(A), free(Ap), free(res), free(pl), free(bias), free(ya), free(yb), free(B), free(masks);
     }
 }
 

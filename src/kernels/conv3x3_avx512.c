@@ -8,8 +8,9 @@
  *   kw = 2: valignd(L[v+2], L[v+1], 1)  (one to the right)
  * zero-masked with the tap's lane mask, and 8 FMAs with the broadcast weights. (Three output vectors per tile
  * measured slower: with the four operand vectors live, the 24 accumulators spill.) Loads past the channel
- * read a neighbouring channel, whose lanes the masks drop; only the first and last channel of a tile that
- * reaches past the map's ends could leave x, and those steps use loads masked to the channel. */
+ * read a neighbouring channel, whose lanes the masks drop; only the first and last channels of a tile that
+ * reaches past the map's ends could leave x (more than one when the map is smaller than the reach), and
+ * their steps use loads masked to the channel. */
 #include "kernels/conv3x3.h"
 
 #include "kernels/conv_planes.h"
@@ -81,9 +82,11 @@ INL void step(__m512 acc[8][NV], long N, int W, const float *ap, const float *x,
     }
 }
 
-/* Output rows r < rows of the block, positions q .. q + 16 nv (the last vector's lanes in last). */
+/* Output rows r < rows of the block, positions q .. q + 16 nv (the last vector's lanes in last); the steps
+ * ck in [ck_lo, ck_hi) read whole vectors, the others loads masked to their channel. */
 INL void tile(int C, long N, int W, const float *ap, const float *x, const uint16_t *masks, long q, float *y,
-              size_t ldc, int rows, int accum, const RowsEpilogue *ep, __mmask16 last, const int nv, const int edge) {
+              size_t ldc, int rows, int accum, const RowsEpilogue *ep, __mmask16 last, int ck_lo, int ck_hi,
+              const int nv) {
     __m512 acc[8][NV];
     for (int r = 0; r < 8; r++)
         for (int v = 0; v < nv; v++) {
@@ -103,9 +106,8 @@ INL void tile(int C, long N, int W, const float *ap, const float *x, const uint1
             }
     const uint16_t *m = masks + (size_t)(q / 16) * 9;
     int ck = 0;
-    if (edge)
-        for (; ck < 3; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 1);
-    for (; ck < (edge ? 3 * C - 3 : 3 * C); ck++) step(acc, N, W, ap, x, m, q, ck, nv, 0);
+    for (; ck < ck_lo; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 1);
+    for (; ck < ck_hi; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 0);
     for (; ck < 3 * C; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 1);
     for (int r = 0; r < 8; r++)
         if (r < rows)
@@ -127,7 +129,11 @@ void conv3x3_avx512(int M, int C, int H, int W, const float *Ap, const float *x,
         const int nv = nvec - q / 16 < NV ? (int)(nvec - q / 16) : NV;
         const long end = q + 16 * nv; /* positions q .. end; the last vector may pass N */
         const __mmask16 last = end > N ? (__mmask16)((1u << (N - (end - 16))) - 1) : (__mmask16)0xFFFF;
-        const int edge = q - W - 16 < 0 || end + W + 16 > N;
+        /* a step of channel c reads c N + [q - W - 16, end + W + 16): whole vectors stay inside x (C N floats)
+         * for c_lo <= c <= c_hi (a channel's neighbours hold the lanes the masks drop) */
+        const long before = W + 16 - q, after = end + W + 16 - N;
+        const long c_lo = before > 0 ? (before + N - 1) / N : 0, c_hi = C - 1 - (after > 0 ? (after + N - 1) / N : 0);
+        const int ck_lo = (int)(3 * c_lo), ck_hi = c_hi >= c_lo ? (int)(3 * (c_hi + 1)) : ck_lo;
         for (int m0 = 0; m0 < M; m0 += 8) {
             const float *ap = Ap + (size_t)m0 * 9 * C;
             const int rows = M - m0 < 8 ? M - m0 : 8;
@@ -140,12 +146,8 @@ void conv3x3_avx512(int M, int C, int H, int W, const float *Ap, const float *x,
                 ep0 = &e;
             }
             float *yb = y + (size_t)m0 * ldc;
-            if (nv == NV) {
-                if (edge) tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, NV, 1);
-                else tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, NV, 0);
-            } else {
-                tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, 1, 1);
-            }
+            if (nv == NV) tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, ck_lo, ck_hi, NV);
+            else tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, ck_lo, ck_hi, 1);
         }
     }
 }
