@@ -141,12 +141,36 @@ ROWS_INLINE void FN(dott_tile)(int G, int N, const float *DT, size_t ldt, size_t
         for (int v = 0; v < mv; v++) V_STORE(CT + (size_t)(k0 + j) * ldc + m0 + (size_t)v * VL, c[j][v]);
 }
 
-/* All k for the vectors m0 .. m0 + mv VL: full tiles of DOTT_KR(mv) rows, then one row at a time. */
+/* dott_tile with n (1 <= n <= DOTT_KRMAX) rows of B, the width a constant in each case. */
+ROWS_INLINE void FN(dott_tile_n)(int G, int N, const float *DT, size_t ldt, size_t dtg, const float *const *B, int K,
+                                 int k0, int m0, float *CT, size_t ldc, const int mv, int n) {
+#define DOTT_CASE(w)                                                                                               \
+    case w: FN(dott_tile)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, w); break;
+    switch (n) {
+        DOTT_CASE(1) DOTT_CASE(2) DOTT_CASE(3) DOTT_CASE(4) DOTT_CASE(5) DOTT_CASE(6)
+#if DOTT_KRMAX >= 12
+        DOTT_CASE(7) DOTT_CASE(8) DOTT_CASE(9) DOTT_CASE(10) DOTT_CASE(11) DOTT_CASE(12)
+#endif
+    default: break;
+    }
+#undef DOTT_CASE
+}
+
+/* All k for the vectors m0 .. m0 + mv VL: full tiles of kr = DOTT_KR(mv) rows while more than 2 kr remain, then
+ * the rest in one or two tiles of nearly equal height (K = 16 with kr = 12 is 8 + 8, not 12 + 4: a short tile
+ * has too few independent accumulators to hide the FMA latency). The tiling does not change any sum. */
 ROWS_INLINE void FN(dott_cols)(int G, int N, const float *DT, size_t ldt, size_t dtg, const float *const *B, int K,
                                int m0, float *CT, size_t ldc, const int mv, const int kr) {
     int k0 = 0;
-    for (; k0 + kr <= K; k0 += kr) FN(dott_tile)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, kr);
-    for (; k0 < K; k0++) FN(dott_tile)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, 1);
+    for (; K - k0 >= 2 * kr || K - k0 == kr; k0 += kr) FN(dott_tile)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, kr);
+    const int rest = K - k0;
+    if (rest > kr) {
+        const int first = (rest + 1) / 2;
+        FN(dott_tile_n)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, first);
+        FN(dott_tile_n)(G, N, DT, ldt, dtg, B, K, k0 + first, m0, CT, ldc, mv, rest - first);
+    } else if (rest > 0) {
+        FN(dott_tile_n)(G, N, DT, ldt, dtg, B, K, k0, m0, CT, ldc, mv, rest);
+    }
 }
 
 void FN(rows_dot_t)(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
