@@ -292,7 +292,9 @@ static float *guarded_floats(size_t n, int tail, void **map, size_t *map_bytes) 
 static void check_conv3x3(Rng *rng) {
     for (int t = 0; t < 60; t++) {
         const int C = 1 + (int)rng_below(rng, 20), M = 1 + (int)rng_below(rng, 19);
-        const int H = 1 + (int)rng_below(rng, 37), W = t % 3 ? H : 1 + (int)rng_below(rng, 37), N = H * W;
+        /* the first maps tiny (1x1 .. 2x3: the loads' reach spans several channels), then random */
+        const int H = t < 6 ? 1 + t % 2 : 1 + (int)rng_below(rng, 37);
+        const int W = t < 6 ? 1 + t / 2 : t % 3 ? H : 1 + (int)rng_below(rng, 37), N = H * W;
         const int acc = t % 2, use_ep = t % 4 >= 2;
         void *map;
         size_t map_bytes;
@@ -324,6 +326,40 @@ static void check_conv3x3(Rng *rng) {
     }
 }
 
+/* conv3x3_dw_avx512 adds exactly what rows_dot_t over the planes adds (on top of the same non-zero partials),
+ * for 16 and 32 input channels, 1..19 rows of dy, maps 1..20 x 1..37. */
+static void check_conv3x3_dw(Rng *rng) {
+    for (int t = 0; t < 24; t++) {
+        const int C = 16 * (1 + t % 2), M = 1 + (int)rng_below(rng, 19), H = 1 + (int)rng_below(rng, 20);
+        const int W = 1 + (int)rng_below(rng, 37), P = H * W, KK = C * 9, Mp = rows_pad_m(M);
+        float *x = malloc(sizeof(float) * (size_t)C * P), *dy = malloc(sizeof(float) * (size_t)M * P);
+        float *pl = malloc(sizeof(float) * conv_planes_floats(C, H, W, 3, 1)), *dyt = malloc(sizeof(float) * (size_t)P * Mp);
+        float *pw = malloc(sizeof(float) * (size_t)KK * Mp), *part = malloc(sizeof(float) * (size_t)KK * M);
+        float *xT = calloc((size_t)(H + 2) * (W + 2) * C, sizeof(float));
+        const float **B = malloc(sizeof(*B) * (size_t)KK);
+        for (size_t i = 0; i < (size_t)C * P; i++) x[i] = frand(rng);
+        for (size_t i = 0; i < (size_t)M * P; i++) dy[i] = frand(rng);
+        for (int j = 0; j < KK; j++)
+            for (int m = 0; m < Mp; m++) {
+                pw[(size_t)j * Mp + m] = frand(rng);
+                if (m < M) part[((size_t)m * 9 + j % 9) * C + j / 9] = pw[(size_t)j * Mp + m];
+            }
+        conv_planes_fill(KERNEL_ISA_AVX512, x, C, H, W, 3, 1, pl);
+        conv_planes_rows(pl, C, H, W, 3, 1, B);
+        rows_transpose(KERNEL_ISA_AVX512, M, P, dy, (size_t)P, dyt, (size_t)Mp, Mp);
+        rows_dot_t(KERNEL_ISA_AVX512, Mp, KK, P, 1, dyt, (size_t)Mp, 0, B, pw, (size_t)Mp);
+        for (int ih = 0; ih < H; ih++)
+            for (int c = 0; c < C; c++)
+                for (int iw = 0; iw < W; iw++) xT[((size_t)(ih + 1) * (W + 2) + iw + 1) * C + c] = x[((size_t)c * H + ih) * W + iw];
+        conv3x3_dw_avx512(M, C, H, W, xT, dy, part);
+        int wrong = 0;
+        for (int j = 0; j < KK; j++)
+            for (int m = 0; m < M; m++) wrong += part[((size_t)m * 9 + j % 9) * C + j / 9] != pw[(size_t)j * Mp + m];
+        EXPECT(!wrong, "conv3x3_dw_avx512 C%d M%d %dx%d: %d of %d sums differ from rows_dot_t's", C, M, H, W, wrong, KK * M);
+        free(x), free(dy), free(pl), free(dyt), free(pw), free(part), free(xT), free(B);
+    }
+}
+
 int main(void) {
     Rng rng;
     rng_seed(&rng, 20261128);
@@ -335,12 +371,15 @@ int main(void) {
         else printf("note: this CPU cannot run the %s path; not tested here\n", isas[i]);
         if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng), check_im2col((KernelIsa)i, &rng);
     }
-    if (conv3x3_available(KERNEL_ISA_AVX512) && kernel_isa_supported(KERNEL_ISA_AVX512)) check_conv3x3(&rng);
+    if (conv3x3_available(KERNEL_ISA_AVX512) && kernel_isa_supported(KERNEL_ISA_AVX512))
+        check_conv3x3(&rng), check_conv3x3_dw(&rng);
     else printf("note: no AVX-512: conv3x3_avx512 not tested here\n");
     /* the ResNet shapes, then random ones */
     Geo fixed[] = {{2, 16, 16, 8, 8, 3, 1, 1, 0}, {2, 16, 32, 8, 8, 3, 2, 1, 0}, {2, 16, 32, 8, 8, 1, 2, 0, 0},
                    {2, 32, 64, 6, 6, 3, 2, 1, 0}, {2, 64, 64, 4, 4, 3, 1, 1, 0}, {2, 3, 16, 7, 9, 3, 1, 1, 1},
-                   {3, 5, 7, 5, 6, 1, 1, 0, 1},   {2, 4, 6, 5, 5, 3, 1, 3, 0},   {2, 3, 5, 9, 4, 2, 1, 0, 1}};
+                   {3, 5, 7, 5, 6, 1, 1, 0, 1},   {2, 4, 6, 5, 5, 3, 1, 3, 0},   {2, 3, 5, 9, 4, 2, 1, 0, 1},
+                   /* 3x3/1/1 with Cin a multiple of 16 on maps >= 16 wide: dW by conv3x3_dw on AVX-512 */
+                   {2, 16, 8, 16, 17, 3, 1, 1, 1}, {3, 32, 19, 5, 16, 3, 1, 1, 0}};
     int cases = 0, failed = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed + 40; i++) {
         const Geo g = i < sizeof fixed / sizeof *fixed ? fixed[i] : conv_geo_random(&rng);

@@ -35,4 +35,13 @@ void conv3x3_masks(int H, int W, uint16_t *masks);
 void conv3x3_avx512(int M, int C, int H, int W, const float *Ap, const float *x, float *y, size_t ldc, int acc,
                     const RowsEpilogue *ep, const uint16_t *masks);
 
+/* The weight gradient of one sample, for C a multiple of 16: for m < M, c < C, taps t = kh * 3 + kw,
+ *   part[(m * 9 + t) * C + c] += sum_q dy[m][q] x[c][oh+kh-1][ow+kw-1]     (q = oh * W + ow in increasing order)
+ * with x given transposed and zero-padded, xT[(ih + 1) * (W + 2) + iw + 1][c] = x[c][ih][iw] (its border 0), and
+ * dy as M rows of H W. The products and their order are those of rows_dot_t over the planes (one FMA per
+ * term, the padding's terms included as products with 0), so the sums are the same bits. Instead of three
+ * planes of x and dy^T it needs one padded transpose of x, and its register tile does 24 FMAs per 9 loads
+ * (rows_dot_t with 16 output channels: 12 per 13). */
+void conv3x3_dw_avx512(int M, int C, int H, int W, const float *xT, const float *dy, float *part);
+
 #endif

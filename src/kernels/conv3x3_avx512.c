@@ -86,7 +86,7 @@ INL void step(__m512 acc[8][NV], long N, int W, const float *ap, const float *x,
  * ck in [ck_lo, ck_hi) read whole vectors, the others loads masked to their channel. */
 INL void tile(int C, long N, int W, const float *ap, const float *x, const uint16_t *masks, long q, float *y,
               size_t ldc, int rows, int accum, const RowsEpilogue *ep, __mmask16 last, int ck_lo, int ck_hi,
-              const int nv) {
+              const int nv, const int edge) {
     __m512 acc[8][NV];
     for (int r = 0; r < 8; r++)
         for (int v = 0; v < nv; v++) {
@@ -105,10 +105,14 @@ INL void tile(int C, long N, int W, const float *ap, const float *x, const uint1
                 for (int v = 0; v < nv; v++) acc[r][v] = _mm512_add_ps(acc[r][v], bv);
             }
     const uint16_t *m = masks + (size_t)(q / 16) * 9;
-    int ck = 0;
-    for (; ck < ck_lo; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 1);
-    for (; ck < ck_hi; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 0);
-    for (; ck < 3 * C; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 1);
+    if (edge) { /* (a compile-time split: with the bounds known only at run time, the interior tiles ran 10% slower) */
+        int ck = 0;
+        for (; ck < ck_lo; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 1);
+        for (; ck < ck_hi; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 0);
+        for (; ck < 3 * C; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 1);
+    } else {
+        for (int ck = 0; ck < 3 * C; ck++) step(acc, N, W, ap, x, m, q, ck, nv, 0);
+    }
     for (int r = 0; r < 8; r++)
         if (r < rows)
             for (int v = 0; v < nv; v++) {
@@ -132,8 +136,10 @@ void conv3x3_avx512(int M, int C, int H, int W, const float *Ap, const float *x,
         /* a step of channel c reads c N + [q - W - 16, end + W + 16): whole vectors stay inside x (C N floats)
          * for c_lo <= c <= c_hi (a channel's neighbours hold the lanes the masks drop) */
         const long before = W + 16 - q, after = end + W + 16 - N;
-        const long c_lo = before > 0 ? (before + N - 1) / N : 0, c_hi = C - 1 - (after > 0 ? (after + N - 1) / N : 0);
+        long c_lo = before > 0 ? (before + N - 1) / N : 0, c_hi = C - 1 - (after > 0 ? (after + N - 1) / N : 0);
+        if (c_lo > C) c_lo = C; /* tiny maps: every channel's loads masked */
         const int ck_lo = (int)(3 * c_lo), ck_hi = c_hi >= c_lo ? (int)(3 * (c_hi + 1)) : ck_lo;
+        const int edge = ck_lo > 0 || ck_hi < 3 * C;
         for (int m0 = 0; m0 < M; m0 += 8) {
             const float *ap = Ap + (size_t)m0 * 9 * C;
             const int rows = M - m0 < 8 ? M - m0 : 8;
@@ -146,9 +152,52 @@ void conv3x3_avx512(int M, int C, int H, int W, const float *Ap, const float *x,
                 ep0 = &e;
             }
             float *yb = y + (size_t)m0 * ldc;
-            if (nv == NV) tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, ck_lo, ck_hi, NV);
-            else tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, ck_lo, ck_hi, 1);
+            if (nv == NV && !edge) tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, 0, 3 * C, NV, 0);
+            else if (nv == NV) tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, ck_lo, ck_hi, NV, 1);
+            else tile(C, N, W, ap, x, masks, q, yb, ldc, rows, acc, ep0, last, ck_lo, ck_hi, 1, 1);
         }
+    }
+}
+/* The weight gradient (conv3x3.h): per pass (8 rows of dy, kernel row kh, 16 channels c0 .. c0 + 15) the
+ * accumulators are acc[r][kw]: 24 vectors over c. Along an output row, the x vector of tap kw + 1 at ow is that
+ * of tap kw at ow + 1, so each position loads one new vector of xT and broadcasts 8 values of dy for 24 FMAs. */
+INL void dw_pass(int M, int C, int H, int W, const float *xT, const float *dy, float *part, int m0, int kh, int c0,
+                 int rows) {
+    const size_t P = (size_t)H * W, wp = (size_t)W + 2;
+    __m512 acc[8][3];
+    for (int r = 0; r < 8; r++)
+        for (int kw = 0; kw < 3; kw++)
+            acc[r][kw] = r < rows ? _mm512_loadu_ps(part + ((size_t)(m0 + r) * 9 + kh * 3 + kw) * C + c0)
+                                  : _mm512_setzero_ps();
+    const float *d = dy + (size_t)m0 * P;
+    const size_t rs[8] = {0, P, 2 * P, 3 * P, 4 * P, 5 * P, 6 * P, 7 * P};
+    for (int oh = 0; oh < H; oh++) {
+        const float *xr = xT + ((size_t)(oh + kh) * wp) * C + c0; /* padded row oh + kh - 1 + 1 */
+        const float *dr = d + (size_t)oh * W;
+        __m512 v0 = _mm512_loadu_ps(xr), v1 = _mm512_loadu_ps(xr + C);
+        for (int ow = 0; ow < W; ow++) {
+            const __m512 v2 = _mm512_loadu_ps(xr + (size_t)(ow + 2) * C);
+            for (int r = 0; r < 8; r++) {
+                const __m512 b = _mm512_set1_ps(r < rows ? dr[rs[r] + ow] : 0.0f);
+                acc[r][0] = _mm512_fmadd_ps(b, v0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(b, v1, acc[r][1]);
+                acc[r][2] = _mm512_fmadd_ps(b, v2, acc[r][2]);
+            }
+            v0 = v1, v1 = v2;
+        }
+    }
+    for (int r = 0; r < 8; r++)
+        if (r < rows)
+            for (int kw = 0; kw < 3; kw++)
+                _mm512_storeu_ps(part + ((size_t)(m0 + r) * 9 + kh * 3 + kw) * C + c0, acc[r][kw]);
+    (void)M;
+}
+
+void conv3x3_dw_avx512(int M, int C, int H, int W, const float *xT, const float *dy, float *part) {
+    for (int m0 = 0; m0 < M; m0 += 8) {
+        const int rows = M - m0 < 8 ? M - m0 : 8;
+        for (int kh = 0; kh < 3; kh++)
+            for (int c0 = 0; c0 < C; c0 += 16) dw_pass(M, C, H, W, xT, dy, part, m0, kh, c0, rows);
     }
 }
 #if defined(__clang__)
@@ -163,5 +212,8 @@ int conv3x3_available(KernelIsa isa) {
 void conv3x3_avx512(int M, int C, int H, int W, const float *Ap, const float *x, float *y, size_t ldc, int acc,
                     const RowsEpilogue *ep, const uint16_t *masks) {
     (void)M, (void)C, (void)H, (void)W, (void)Ap, (void)x, (void)y, (void)ldc, (void)acc, (void)ep, (void)masks;
+}
+void conv3x3_dw_avx512(int M, int C, int H, int W, const float *xT, const float *dy, float *part) {
+    (void)M, (void)C, (void)H, (void)W, (void)xT, (void)dy, (void)part;
 }
 #endif

@@ -12,7 +12,9 @@
  *   dx, other: col = W^T dy_n (rows_gemm, M = KK, rows = dy_n's channels), dx_n += col2im(col).
  * A 1x1, stride-1, unpadded conv needs no planes: the rows are x_n's (and dy_n's) channels themselves; nor, on
  * the AVX-512 path, does a 3x3 / stride 1 / padding 1 one for its forward and dx (conv3x3.h reads x_n and dy_n
- * directly, with the same sums in the same order as rows_gemm over the planes).
+ * directly, with the same sums in the same order as rows_gemm over the planes), and, with Cin a multiple of 16
+ * on maps at least 16 wide, for dW (conv3x3_dw_avx512: from x transposed and padded, the same sums as
+ * rows_dot_t over the planes).
  * The weight gradient is accumulated transposed (KK x Cout, Cout padded to Mp = 16k) and transposed back
  * in the final reduction.
  *
@@ -40,6 +42,7 @@ typedef struct ConvGeom {
     int planes;       /* stride 1: shifted planes (else im2col) */
     int dx_planes;    /* stride 1 and p <= k - 1: dx as a stride-1 convolution of dy */
     int same3;        /* 3x3, stride 1, padding 1: forward and dx can run conv3x3.h (no planes) */
+    int dw3;          /* same3 with Cin a multiple of 16 and maps >= 16 wide: dW can too (conv3x3_dw) */
     int Mp;           /* Cout padded for rows_dot_t */
 } ConvGeom;
 
@@ -54,6 +57,8 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
     g.planes = g.s == 1;
     g.dx_planes = g.s == 1 && g.p <= g.k - 1;
     g.same3 = g.k == 3 && g.s == 1 && g.p == 1;
+    /* on 8-wide maps the row-by-row transpose of x costs more than the planes (64 channels at 8x8: 0.95x) */
+    g.dw3 = g.same3 && g.cin % 16 == 0 && g.w >= 16;
     g.Mp = rows_pad_m(g.cout);
     return g;
 }
@@ -87,6 +92,14 @@ static SharedArea shared_area(const ConvGeom *g) {
     return a;
 }
 static size_t shared_floats(const ConvGeom *g) { return shared_area(g).total; }
+/* x_n transposed and zero-padded for conv3x3_dw_avx512 (its border written once per call, see below). */
+static void transpose_padded(const ConvGeom *g, KernelIsa isa, const float *xn, float *xT) {
+    const size_t wp = (size_t)g->w + 2;
+    for (int ih = 0; ih < g->h; ih++)
+        rows_transpose(isa, g->cin, g->w, xn + (size_t)ih * g->w, (size_t)g->h * g->w, xT + ((ih + 1) * wp + 1) * g->cin,
+                       (size_t)g->cin, g->cin);
+}
+
 /* The conv3x3.h lane masks of this geometry in the shared scratch, or NULL when that kernel does not run. */
 static const uint16_t *same3_masks(const ConvGeom *g, KernelIsa isa, float *scratch) {
     if (!g->same3 || !conv3x3_available(isa)) return NULL;
@@ -232,6 +245,8 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     float *Ap = ctx->scratch;
     if (dx) pack_dx_matrix(&g, W, ctx->scratch + shared_area(&g).tmp, Ap);
     const uint16_t *masks = dx ? same3_masks(&g, isa, ctx->scratch) : NULL;
+    /* dW by conv3x3_dw: x transposed and padded in the x-rows buffer, partials as [co][tap][ci] */
+    const int dw3 = gW && g.dw3 && conv3x3_available(isa);
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
@@ -242,10 +257,14 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
         const float **Bx = (const float **)(void *)(area + ta.ptr_x);
         const float **Bd = (const float **)(void *)(area + ta.ptr_d);
         memset(pw, 0, sizeof(float) * (ta.ptr_x - ta.part));
+        if (dw3) memset(area, 0, sizeof(float) * (size_t)(g.h + 2) * (g.w + 2) * g.cin); /* xT's zero border */
 #pragma omp for schedule(static)
         for (int i = 0; i < g.n; i++) {
             const float *dyn = dy + (size_t)i * g.cout * g.P;
-            if (gW) {
+            if (dw3) {
+                transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area);
+                conv3x3_dw_avx512(g.cout, g.cin, g.h, g.w, area, dyn, pw);
+            } else if (gW) {
                 sample_rows(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, Bx);
                 rows_transpose(isa, g.cout, g.P, dyn, (size_t)g.P, dyt, (size_t)g.Mp, g.Mp);
                 rows_dot_t(isa, g.Mp, g.KK, g.P, 1, dyt, (size_t)g.Mp, 0, Bx, pw, (size_t)g.Mp);
@@ -259,8 +278,10 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
 #pragma omp for schedule(static)
             for (int o = 0; o < g.cout; o++)
                 for (int j = 0; j < g.KK; j++) {
+                    /* dW^T[j][o], or for conv3x3_dw [o][tap][ci] with j = ci * 9 + tap */
+                    const size_t at = dw3 ? ((size_t)o * 9 + j % 9) * g.cin + j / 9 : (size_t)j * g.Mp + o;
                     float acc = 0.0f;
-                    for (int t = 0; t < g.T; t++) acc += threads_base[(size_t)t * ta.total + ta.part + (size_t)j * g.Mp + o];
+                    for (int t = 0; t < g.T; t++) acc += threads_base[(size_t)t * ta.total + ta.part + at];
                     gW[(size_t)o * g.KK + j] += acc;
                 }
         }
