@@ -22,6 +22,8 @@
  *   [ packed forward W or packed dx matrix | unpacked dx matrix | 3x3/1/1: conv3x3 lane masks | T x thread area ]
  *   thread area: [ x-rows buffer | dy-rows buffer | dy^T (P x Mp) | dW^T partial (KK x Mp) + db partial (Cout)
  *                  | pointers ]
+ *   (conv3x3_dw: x^T padded, (H+2)(W+2) Cin, in the x-rows buffer, which holds 3 (H+2) W Cin; its partial as
+ *   [Cout][9][Cin] in the dW^T one)
  * Per-thread partials are summed in thread order: results are deterministic for a thread count; forward and
  * dx do not depend on it (each sample is computed the same way by whichever thread). */
 #include "layers/conv_direct.h"
