@@ -90,12 +90,14 @@ void conv_col2im_add_generic(const float *restrict dcol, int C, int H, int W, in
 
 void conv_im2col(KernelIsa isa, const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo, float *col) {
     if (isa == KERNEL_ISA_AVX512) conv_im2col_avx512(x, C, H, W, k, s, p, Ho, Wo, col);
+    else if (isa == KERNEL_ISA_AVX2) conv_im2col_avx2(x, C, H, W, k, s, p, Ho, Wo, col);
     else conv_im2col_generic(x, C, H, W, k, s, p, Ho, Wo, col);
 }
 
 void conv_col2im_add(KernelIsa isa, const float *dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
                      float *dx) {
     if (isa == KERNEL_ISA_AVX512) conv_col2im_add_avx512(dcol, C, H, W, k, s, p, Ho, Wo, dx);
+    else if (isa == KERNEL_ISA_AVX2) conv_col2im_add_avx2(dcol, C, H, W, k, s, p, Ho, Wo, dx);
     else conv_col2im_add_generic(dcol, C, H, W, k, s, p, Ho, Wo, dx);
 }
 

@@ -26,15 +26,17 @@ void conv_planes_fill_avx512(const float *x, int C, int H, int W, int k, int p, 
 void conv_planes_rows(const float *planes, int C, int H, int W, int k, int p, const float **B);
 
 /* col (C*k*k x Ho*Wo) <- im2col of one sample x (C x H x W), zeros where the window is in the padding. The
- * AVX-512 path vectorises stride 2 (conv_im2col_avx512.c); every path writes the same bits. */
+ * AVX-512 and AVX2 paths vectorise stride 2 (conv_im2col_avx512.c, _avx2.c); every path writes the same bits. */
 void conv_im2col(KernelIsa isa, const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo, float *col);
 void conv_im2col_generic(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo, float *col);
 void conv_im2col_avx512(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo, float *col);
+void conv_im2col_avx2(const float *x, int C, int H, int W, int k, int s, int p, int Ho, int Wo, float *col);
 /* dx (C x H x W) += the adjoint of im2col applied to dcol (every path: the same additions in the same order). */
 void conv_col2im_add(KernelIsa isa, const float *dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo,
                      float *dx);
 void conv_col2im_add_generic(const float *dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo, float *dx);
 void conv_col2im_add_avx512(const float *dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo, float *dx);
+void conv_col2im_add_avx2(const float *dcol, int C, int H, int W, int k, int s, int p, int Ho, int Wo, float *dx);
 /* B[row] <- col + row * Ho * Wo for the C*k*k rows. */
 void conv_col_rows(const float *col, int C, int k, int Ho, int Wo, const float **B);
 
