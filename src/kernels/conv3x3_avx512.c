@@ -6,7 +6,11 @@
  *   kw = 0: valignd(L[v+1], L[v], 15)   (x one position to the left)
  *   kw = 1: L[v+1]
  *   kw = 2: valignd(L[v+2], L[v+1], 1)  (one to the right)
- * zero-masked with the tap's lane mask, and 8 FMAs with the broadcast weights. (Three output vectors per tile
+ * and 8 FMAs with the broadcast weights, merge-masked with the tap's lane mask: a lane outside the map keeps
+ * its sum, as adding the planes path's product with a padding zero does (the sums start at +0 or a bias and
+ * stay bit-equal; only an infinite or NaN weight, times the planes' zero, would differ). Masking the FMAs
+ * rather than zeroing the operands saves two of six shuffle-unit ops per step: 5% on Zen 4, where they
+ * share ports with the FMAs. (Three output vectors per tile
  * measured slower: with the four operand vectors live, the 24 accumulators spill.) Loads past the channel
  * read a neighbouring channel, whose lanes the masks drop; only the first and last channels of a tile that
  * reaches past the map's ends could leave x (more than one when the map is smaller than the reach), and
@@ -74,10 +78,11 @@ INL void step(__m512 acc[8][NV], long N, int W, const float *ap, const float *x,
         const int t = kh * 3 + kw;
         for (int v = 0; v < nv; v++) {
             const __mmask16 mk = (__mmask16)m[v * 9 + t];
-            const __m512 b = kw == 0   ? _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(mk, L[v + 1], L[v], 15))
-                             : kw == 1 ? _mm512_maskz_mov_ps(mk, _mm512_castsi512_ps(L[v + 1]))
-                                       : _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(mk, L[v + 2], L[v + 1], 1));
-            for (int r = 0; r < 8; r++) acc[r][v] = _mm512_fmadd_ps(_mm512_set1_ps(a[kw * 8 + r]), b, acc[r][v]);
+            const __m512 b = kw == 0   ? _mm512_castsi512_ps(_mm512_alignr_epi32(L[v + 1], L[v], 15))
+                             : kw == 1 ? _mm512_castsi512_ps(L[v + 1])
+                                       : _mm512_castsi512_ps(_mm512_alignr_epi32(L[v + 2], L[v + 1], 1));
+            for (int r = 0; r < 8; r++)
+                acc[r][v] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(a[kw * 8 + r]), b, acc[r][v], mk);
         }
     }
 }
