@@ -31,6 +31,9 @@ size_t dense_scratch_bytes(int in, int out, int threads);
 /* y (R x out) = x W^T + b (b may be NULL). scratch: dense_scratch_bytes. */
 void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W, const float *b,
                    float *y, float *scratch);
+/* g[j] += sum over the rows of m (row stride ld) of column j, for j0 <= j < j1: each column's sum in double,
+ * rows in order (so the result does not depend on how callers split the columns). */
+void dense_colsum_add(const float *m, int rows, size_t ld, int j0, int j1, float *g);
 /* dx += dy W, dW += dy^T x, db += colsum(dy); each may be NULL (not wanted). dW needs dense_dw_ok(in). */
 void dense_backward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W,
                     const float *dy, float *dx, float *dW, float *db, float *scratch);

@@ -228,13 +228,7 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
 static void attn_colsum(const float *m, int rows, int cols, float *g, int threads) {
     const int nblk = (cols + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(threads) if ((size_t)rows * cols > 32768)
-    for (int bk = 0; bk < nblk; bk++) {
-        int j0 = bk * 16, j1 = j0 + 16 < cols ? j0 + 16 : cols;
-        double acc[16] = {0};
-        for (int r = 0; r < rows; r++)
-            for (int j = j0; j < j1; j++) acc[j - j0] += m[(size_t)r * cols + j];
-        for (int j = j0; j < j1; j++) g[j] += (float)acc[j - j0];
-    }
+    for (int bk = 0; bk < nblk; bk++) dense_colsum_add(m, rows, (size_t)cols, bk * 16, bk * 16 + 16 < cols ? bk * 16 + 16 : cols, g);
 }
 
 static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, const Tensor *out,
