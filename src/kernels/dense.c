@@ -34,7 +34,7 @@ static size_t bwd_thread_floats(int out, int T) {
 
 size_t dense_scratch_bytes(int in, int out, int threads) {
     const int T = threads < 1 ? 1 : threads;
-    const size_t fwd = r16((size_t)in * out) + ptr_floats((size_t)in) + (size_t)T * fwd_thread_floats(in);
+    const size_t fwd = dense_prepared_floats(in, out) + (size_t)T * fwd_thread_floats(in);
     const size_t bwd = ptr_floats((size_t)out) + (size_t)T * bwd_thread_floats(out, T);
     return (fwd > bwd ? fwd : bwd) * sizeof(float);
 }
@@ -49,15 +49,21 @@ void dense_colsum_add(const float *m, int rows, size_t ld, int j0, int j1, float
     }
 }
 
-void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W, const float *b,
-                   float *y, float *scratch) {
-    const int T = dense_threads(threads, R, in, out);
-    float *Wt = scratch;
-    const float **Bt = (const float **)(void *)(scratch + r16((size_t)in * out));
-    float *areas = scratch + r16((size_t)in * out) + ptr_floats((size_t)in);
+size_t dense_prepared_floats(int in, int out) { return r16((size_t)in * out) + ptr_floats((size_t)in); }
+size_t dense_forward_thread_floats(int in) { return fwd_thread_floats(in); }
+
+const float *const *dense_prepare(int in, int out, const float *W, float *area) {
+    float *Wt = area;
+    const float **Bt = (const float **)(void *)(area + r16((size_t)in * out));
     for (int o = 0; o < out; o++)
         for (int k = 0; k < in; k++) Wt[(size_t)k * out + o] = W[(size_t)o * in + k];
     for (int k = 0; k < in; k++) Bt[k] = Wt + (size_t)k * out;
+    return Bt;
+}
+
+void dense_forward_prepared(KernelIsa isa, int threads, int R, int in, int out, const float *x,
+                            const float *const *Bt, const float *b, float *y, float *areas) {
+    const int T = dense_threads(threads, R, in, out);
 #pragma omp parallel num_threads(T)
     {
         const int t = omp_get_thread_num();
@@ -73,6 +79,12 @@ void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const flo
             rows_gemm(isa, mb, out, in, Ap, Bt, yc, (size_t)out, b != NULL);
         }
     }
+}
+
+void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W, const float *b,
+                   float *y, float *scratch) {
+    const float *const *Bt = dense_prepare(in, out, W, scratch);
+    dense_forward_prepared(isa, threads, R, in, out, x, Bt, b, y, scratch + dense_prepared_floats(in, out));
 }
 
 void dense_backward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W,

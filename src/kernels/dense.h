@@ -31,6 +31,15 @@ size_t dense_scratch_bytes(int in, int out, int threads);
 /* y (R x out) = x W^T + b (b may be NULL). scratch: dense_scratch_bytes. */
 void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W, const float *b,
                    float *y, float *scratch);
+/* The forward in two parts, for callers that apply one W to many small row blocks (attention's eval forward,
+ * a sample at a time): dense_prepare writes W^T and its row pointers into area (dense_prepared_floats) and
+ * returns the pointers; dense_forward_prepared then needs threads x dense_forward_thread_floats(in) floats of
+ * areas. dense_forward = both, W^T at the start of its scratch. */
+size_t dense_prepared_floats(int in, int out);
+size_t dense_forward_thread_floats(int in);
+const float *const *dense_prepare(int in, int out, const float *W, float *area);
+void dense_forward_prepared(KernelIsa isa, int threads, int R, int in, int out, const float *x,
+                            const float *const *Bt, const float *b, float *y, float *areas);
 /* g[j] += sum over the rows of m (row stride ld) of column j, for j0 <= j < j1: each column's sum in double,
  * rows in order (so the result does not depend on how callers split the columns). */
 void dense_colsum_add(const float *m, int rows, size_t ld, int j0, int j1, float *g);

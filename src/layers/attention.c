@@ -107,6 +107,16 @@ static size_t attn_dense_floats(int d, int threads) {
     return round16((a > b ? a : b) / sizeof(float));
 }
 
+/* Eval forward scratch: W^T of both projections, shared ([qkv | proj], dense_prepare), then per thread
+ * [qkv_n (T x 3D) | P (T x T) | ctx_n (T x D) | the dense kernels' packing area | attn_head's work]. */
+static size_t attn_eval_shared_floats(int d) {
+    return round16(dense_prepared_floats(d, 3 * d)) + round16(dense_prepared_floats(d, d));
+}
+static size_t attn_eval_thread_floats(int d, size_t t, size_t dh) {
+    return round16(t * 3 * (size_t)d) + round16(t * t) + round16(t * (size_t)d) +
+           round16(dense_forward_thread_floats(d)) + attn_head_floats(t, dh);
+}
+
 static size_t attn_scratch(const Layer *l, Tensor *const *in, int n_in, int threads) {
     (void)n_in;
     const Attention *a = (const Attention *)l;
@@ -116,7 +126,7 @@ static size_t attn_scratch(const Layer *l, Tensor *const *in, int n_in, int thre
     size_t bwd = round16(n * t * d) + round16(n * t * 3 * d) + th * round16(t * t) + attn_dense_floats(a->d, threads) +
                  th * attn_head_floats(t, d / (size_t)a->heads);
     const size_t dh = d / (size_t)a->heads, head = attn_head_floats(t, dh);
-    size_t eval = th * (round16(t * 3 * d) + round16(t * t) + round16(t * d) + attn_dense_floats(a->d, 1) + head);
+    size_t eval = attn_eval_shared_floats(a->d) + th * attn_eval_thread_floats(a->d, t, dh);
     size_t train = attn_dense_floats(a->d, threads); /* training forward: projections, then th head areas */
     if (train < th * head) train = th * head;
     if (eval < train) eval = train;
@@ -204,23 +214,30 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
         else dense_forward(kernel_isa(), ctx->threads, n * t, d, d, cx, wp, bp, y, ctx->scratch);
         return;
     }
-    /* eval: one sample at a time per thread, on scratch (the projections on the dense kernels, one thread each) */
-    const size_t per = round16(tqkv) + round16(ttt) + round16(ttd) + attn_dense_floats(d, 1) +
-                       attn_head_floats((size_t)t, (size_t)dh);
+    /* eval: one sample at a time per thread, on scratch (the projections on the dense kernels, one thread each,
+     * their W^T written once per call) */
+    const size_t per = attn_eval_thread_floats(d, (size_t)t, (size_t)dh);
     const int blas = attn_use_blas();
     const KernelIsa isa = kernel_isa();
-    CHECK((size_t)attn_threads(ctx->threads) * per * sizeof(float) <= ctx->scratch_bytes,
+    CHECK((attn_eval_shared_floats(d) + (size_t)attn_threads(ctx->threads) * per) * sizeof(float) <=
+              ctx->scratch_bytes,
           "%s: scratch too small", l->name);
+    const float *const *btq = NULL, *const *btp = NULL;
+    if (!blas) {
+        btq = dense_prepare(d, 3 * d, wq, ctx->scratch);
+        btp = dense_prepare(d, d, wp, ctx->scratch + round16(dense_prepared_floats(d, 3 * d)));
+    }
+    float *threads_base = ctx->scratch + attn_eval_shared_floats(d);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
     for (int s = 0; s < n; s++) {
-        float *qkv = ctx->scratch + (size_t)omp_get_thread_num() * per;
+        float *qkv = threads_base + (size_t)omp_get_thread_num() * per;
         float *p = qkv + round16(tqkv), *cx = p + round16(ttt), *ds = cx + round16(ttd);
-        float *hw = ds + attn_dense_floats(d, 1);
+        float *hw = ds + round16(dense_forward_thread_floats(d));
         if (blas) attn_linear(x + s * ttd, t, d, wq, bq, 3 * d, qkv);
-        else dense_forward(isa, 1, t, d, 3 * d, x + s * ttd, wq, bq, qkv, ds);
+        else dense_forward_prepared(isa, 1, t, d, 3 * d, x + s * ttd, btq, bq, qkv, ds);
         for (int h = 0; h < hh; h++) attn_head(isa, blas, qkv, t, d, dh, h, scale, p, cx, hw);
         if (blas) attn_linear(cx, t, d, wp, bp, d, y + s * ttd);
-        else dense_forward(isa, 1, t, d, d, cx, wp, bp, y + s * ttd, ds);
+        else dense_forward_prepared(isa, 1, t, d, d, cx, btp, bp, y + s * ttd, ds);
     }
 }
 
