@@ -35,8 +35,9 @@ Status state_dict_load(ParamStore *ps, int count, const char *path, int allow_ex
 Status state_dict_save(const ParamStore *ps, int count, const char *path, const char *const *meta_kv,
                        ErrorMsg *err);
 
-/* Evaluation-mode logits (n x m->classes floats) of the batch x (n x in_c x in_h x in_w floats), with a
- * tape sized for it by a plan pass and freed before returning (ACT and SCRATCH of mt). */
+/* Evaluation-mode logits (n x m->classes floats) of the batch x (n x in_c x in_h x in_w floats): a predictor
+ * (predictor.h: micro-batches, one pipeline per thread) opened for the call and closed before returning (ACT and
+ * SCRATCH of mt). */
 Status model_predict(Model *m, MemTracker *mt, const float *x, int n, int threads, float *logits, ErrorMsg *err);
 
 /* A trained model read back from a run folder: its resolved configuration (config.json), the model

@@ -2,8 +2,10 @@
  *
  * Setup order mirrors session.c so that memory is allocated once, before the clock starts:
  *   1. the synthetic batch (DATA), 2. model parameters (PARAM, GRAD), 3. SGD momentum state (OPTIM,
- *   train only), 4. a plan pass on a throwaway tracker (one training step, or one evaluation forward),
- *   5. the scratch workspace (SCRATCH), 6. the tape at exactly the planned sizes (ACT).
+ *   train only), 4. a plan pass on a throwaway tracker (one training step), 5. the scratch workspace
+ *   (SCRATCH), 6. the tape at exactly the planned sizes (ACT). Inference instead opens a predictor
+ *   (predictor.h: micro-batches, one pipeline per thread, what model_predict runs), whose pipes are planned
+ *   and reserved the same way, and times predictor_run over the batch.
  * The FLOP count comes from a separate recording plan pass (a plan tape computes nothing, so this is
  * free), whose records carry every layer call's input and output shapes.
  * Invariant: the timed loop performs no allocation (the tape is released back to its mark each step). */
@@ -25,6 +27,7 @@
 #include "locus/fpmode.h"
 #include "locus/model.h"
 #include "locus/optim.h"
+#include "locus/predictor.h"
 #include "methods/recompute.h"
 #include "train/report.h"
 
@@ -156,8 +159,12 @@ typedef struct Bench {
     size_t x_bytes, y_bytes;
     float *scratch;
     size_t scratch_bytes;
-    Tape tape;
+    Tape tape;        /* train */
     int tape_open;
+    Predictor pred;   /* infer: micro-batches, one pipeline per thread (predictor.h), as model_predict */
+    int pred_open;
+    float *logits;    /* infer: the batch's logits (DATA) */
+    size_t logits_bytes;
     Profile prof;
     int prof_open;
     double param_zero_s, optim_s; /* sums over the timed steps (profiling only) */
@@ -173,6 +180,7 @@ static Shape input_shape(const Bench *b) {
  * loss + backward (the loss value goes to *loss_out on a real tape), infer = forward. Leaves the tape at
  * its entry mark. */
 static Status bench_step(Bench *b, double *loss_out, ErrorMsg *err) {
+    if (!b->train) return predictor_run(&b->pred, b->x, (int)b->cfg->batch, b->logits, err);
     Tape *t = &b->tape;
     TapeMark m = tape_mark(t);
     Tensor *x = tape_wrap(t, input_shape(b), b->x, 0);
@@ -185,11 +193,6 @@ static Status bench_step(Bench *b, double *loss_out, ErrorMsg *err) {
         return st;
     }
     Tensor *logits = model_forward(&b->model, t, x);
-    if (!b->train) {
-        Status st = tape_ok(t) ? LOCUS_OK : status_fail(err, t->status, "%s", t->err.text);
-        tape_release(t, m);
-        return st;
-    }
     Tensor *loss = tape_call2(t, &b->ce.base, logits, y);
     if (!tape_ok(t)) {
         Status st = status_fail(err, t->status, "%s", t->err.text);
@@ -235,6 +238,26 @@ static Status count_flops(Bench *b, double *per_img, int *calls, ErrorMsg *err) 
     return st;
 }
 
+/* Inference: the predictor's pipes and the logits, then the profile (pipe 0's layer calls). */
+static Status bench_open_infer(Bench *b, ErrorMsg *err) {
+    const BenchConfig *c = b->cfg;
+    Status st = predictor_open(&b->pred, &b->model, &b->mt, (int)c->threads, 0, err);
+    if (st) return st;
+    b->pred_open = 1;
+    b->logits_bytes = (size_t)c->batch * b->pred.out_per_sample * sizeof(float);
+    b->logits = mem_alloc(&b->mt, MEM_TAG_DATA, b->logits_bytes);
+    if (!b->logits) return status_fail(err, LOCUS_ERR_OOM, "cannot allocate the %zu-byte logits", b->logits_bytes);
+    int calls = 0;
+    if ((st = count_flops(b, &b->flop_fwd_per_img, &calls, err))) return st;
+    if (c->profile) {
+        if ((st = profile_init(&b->prof, calls + 2, err))) return st;
+        b->prof_open = 1;
+        b->prof.enabled = 0; /* the warm-up steps are not profiled */
+        predictor_profile(&b->pred, &b->prof);
+    }
+    return LOCUS_OK;
+}
+
 static Status bench_open(Bench *b, ErrorMsg *err) {
     const BenchConfig *c = b->cfg;
     b->train = !strcmp(c->mode, "train");
@@ -273,6 +296,8 @@ static Status bench_open(Bench *b, ErrorMsg *err) {
         if ((st = optim_init(&b->opt, &oc, &b->ps, (int)c->threads, err))) return st;
         b->opt_open = 1;
     }
+
+    if (!b->train) return bench_open_infer(b, err);
 
     /* 4. sizing pass on a throwaway tracker */
     MemTracker throwaway = {0};
@@ -313,6 +338,8 @@ static Status bench_open(Bench *b, ErrorMsg *err) {
 static void bench_close(Bench *b) {
     if (b->prof_open) profile_free(&b->prof);
     if (b->tape_open) tape_free(&b->tape);
+    if (b->pred_open) predictor_close(&b->pred);
+    if (b->logits) mem_free(&b->mt, MEM_TAG_DATA, b->logits, b->logits_bytes);
     if (b->scratch) mem_free(&b->mt, MEM_TAG_SCRATCH, b->scratch, b->scratch_bytes);
     if (b->opt_open) optim_free(&b->opt);
     if (b->model_open) model_free(&b->model);
