@@ -177,8 +177,8 @@ static Shape input_shape(const Bench *b) {
 }
 
 /* One step of the benchmark's mode on b->tape (plan or real), without the optimizer: train = forward +
- * loss + backward (the loss value goes to *loss_out on a real tape), infer = forward. Leaves the tape at
- * its entry mark. */
+ * loss + backward (the loss value goes to *loss_out on a real tape; the tape left at its entry mark),
+ * infer = the predictor's logits of the batch. */
 static Status bench_step(Bench *b, double *loss_out, ErrorMsg *err) {
     if (!b->train) return predictor_run(&b->pred, b->x, (int)b->cfg->batch, b->logits, err);
     Tape *t = &b->tape;
