@@ -9,6 +9,10 @@
  * whole batch: bit for bit for the ResNets; for the ViT to rounding, as its patch embedding's product runs on
  * OpenBLAS, whose kernel depends on the number of rows (test_predictor).
  *
+ * The pipes run the model's forward on several tapes at once: the architectures' forwards only read shared
+ * state (parameters, running statistics); a Replacement Learning session's unit_forward, which re-mixes the
+ * replaced weights as it runs, is not such a forward (sessions evaluate on their own tape, loop.c).
+ *
  * Memory: T tapes sized by a plan pass over one micro-batch (ACT) and T scratch areas (SCRATCH), reserved by
  * predictor_open and held until predictor_close; predictor_run allocates nothing. Each pipe keeps its own
  * tracker; the caller's sees every byte the pipes reserved, as live, from open to close. */
