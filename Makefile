@@ -46,7 +46,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(filter-out tests/test_%.c tests/fuzz_%.c,$(wildcard tests/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPERS:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test test-slow asan bench clean deps fuzz
+.PHONY: all run test test-slow asan bench bench-kernels clean deps fuzz
 .SECONDARY:
 all: $(BUILD)/locus
 
@@ -102,6 +102,12 @@ asan:
 
 bench: $(BUILD)/locus
 	sh bench/run.sh
+
+# The 3x3 conv kernels alone, hot and over 128 cold samples, beside one core's FMA peak (bench/kernels.c).
+$(BUILD)/bench-kernels: bench/kernels.c $(BUILD)/liblocus.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+bench-kernels: $(BUILD)/bench-kernels
+	$(BUILD)/bench-kernels
 
 # libFuzzer (clang) on every parser for FUZZ_SECONDS each, in build-fuzz; FUZZ_PARSERS picks some
 # (idx cifar mat stl10 image safetensors config). tools/fuzz-parsers.sh --update-corpus re-minimizes the corpus.
