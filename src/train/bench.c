@@ -238,6 +238,19 @@ static Status count_flops(Bench *b, double *per_img, int *calls, ErrorMsg *err) 
     return st;
 }
 
+/* The FLOPs per image; with --profile, a profile the caller attaches, off during the warm-up steps. One slot per
+ * layer call of a recorded forward (+ the loss) is enough: layers are called at least once (an inference tape
+ * records nothing, so its meta size would not do). */
+static Status open_flops_profile(Bench *b, ErrorMsg *err) {
+    int calls = 0;
+    Status st = count_flops(b, &b->flop_fwd_per_img, &calls, err);
+    if (st || !b->cfg->profile) return st;
+    if ((st = profile_init(&b->prof, calls + 2, err))) return st;
+    b->prof_open = 1;
+    b->prof.enabled = 0;
+    return LOCUS_OK;
+}
+
 /* Inference: the predictor's pipes and the logits, then the profile (pipe 0's layer calls). */
 static Status bench_open_infer(Bench *b, ErrorMsg *err) {
     const BenchConfig *c = b->cfg;
@@ -247,14 +260,8 @@ static Status bench_open_infer(Bench *b, ErrorMsg *err) {
     b->logits_bytes = (size_t)c->batch * b->pred.out_per_sample * sizeof(float);
     b->logits = mem_alloc(&b->mt, MEM_TAG_DATA, b->logits_bytes);
     if (!b->logits) return status_fail(err, LOCUS_ERR_OOM, "cannot allocate the %zu-byte logits", b->logits_bytes);
-    int calls = 0;
-    if ((st = count_flops(b, &b->flop_fwd_per_img, &calls, err))) return st;
-    if (c->profile) {
-        if ((st = profile_init(&b->prof, calls + 2, err))) return st;
-        b->prof_open = 1;
-        b->prof.enabled = 0; /* the warm-up steps are not profiled */
-        predictor_profile(&b->pred, &b->prof);
-    }
+    if ((st = open_flops_profile(b, err))) return st;
+    if (b->prof_open) predictor_profile(&b->pred, &b->prof);
     return LOCUS_OK;
 }
 
@@ -322,16 +329,8 @@ static Status bench_open(Bench *b, ErrorMsg *err) {
     if ((st = tape_init(&b->tape, &b->ctx, &b->mt, data, grad, meta, err))) return st;
     b->tape_open = 1;
     set_mode(b);
-    int calls = 0;
-    if ((st = count_flops(b, &b->flop_fwd_per_img, &calls, err))) return st;
-    if (c->profile) {
-        /* one slot per layer call of a recorded forward (+ the loss) is enough: layers are called at least
-         * once; an inference tape records nothing, so its meta size would not do */
-        if ((st = profile_init(&b->prof, calls + 2, err))) return st;
-        b->prof_open = 1;
-        b->prof.enabled = 0; /* the warm-up steps are not profiled */
-        b->tape.profile = &b->prof;
-    }
+    if ((st = open_flops_profile(b, err))) return st;
+    if (b->prof_open) b->tape.profile = &b->prof;
     return LOCUS_OK;
 }
 
