@@ -52,11 +52,12 @@ void dense_colsum_add(const float *m, int rows, size_t ld, int j0, int j1, float
 size_t dense_prepared_floats(int in, int out) { return r16((size_t)in * out) + ptr_floats((size_t)in); }
 size_t dense_forward_thread_floats(int in) { return fwd_thread_floats(in); }
 
-const float *const *dense_prepare(int in, int out, const float *W, float *area) {
+const float *const *dense_prepare(KernelIsa isa, int in, int out, const float *W, float *area) {
     float *Wt = area;
     const float **Bt = (const float **)(void *)(area + r16((size_t)in * out));
-    for (int o = 0; o < out; o++)
-        for (int k = 0; k < in; k++) Wt[(size_t)k * out + o] = W[(size_t)o * in + k];
+    /* 8 x 8 register blocks where the CPU has AVX2 (an element loop wrote Wt a row apart each step: ~8% of an
+     * inference linear layer over a 16-sample micro-batch) */
+    rows_transpose(isa, out, in, W, (size_t)in, Wt, (size_t)out, out);
     for (int k = 0; k < in; k++) Bt[k] = Wt + (size_t)k * out;
     return Bt;
 }
@@ -83,7 +84,7 @@ void dense_forward_prepared(KernelIsa isa, int threads, int R, int in, int out, 
 
 void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W, const float *b,
                    float *y, float *scratch) {
-    const float *const *Bt = dense_prepare(in, out, W, scratch);
+    const float *const *Bt = dense_prepare(isa, in, out, W, scratch);
     dense_forward_prepared(isa, threads, R, in, out, x, Bt, b, y, scratch + dense_prepared_floats(in, out));
 }
 

@@ -37,7 +37,7 @@ void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const flo
  * areas. dense_forward = both, W^T at the start of its scratch. */
 size_t dense_prepared_floats(int in, int out);
 size_t dense_forward_thread_floats(int in);
-const float *const *dense_prepare(int in, int out, const float *W, float *area);
+const float *const *dense_prepare(KernelIsa isa, int in, int out, const float *W, float *area);
 void dense_forward_prepared(KernelIsa isa, int threads, int R, int in, int out, const float *x,
                             const float *const *Bt, const float *b, float *y, float *areas);
 /* g[j] += sum over the rows of m (row stride ld) of column j, for j0 <= j < j1: each column's sum in double,

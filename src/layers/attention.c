@@ -224,8 +224,8 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
           "%s: scratch too small", l->name);
     const float *const *btq = NULL, *const *btp = NULL;
     if (!blas) {
-        btq = dense_prepare(d, 3 * d, wq, ctx->scratch);
-        btp = dense_prepare(d, d, wp, ctx->scratch + round16(dense_prepared_floats(d, 3 * d)));
+        btq = dense_prepare(isa, d, 3 * d, wq, ctx->scratch);
+        btp = dense_prepare(isa, d, d, wp, ctx->scratch + round16(dense_prepared_floats(d, 3 * d)));
     }
     float *threads_base = ctx->scratch + attn_eval_shared_floats(d);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
