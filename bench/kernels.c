@@ -61,7 +61,8 @@ __attribute__((target("avx512f,fma"))) static double fma_peak(void) {
 static void conv_fwd(int C, int H, double peak) {
     const int W = H, M = C, K = C * 9;
     const size_t N = (size_t)H * W;
-    float *A = filled((size_t)M * K, 1), *x = filled((size_t)C * N * SAMPLES, 2), *y = filled((size_t)M * N * SAMPLES, 3);
+    float *A = filled((size_t)M * K, 1), *x = filled((size_t)C * N * SAMPLES, 2);
+    float *y = filled((size_t)M * N * SAMPLES, 3);
     float *Ap = filled(rows_pack_floats(M, K), 4);
     rows_pack(M, K, A, (size_t)K, Ap);
     uint16_t *masks = malloc(conv3x3_mask_count(H, W) * sizeof *masks);
@@ -93,7 +94,8 @@ static void conv_dw(int C, int H, double peak) {
         for (int cold = 0; cold < 2; cold++) {
             memset(part, 0, sizeof(float) * (size_t)M * 9 * C);
             double t = now_s();
-            for (int s = 0; s < SAMPLES; s++) conv3x3_dw_avx512(M, C, H, W, xT, dy + (cold ? (size_t)s : 0) * M * N, part);
+            for (int s = 0; s < SAMPLES; s++)
+                conv3x3_dw_avx512(M, C, H, W, xT, dy + (cold ? (size_t)s : 0) * M * N, part);
             t = now_s() - t;
             if (t < best[cold]) best[cold] = t;
         }

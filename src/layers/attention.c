@@ -245,7 +245,10 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
 static void attn_colsum(const float *m, int rows, int cols, float *g, int threads) {
     const int nblk = (cols + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(threads) if ((size_t)rows * cols > 32768)
-    for (int bk = 0; bk < nblk; bk++) dense_colsum_add(m, rows, (size_t)cols, bk * 16, bk * 16 + 16 < cols ? bk * 16 + 16 : cols, g);
+    for (int bk = 0; bk < nblk; bk++) {
+        const int j0 = bk * 16, j1 = j0 + 16 < cols ? j0 + 16 : cols;
+        dense_colsum_add(m, rows, (size_t)cols, j0, j1, g);
+    }
 }
 
 static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, const Tensor *out,

@@ -5,7 +5,8 @@
  *   backward  dx = rstd_r * (g - mean(g) - xhat * mean(g * xhat))
  *             dweight += sum_r dy * xhat,  dbias += sum_r dy
  * Statistics are accumulated in double (two passes: mean, then centred variance), so large offsets do
- * not cancel; each row sum in 8 independent lanes (vectorisable; one chain was latency-bound). Rows are spread over OpenMP threads; the parameter gradients are reduced per column
+ * not cancel; each row sum in 8 independent lanes (vectorisable; one chain was latency-bound). Rows are
+ * spread over OpenMP threads; the parameter gradients are reduced per column
  * block (each thread owns whole columns, summing rows in order), so they do not depend on the thread
  * count. Cache layout: [mean_0 .. mean_{R-1} | rstd_0 .. rstd_{R-1}]. */
 #include "layers/layernorm.h"

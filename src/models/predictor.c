@@ -92,7 +92,7 @@ Status predictor_run(Predictor *p, const float *x, int n, float *logits, ErrorMs
 }
 
 void predictor_profile(Predictor *p, Profile *prof) {
-    if (p->pipes && p->threads > 0) p->pipes[0].tape.profile = prof;
+    if (p->pipes) p->pipes[0].tape.profile = prof;
 }
 
 void predictor_close(Predictor *p) {
