@@ -86,7 +86,7 @@ void conv_im2col_avx512(const float *x, int C, int H, int W, int k, int s, int p
     int idx[16] = {0};
     for (int o = 0; o < Wo && pair; o++) idx[o] = 2 * o, idx[Wo + o] = 16 + 2 * o;
     const __m512i pidx = _mm512_loadu_si512(idx);
-    const __mmask16 pst = (__mmask16)(((uint32_t)1 << (2 * Wo)) - 1);
+    const __mmask16 pst = pair ? (__mmask16)(((uint32_t)1 << (2 * Wo)) - 1) : 0; /* (a shift past 31 is undefined) */
     for (int c = 0; c < C; c++)
         for (int kh = 0; kh < k; kh++)
             for (int kw = 0; kw < k; kw++) {
@@ -126,7 +126,7 @@ void conv_col2im_add_avx512(const float *dcol, int C, int H, int W, int k, int s
     int i0[16] = {0}, i1[16] = {0};
     for (int o = 0; o < Wo && pair; o++) i0[2 * o] = o, i1[2 * o] = Wo + o;
     const __m512i spread0 = _mm512_loadu_si512(i0), spread1 = _mm512_loadu_si512(i1);
-    const __mmask16 pld = (__mmask16)(((uint32_t)1 << (2 * Wo)) - 1);
+    const __mmask16 pld = pair ? (__mmask16)(((uint32_t)1 << (2 * Wo)) - 1) : 0; /* (a shift past 31 is undefined) */
     for (int c = 0; c < C; c++)
         for (int kh = 0; kh < k; kh++)
             for (int kw = 0; kw < k; kw++) {
