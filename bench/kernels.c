@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include "kernels/conv3x3.h"
+#include "kernels/conv3x3_wino.h"
 #include "kernels/rows.h"
 
 #define SAMPLES 128
@@ -58,7 +59,7 @@ __attribute__((target("avx512f,fma"))) static double fma_peak(void) {
     return 2.0 * 16 * 12 * (double)iters / best * 1e-9;
 }
 
-static void conv_fwd(int C, int H, double peak) {
+static void conv_fwd(int C, int H, double peak, int wino) {
     const int W = H, M = C, K = C * 9;
     const size_t N = (size_t)H * W;
     float *A = filled((size_t)M * K, 1), *x = filled((size_t)C * N * SAMPLES, 2);
@@ -67,21 +68,24 @@ static void conv_fwd(int C, int H, double peak) {
     rows_pack(M, K, A, (size_t)K, Ap);
     uint16_t *masks = malloc(conv3x3_mask_count(H, W) * sizeof *masks);
     conv3x3_masks(H, W, masks);
+    float *U = filled(conv3x3_wino_weight_floats(M, C), 8), *work = filled(conv3x3_wino_work_floats(M, C, H, W), 9);
+    conv3x3_wino_weights(M, C, A, (size_t)K, U);
     double best[2] = {1e9, 1e9};
     for (int pass = 0; pass < PASSES; pass++)
         for (int cold = 0; cold < 2; cold++) {
             double t = now_s();
             for (int s = 0; s < SAMPLES; s++) {
                 const size_t i = cold ? (size_t)s : 0;
-                conv3x3_avx512(M, C, H, W, Ap, x + i * C * N, y + i * M * N, N, 0, NULL, masks);
+                if (wino) conv3x3_wino_avx512(M, C, H, W, U, x + i * C * N, y + i * M * N, N, 0, NULL, work);
+                else conv3x3_avx512(M, C, H, W, Ap, x + i * C * N, y + i * M * N, N, 0, NULL, masks);
             }
             t = now_s() - t;
             if (t < best[cold]) best[cold] = t;
         }
     const double flop = 2.0 * M * K * (double)N * SAMPLES * 1e-9;
-    printf("| conv3x3 fwd | %d -> %d @%dx%d | %.1f (%.0f%%) | %.1f (%.0f%%) |\n", C, M, H, W, flop / best[0],
-           100 * flop / best[0] / peak, flop / best[1], 100 * flop / best[1] / peak);
-    free(A), free(x), free(y), free(Ap), free(masks);
+    printf("| conv3x3 %s | %d -> %d @%dx%d | %.1f (%.0f%%) | %.1f (%.0f%%) |\n", wino ? "Winograd" : "fwd", C, M, H,
+           W, flop / best[0], 100 * flop / best[0] / peak, flop / best[1], 100 * flop / best[1] / peak);
+    free(A), free(x), free(y), free(Ap), free(masks), free(U), free(work);
 }
 
 static void conv_dw(int C, int H, double peak) {
@@ -115,7 +119,8 @@ int main(void) {
     printf("| kernel | shape | hot GFLOP/s (%% of peak) | %d cold samples GFLOP/s (%% of peak) |\n", SAMPLES);
     printf("|---|---|---|---|\n");
     const int shapes[3][2] = {{16, 32}, {32, 16}, {64, 8}};
-    for (int i = 0; i < 3; i++) conv_fwd(shapes[i][0], shapes[i][1], peak);
+    for (int i = 0; i < 3; i++) conv_fwd(shapes[i][0], shapes[i][1], peak, 0);
+    for (int i = 0; i < 3; i++) conv_fwd(shapes[i][0], shapes[i][1], peak, 1);
     for (int i = 0; i < 3; i++) conv_dw(shapes[i][0], shapes[i][1], peak);
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "conv_geo.h"
 #include "expect.h"
 #include "kernels/conv3x3.h"
+#include "kernels/conv3x3_wino.h"
 #include "kernels/conv_planes.h"
 #include "kernels/isa.h"
 #include "kernels/rows.h"
@@ -360,6 +361,112 @@ static void check_conv3x3_dw(Rng *rng) {
     }
 }
 
+/* conv3x3_wino_avx512 against the 7-loop sum in double, with and without accumulation, bias, residual and
+ * ReLU, on every map layout it takes (W = 8, 16, 32; one block of 16 tiles, of 32, several), channel counts
+ * 1..40 (output channels off the register tile's 8 / 16 rows); nothing written outside y, nothing read outside
+ * x (x against a guard page). Its error bound: 1e-5 relative to the sum of the terms' magnitudes (F(2x2, 3x3)
+ * adds a few roundings of terms of that size; the direct kernel's error is of the same order). Also which maps
+ * it takes. */
+static void check_conv3x3_wino(Rng *rng) {
+    const int maps[][2] = {{8, 8}, {16, 8}, {4, 16}, {8, 16}, {16, 16}, {2, 32}, {4, 32}, {6, 32}, {32, 32}, {12, 16}};
+    for (int t = 0; t < 40; t++) {
+        const int H = maps[t % 10][0], W = maps[t % 10][1], N = H * W;
+        const int C = 1 + (int)rng_below(rng, 40), M = 1 + (int)rng_below(rng, 40), acc = t % 2, use_ep = t % 4 >= 2;
+        EXPECT(conv3x3_wino_fits(H, W), "conv3x3_wino_fits refuses %dx%d", H, W);
+        void *map;
+        size_t map_bytes;
+        float *x = guarded_floats((size_t)C * N, t % 2, &map, &map_bytes), *A = malloc(sizeof(float) * (size_t)M * C * 9);
+        EXPECT(x != NULL, "mmap failed");
+        if (!x) return;
+        float *U = malloc(sizeof(float) * conv3x3_wino_weight_floats(M, C)), *res = malloc(sizeof(float) * (size_t)M * N);
+        float *work = aligned_alloc(64, sizeof(float) * ((conv3x3_wino_work_floats(M, C, H, W) + 15) & ~(size_t)15));
+        float *bias = malloc(sizeof(float) * (size_t)M), *y = malloc(sizeof(float) * ((size_t)M * N + 16));
+        float *y0 = malloc(sizeof(float) * (size_t)M * N);
+        for (size_t i = 0; i < (size_t)C * N; i++) x[i] = frand(rng);
+        for (size_t i = 0; i < (size_t)M * C * 9; i++) A[i] = frand(rng);
+        for (size_t i = 0; i < (size_t)M * N; i++) res[i] = frand(rng);
+        for (int i = 0; i < M; i++) bias[i] = frand(rng);
+        for (size_t i = 0; i < (size_t)M * N + 16; i++) y[i] = i < (size_t)M * N ? frand(rng) : -7.0f;
+        memcpy(y0, y, sizeof(float) * (size_t)M * N);
+        const RowsEpilogue ep = {bias, res, (size_t)N, 1};
+        conv3x3_wino_weights(M, C, A, (size_t)C * 9, U);
+        conv3x3_wino_avx512(M, C, H, W, U, x, y, (size_t)N, acc, use_ep ? &ep : NULL, work);
+        double worst = 0.0;
+        for (int m = 0; m < M; m++)
+            for (int q = 0; q < N; q++) {
+                const int oh = q / W, ow = q % W;
+                double sum = (acc ? y0[(size_t)m * N + q] : 0.0) + (use_ep ? bias[m] + res[(size_t)m * N + q] : 0.0);
+                double mag = fabs(sum);
+                for (int c = 0; c < C; c++)
+                    for (int k = 0; k < 9; k++) {
+                        const int ih = oh + k / 3 - 1, iw = ow + k % 3 - 1;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        const double term = (double)A[((size_t)m * C + c) * 9 + k] * x[((size_t)c * H + ih) * W + iw];
+                        sum += term, mag += fabs(term);
+                    }
+                if (use_ep && sum < 0) sum = 0;
+                const double e = fabs(y[(size_t)m * N + q] - sum) / (mag + 1e-30);
+                if (!(e <= worst)) worst = e; /* NaN counts as worst */
+            }
+        int outside = 0;
+        for (int i = 0; i < 16; i++) outside += y[(size_t)M * N + i] != -7.0f;
+        EXPECT(worst <= 1e-5, "conv3x3_wino C%d M%d %dx%d acc%d ep%d: relative error %.3g", C, M, H, W, acc, use_ep,
+               worst);
+        EXPECT(!outside, "conv3x3_wino C%d M%d %dx%d wrote past y", C, M, H, W);
+        munmap(map, map_bytes);
+        free(A), free(U), free(res), free(work), free(bias), free(y), free(y0);
+    }
+    const int refused[][2] = {{8, 7}, {7, 8}, {6, 16}, {4, 8}, {8, 64}, {1, 32}, {8, 4}};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        EXPECT(!conv3x3_wino_fits(refused[i][0], refused[i][1]), "conv3x3_wino_fits takes %dx%d", refused[i][0],
+               refused[i][1]);
+}
+
+/* conv3x3_wino_dw_avx512 + conv3x3_wino_dw_finish against the weight gradient summed in double, added to
+ * non-zero starting values, two samples accumulated into one dU, for 16 / 32 / 48 input channels and 1..40
+ * output channels on every map layout; error bound as check_conv3x3_wino's. */
+static void check_conv3x3_wino_dw(Rng *rng) {
+    const int maps[][2] = {{8, 8}, {16, 8}, {4, 16}, {8, 16}, {16, 16}, {2, 32}, {6, 32}, {32, 32}};
+    for (int t = 0; t < 16; t++) {
+        const int H = maps[t % 8][0], W = maps[t % 8][1], N = H * W, C = 16 * (1 + t % 3);
+        const int K = 1 + (int)rng_below(rng, 40);
+        float *x = malloc(sizeof(float) * 2 * (size_t)C * N), *dy = malloc(sizeof(float) * 2 * (size_t)K * N);
+        float *xT = calloc((size_t)(H + 2) * (W + 2) * C, sizeof(float)), *dU = calloc((size_t)16 * K * C, sizeof(float));
+        float *work = malloc(sizeof(float) * conv3x3_wino_work_floats(K, C, H, W));
+        float *dg = malloc(sizeof(float) * (size_t)K * C * 9), *dg0 = malloc(sizeof(float) * (size_t)K * C * 9);
+        for (size_t i = 0; i < 2 * (size_t)C * N; i++) x[i] = frand(rng);
+        for (size_t i = 0; i < 2 * (size_t)K * N; i++) dy[i] = frand(rng);
+        for (size_t i = 0; i < (size_t)K * C * 9; i++) dg[i] = dg0[i] = frand(rng);
+        for (int n = 0; n < 2; n++) {
+            for (int ih = 0; ih < H; ih++)
+                for (int c = 0; c < C; c++)
+                    for (int iw = 0; iw < W; iw++)
+                        xT[((size_t)(ih + 1) * (W + 2) + iw + 1) * C + c] = x[(((size_t)n * C + c) * H + ih) * W + iw];
+            conv3x3_wino_dw_avx512(K, C, H, W, xT, dy + (size_t)n * K * N, dU, work);
+        }
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < C; c++) conv3x3_wino_dw_finish(dU + (size_t)k * C + c, (size_t)K * C, dg + ((size_t)k * C + c) * 9);
+        double worst = 0.0;
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < C; c++)
+                for (int tap = 0; tap < 9; tap++) {
+                    const size_t at = ((size_t)k * C + c) * 9 + tap;
+                    double sum = dg0[at], mag = fabs(sum);
+                    for (int n = 0; n < 2; n++)
+                        for (int q = 0; q < N; q++) {
+                            const int ih = q / W + tap / 3 - 1, iw = q % W + tap % 3 - 1;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            const double term = (double)dy[((size_t)n * K + k) * N + q] * x[(((size_t)n * C + c) * H + ih) * W + iw];
+                            sum += term, mag += fabs(term);
+                        }
+                    const double e = fabs(dg[at] - sum) / mag;
+                    if (!(e <= worst)) worst = e;
+                }
+        EXPECT(worst <= 1e-5, "conv3x3_wino_dw C%d K%d %dx%d: relative error %.3g", C, K, H, W, worst);
+        free(x), free(dy), free(xT), free(dU), free(work), free(dg), free(dg0);
+    }
+}
+
 int main(void) {
     Rng rng;
     rng_seed(&rng, 20261128);
@@ -372,14 +479,18 @@ int main(void) {
         if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng), check_im2col((KernelIsa)i, &rng);
     }
     if (conv3x3_available(KERNEL_ISA_AVX512) && kernel_isa_supported(KERNEL_ISA_AVX512))
-        check_conv3x3(&rng), check_conv3x3_dw(&rng);
+        check_conv3x3(&rng), check_conv3x3_dw(&rng), check_conv3x3_wino(&rng), check_conv3x3_wino_dw(&rng);
     else printf("note: no AVX-512: conv3x3_avx512 not tested here\n");
     /* the ResNet shapes, then random ones */
     Geo fixed[] = {{2, 16, 16, 8, 8, 3, 1, 1, 0}, {2, 16, 32, 8, 8, 3, 2, 1, 0}, {2, 16, 32, 8, 8, 1, 2, 0, 0},
                    {2, 32, 64, 6, 6, 3, 2, 1, 0}, {2, 64, 64, 4, 4, 3, 1, 1, 0}, {2, 3, 16, 7, 9, 3, 1, 1, 1},
                    {3, 5, 7, 5, 6, 1, 1, 0, 1},   {2, 4, 6, 5, 5, 3, 1, 3, 0},   {2, 3, 5, 9, 4, 2, 1, 0, 1},
                    /* 3x3/1/1 with Cin a multiple of 16 on maps >= 16 wide: dW by conv3x3_dw on AVX-512 */
-                   {2, 16, 8, 16, 17, 3, 1, 1, 1}, {3, 32, 19, 5, 16, 3, 1, 1, 0}};
+                   {2, 16, 8, 16, 17, 3, 1, 1, 1}, {3, 32, 19, 5, 16, 3, 1, 1, 0},
+                   /* maps conv3x3_wino.h takes: forward and dx by Winograd on AVX-512 (8x8 above too) */
+                   {2, 5, 7, 16, 16, 3, 1, 1, 1}, {2, 16, 16, 32, 32, 3, 1, 1, 0}, {1, 3, 9, 4, 32, 3, 1, 1, 1},
+                   /* and dW (Cin a multiple of 16), output channels off the 16-row tile */
+                   {2, 32, 5, 16, 16, 3, 1, 1, 1}, {3, 16, 21, 8, 8, 3, 1, 1, 0}};
     int cases = 0, failed = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed + 40; i++) {
         const Geo g = i < sizeof fixed / sizeof *fixed ? fixed[i] : conv_geo_random(&rng);

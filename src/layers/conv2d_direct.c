@@ -14,16 +14,20 @@
  * the AVX-512 path, does a 3x3 / stride 1 / padding 1 one for its forward and dx (conv3x3.h reads x_n and dy_n
  * directly, with the same sums in the same order as rows_gemm over the planes), and, with Cin a multiple of 16
  * on maps at least 16 wide, for dW (conv3x3_dw_avx512: from x transposed and padded, the same sums as
- * rows_dot_t over the planes).
+ * rows_dot_t over the planes). On maps conv3x3_wino.h takes (W 8, 16 or 32; ResNet's), the AVX-512 path runs
+ * forward and dx by Winograd F(2x2, 3x3) instead (2.25x fewer multiplications; weights transformed once per
+ * call into the shared scratch), and, with Cin a multiple of 16, dW too: per-thread partials dU (16 x Cout x Cin,
+ * in the dW^T area) summed in thread order, then dW += G^T dU G. LOCUS_CONV3X3=direct turns it off.
  * The weight gradient is accumulated transposed (KK x Cout, Cout padded to Mp = 16k) and transposed back
  * in the final reduction.
  *
  * Scratch (floats, each piece rounded up to 16 = 64 bytes), T = min(threads, N):
- *   [ packed forward W or packed dx matrix | unpacked dx matrix | 3x3/1/1: conv3x3 lane masks | T x thread area ]
+ *   [ packed forward W or packed dx matrix | unpacked dx matrix | 3x3/1/1: conv3x3 lane masks
+ *     | Winograd: transformed weights (forward's or dx's, the larger) | T x thread area ]
  *   thread area: [ x-rows buffer | dy-rows buffer | dy^T (P x Mp) | dW^T partial (KK x Mp) + db partial (Cout)
- *                  | pointers ]
- *   (conv3x3_dw: x^T padded, (H+2)(W+2) Cin, in the x-rows buffer, which holds 3 (H+2) W Cin; its partial as
- *   [Cout][9][Cin] in the dW^T one)
+ *                  | pointers | Winograd: V and M of one block of tiles ]
+ *   (conv3x3_dw and Winograd's dW: x^T padded, (H+2)(W+2) Cin, in the x-rows buffer, which holds 3 (H+2) W Cin;
+ *   their partials as [Cout][9][Cin] or [16][Cout][Cin] in the dW^T one)
  * Per-thread partials are summed in thread order: results are deterministic for a thread count; forward and
  * dx do not depend on it (each sample is computed the same way by whichever thread). */
 #include "layers/conv_direct.h"
@@ -32,6 +36,7 @@
 #include <string.h>
 
 #include "kernels/conv3x3.h"
+#include "kernels/conv3x3_wino.h"
 #include "kernels/conv_planes.h"
 #include "kernels/rows.h"
 
@@ -45,6 +50,8 @@ typedef struct ConvGeom {
     int dx_planes;    /* stride 1 and p <= k - 1: dx as a stride-1 convolution of dy */
     int same3;        /* 3x3, stride 1, padding 1: forward and dx can run conv3x3.h (no planes) */
     int dw3;          /* same3 with Cin a multiple of 16 and maps >= 16 wide: dW can too (conv3x3_dw) */
+    int wino;         /* same3 on a map conv3x3_wino.h takes: forward and dx by Winograd F(2x2, 3x3) */
+    int wino_dw;      /* wino with Cin a multiple of 16: dW by Winograd too */
     int Mp;           /* Cout padded for rows_dot_t */
 } ConvGeom;
 
@@ -61,6 +68,8 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
     g.same3 = g.k == 3 && g.s == 1 && g.p == 1;
     /* on 8-wide maps the row-by-row transpose of x costs more than the planes (64 channels at 8x8: 0.95x) */
     g.dw3 = g.same3 && g.cin % 16 == 0 && g.w >= 16;
+    g.wino = g.same3 && conv3x3_wino_fits(h, w);
+    g.wino_dw = g.wino && g.cin % 16 == 0;
     g.Mp = rows_pad_m(g.cout);
     return g;
 }
@@ -80,9 +89,10 @@ static size_t pointer_floats(size_t n) { return r16(n * sizeof(float *) / sizeof
 static int dx_rows_count(const ConvGeom *g) { return g->dx_planes ? g->cout * g->k * g->k : g->cout; }
 static int dx_m(const ConvGeom *g) { return g->dx_planes ? g->cin : g->KK; }
 
-/* Offsets (floats) of the shared scratch: [ packed matrix | unpacked dx matrix | conv3x3 lane masks ]. */
+/* Offsets (floats) of the shared scratch: [ packed matrix | unpacked dx matrix | conv3x3 lane masks
+ * | Winograd weights ]. */
 typedef struct SharedArea {
-    size_t tmp, masks, total;
+    size_t tmp, masks, wino, total;
 } SharedArea;
 static SharedArea shared_area(const ConvGeom *g) {
     SharedArea a;
@@ -90,7 +100,9 @@ static SharedArea shared_area(const ConvGeom *g) {
     size_t bwd = rows_pack_floats(dx_m(g), dx_rows_count(g));
     a.tmp = r16(fwd > bwd ? fwd : bwd);
     a.masks = a.tmp + r16((size_t)g->cout * g->KK);
-    a.total = a.masks + (g->same3 ? r16((conv3x3_mask_count(g->h, g->w) * sizeof(uint16_t) + 3) / 4) : 0);
+    a.wino = a.masks + (g->same3 ? r16((conv3x3_mask_count(g->h, g->w) * sizeof(uint16_t) + 3) / 4) : 0);
+    const size_t wf = conv3x3_wino_weight_floats(g->cout, g->cin), wb = conv3x3_wino_weight_floats(g->cin, g->cout);
+    a.total = a.wino + (g->wino ? r16(wf > wb ? wf : wb) : 0); /* forward's or dx's */
     return a;
 }
 static size_t shared_floats(const ConvGeom *g) { return shared_area(g).total; }
@@ -102,6 +114,14 @@ static void transpose_padded(const ConvGeom *g, KernelIsa isa, const float *xn, 
                        (size_t)g->cin, g->cin);
 }
 
+/* The Winograd weights of the M x C (x 9) matrix A in the shared scratch, or NULL when that kernel does not run. */
+static const float *wino_weights(const ConvGeom *g, KernelIsa isa, int M, int C, const float *A, float *scratch) {
+    if (!g->wino || !conv3x3_wino_available(isa)) return NULL;
+    float *U = scratch + shared_area(g).wino;
+    conv3x3_wino_weights(M, C, A, (size_t)C * 9, U);
+    return U;
+}
+
 /* The conv3x3.h lane masks of this geometry in the shared scratch, or NULL when that kernel does not run. */
 static const uint16_t *same3_masks(const ConvGeom *g, KernelIsa isa, float *scratch) {
     if (!g->same3 || !conv3x3_available(isa)) return NULL;
@@ -111,7 +131,7 @@ static const uint16_t *same3_masks(const ConvGeom *g, KernelIsa isa, float *scra
 }
 /* Offsets (floats) of the pieces of a thread area. */
 typedef struct ThreadArea {
-    size_t dy, dyt, part, bias, ptr_x, ptr_d, total;
+    size_t dy, dyt, part, bias, ptr_x, ptr_d, wino, total;
 } ThreadArea;
 
 static ThreadArea thread_area(const ConvGeom *g) {
@@ -119,10 +139,13 @@ static ThreadArea thread_area(const ConvGeom *g) {
     a.dy = r16(xrows_floats(g));
     a.dyt = a.dy + r16(dyrows_floats(g));
     a.part = a.dyt + r16((size_t)g->P * g->Mp);
-    a.bias = a.part + r16((size_t)g->KK * g->Mp);
+    const size_t part = (size_t)g->KK * g->Mp, wino_part = g->wino_dw ? (size_t)16 * g->cout * g->cin : 0;
+    a.bias = a.part + r16(part > wino_part ? part : wino_part); /* Winograd: dU [p][co][ci] */
     a.ptr_x = a.bias + r16((size_t)g->cout);
     a.ptr_d = a.ptr_x + pointer_floats((size_t)g->KK);
-    a.total = a.ptr_d + pointer_floats((size_t)dx_rows_count(g));
+    a.wino = a.ptr_d + pointer_floats((size_t)dx_rows_count(g));
+    /* the same for forward (M = Cout, C = Cin) and dx (M = Cin, C = Cout) */
+    a.total = a.wino + (g->wino ? r16(conv3x3_wino_work_floats(g->cout, g->cin, g->h, g->w)) : 0);
     return a;
 }
 
@@ -155,6 +178,7 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
     float *Ap = ctx->scratch;
     rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap);
     const uint16_t *masks = same3_masks(&g, isa, ctx->scratch);
+    const float *U = wino_weights(&g, isa, g.cout, g.cin, W, ctx->scratch);
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
@@ -166,6 +190,11 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
             const float *xn = x->data + (size_t)i * g.cin * g.h * g.w;
             const size_t off = (size_t)i * g.cout * g.P;
             const RowsEpilogue ep = {bias, res ? res->data + off : NULL, (size_t)g.P, relu};
+            if (U) {
+                conv3x3_wino_avx512(g.cout, g.cin, g.h, g.w, U, xn, out->data + off, (size_t)g.P, 0,
+                                    bias || res || relu ? &ep : NULL, area + ta.wino);
+                continue;
+            }
             if (masks) {
                 conv3x3_avx512(g.cout, g.cin, g.h, g.w, Ap, xn, out->data + off, (size_t)g.P, 0,
                                bias || res || relu ? &ep : NULL, masks);
@@ -211,10 +240,12 @@ static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float 
 }
 
 /* dx_n (Cin x H x W) += (or, overwrite, =) the input gradient of sample n from dy_n (Cout x Ho x Wo). */
-static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const uint16_t *masks, const float *dyn,
-                      float *buf, const float **B, float *dxn, int overwrite) {
+static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const float *U, const uint16_t *masks,
+                      const float *dyn, float *buf, const float **B, float *wino_work, float *dxn, int overwrite) {
     const int HW = g->h * g->w;
-    if (masks) { /* 3x3 / 1 / 1: dy -> dx is the same kind of convolution (padding k - 1 - p = 1) */
+    if (U) { /* 3x3 / 1 / 1 by Winograd, with the flipped weights' transform */
+        conv3x3_wino_avx512(g->cin, g->cout, g->h, g->w, U, dyn, dxn, (size_t)HW, !overwrite, NULL, wino_work);
+    } else if (masks) { /* 3x3 / 1 / 1: dy -> dx is the same kind of convolution (padding k - 1 - p = 1) */
         conv3x3_avx512(g->cin, g->cout, g->h, g->w, Ap, dyn, dxn, (size_t)HW, !overwrite, NULL, masks);
     } else if (g->rows_direct) {
         for (int co = 0; co < g->cout; co++) B[co] = dyn + (size_t)co * g->P;
@@ -247,8 +278,12 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     float *Ap = ctx->scratch;
     if (dx) pack_dx_matrix(&g, W, ctx->scratch + shared_area(&g).tmp, Ap);
     const uint16_t *masks = dx ? same3_masks(&g, isa, ctx->scratch) : NULL;
-    /* dW by conv3x3_dw: x transposed and padded in the x-rows buffer, partials as [co][tap][ci] */
-    const int dw3 = gW && g.dw3 && conv3x3_available(isa);
+    /* from the unpacked flipped matrix pack_dx_matrix leaves in tmp (Cin x Cout 9) */
+    const float *U = dx ? wino_weights(&g, isa, g.cin, g.cout, ctx->scratch + shared_area(&g).tmp, ctx->scratch) : NULL;
+    /* dW by Winograd (partials dU as [p][co][ci]) or conv3x3_dw (as [co][tap][ci]), both from x transposed
+     * and padded in the x-rows buffer */
+    const int wdw = gW && g.wino_dw && conv3x3_wino_available(isa);
+    const int dw3 = gW && !wdw && g.dw3 && conv3x3_available(isa);
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
@@ -259,11 +294,14 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
         const float **Bx = (const float **)(void *)(area + ta.ptr_x);
         const float **Bd = (const float **)(void *)(area + ta.ptr_d);
         memset(pw, 0, sizeof(float) * (ta.ptr_x - ta.part));
-        if (dw3) memset(area, 0, sizeof(float) * (size_t)(g.h + 2) * (g.w + 2) * g.cin); /* xT's zero border */
+        if (dw3 || wdw) memset(area, 0, sizeof(float) * (size_t)(g.h + 2) * (g.w + 2) * g.cin); /* xT's zero border */
 #pragma omp for schedule(static)
         for (int i = 0; i < g.n; i++) {
             const float *dyn = dy + (size_t)i * g.cout * g.P;
-            if (dw3) {
+            if (wdw) {
+                transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area);
+                conv3x3_wino_dw_avx512(g.cout, g.cin, g.h, g.w, area, dyn, pw, area + ta.wino);
+            } else if (dw3) {
                 transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area);
                 conv3x3_dw_avx512(g.cout, g.cin, g.h, g.w, area, dyn, pw);
             } else if (gW) {
@@ -273,10 +311,26 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
             }
             if (gb)
                 for (int o = 0; o < g.cout; o++) pb[o] += row_sum(dyn + (size_t)o * g.P, g.P);
-            if (dx) sample_dx(&g, isa, Ap, masks, dyn, dybuf, Bd, dx + (size_t)i * g.cin * g.h * g.w, overwrite);
+            if (dx)
+                sample_dx(&g, isa, Ap, U, masks, dyn, dybuf, Bd, area + ta.wino, dx + (size_t)i * g.cin * g.h * g.w,
+                          overwrite);
         }
         /* the loop's implicit barrier: every partial is complete; sum them in thread order (dW^T back to dW) */
-        if (gW) {
+        if (wdw) { /* dU summed over threads, then dW += G^T dU G */
+            const size_t plane = (size_t)g.cout * g.cin;
+#pragma omp for schedule(static)
+            for (int o = 0; o < g.cout; o++)
+                for (int ci = 0; ci < g.cin; ci++) {
+                    float du[16];
+                    for (int p = 0; p < 16; p++) {
+                        float acc = 0.0f;
+                        for (int t = 0; t < g.T; t++)
+                            acc += threads_base[(size_t)t * ta.total + ta.part + p * plane + (size_t)o * g.cin + ci];
+                        du[p] = acc;
+                    }
+                    conv3x3_wino_dw_finish(du, 1, gW + ((size_t)o * g.cin + ci) * 9);
+                }
+        } else if (gW) {
 #pragma omp for schedule(static)
             for (int o = 0; o < g.cout; o++)
                 for (int j = 0; j < g.KK; j++) {

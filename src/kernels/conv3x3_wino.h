@@ -1,0 +1,55 @@
+/* conv3x3_wino.h — the 3x3 / stride 1 / padding 1 convolution of one sample by Winograd's F(2x2, 3x3) (AVX-512).
+ *
+ * Same result as conv3x3.h (y[m][q] = relu?((acc ? y : 0) + bias[m] + sum_{c,kh,kw} A[m][(c*3+kh)*3+kw]
+ * x[c][oh+kh-1][ow+kw-1] + res[m][q])), computed with 16 multiplications per 2x2 output tile and channel pair
+ * instead of 36 (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"):
+ *   U = G g G^T  (weights, 4x4 per (m, c); conv3x3_wino_weights, once per call of the layer)
+ *   V = B^T d B  (each 4x4 input patch d at rows 2ty-1.., columns 2tx-1..; zero outside the map)
+ *   M_p[m][t] = sum_c U_p[m][c] V_p[c][t]     for the 16 positions p of the 4x4 transform domain
+ *   y tile = A^T M A
+ * with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+ * A^T = [1 1 1 0; 0 1 -1 -1]. The transforms' coefficients are 0, +-1 and +-1/2, so the rounding error stays
+ * that of a sum of a few more terms (test_conv_kernels bounds it against the direct kernel); the sums are
+ * not those of conv3x3_avx512 bit for bit.
+ *
+ * Sixteen tiles fill one vector: the tiles of one tile row when W = 32, of 2 tile rows when W = 16, of 4
+ * when W = 8 (conv3x3_wino_fits says which maps qualify; others run conv3x3.h). The input transform
+ * gathers the columns of 16 tiles with two permutes per input row; the products run as 16 small GEMMs
+ * (8 output channels x 32 tiles per register tile) over blocks of 32 tiles whose V and M stay in the
+ * core's cache (the caller's work area, conv3x3_wino_work_floats). */
+#ifndef LOCUS_KERNELS_CONV3X3_WINO_H
+#define LOCUS_KERNELS_CONV3X3_WINO_H
+
+#include <stddef.h>
+
+#include "kernels/isa.h"
+#include "kernels/rows.h"
+
+/* 1 when an H x W map has the tile layout this kernel handles (W in {8, 16, 32}, whole vectors of tiles). */
+int conv3x3_wino_fits(int H, int W);
+/* 1 when isa runs this kernel (AVX-512), and LOCUS_CONV3X3 does not say "direct". */
+int conv3x3_wino_available(KernelIsa isa);
+/* LOCUS_CONV3X3 is unset, "winograd" or "direct"; LOCUS_ERR_ARG with a hint otherwise. */
+Status conv3x3_wino_check_env(ErrorMsg *err);
+
+/* Floats of U for M x C weights: 16 M' C, M' = M rounded up to 8. */
+size_t conv3x3_wino_weight_floats(int M, int C);
+/* U_p[m][c] (p = 4 i + j) = (G g G^T)[i][j] of g = A[m][c * 9 .. c * 9 + 8] (A: M rows, row stride lda), stored
+ * in blocks of 8 rows for the product's broadcasts: U[p][m / 8][c][m % 8] (rows past M are 0). */
+void conv3x3_wino_weights(int M, int C, const float *A, size_t lda, float *U);
+/* Floats of the work area of one call (V and M of one block of tiles; best 64-byte aligned). */
+size_t conv3x3_wino_work_floats(int M, int C, int H, int W);
+/* y as above (M rows, row stride ldc), x C x H x W, U from conv3x3_wino_weights; ep NULL or as rows.h. */
+void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
+                         const RowsEpilogue *ep, float *work);
+
+
+/* The weight gradient of one sample, for C a multiple of 16 (vectors of channels in the input transform):
+ *   dU[p][k][c] += sum_t dM_p[k][t] V_p[c][t]     dM = A dy_t A^T for each 2x2 tile dy_t of dy (K x H x W)
+ * with V from x given transposed and zero-padded, xT[(ih + 1) (W + 2) + iw + 1][c] = x[c][ih][iw] (border 0),
+ * as for conv3x3_dw_avx512. dU is 16 K C floats; work as conv3x3_wino_work_floats(K, C, H, W). */
+void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work);
+/* dg[kh * 3 + kw] += (G^T dU G)[kh][kw] for one (k, c): du[p * stride] is dU_p[k][c]. */
+void conv3x3_wino_dw_finish(const float *du, size_t stride, float *dg);
+
+#endif
