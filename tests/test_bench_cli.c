@@ -12,10 +12,11 @@
 
 #include "expect.h"
 
-/* Runs `$LOCUS_BIN bench ARGS`; returns its stdout (malloc'd) and exit code. */
-static char *run_bench(const char *bin, const char *args, int *exit_code) {
+/* Runs `ENV $LOCUS_BIN bench ARGS` (ENV: environment assignments or ""); returns its stdout (malloc'd) and exit
+ * code. */
+static char *run_bench_env(const char *env, const char *bin, const char *args, int *exit_code) {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=passive '%s' bench %s", bin, args);
+    snprintf(cmd, sizeof cmd, "OMP_WAIT_POLICY=passive %s '%s' bench %s", env, bin, args);
     FILE *p = popen(cmd, "r");
     if (!p) return NULL;
     size_t cap = 4096, len = 0;
@@ -30,6 +31,7 @@ static char *run_bench(const char *bin, const char *args, int *exit_code) {
     if (buf) buf[len] = 0;
     return buf;
 }
+static char *run_bench(const char *bin, const char *args, int *exit_code) { return run_bench_env("", bin, args, exit_code); }
 
 static double number(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -37,9 +39,9 @@ static double number(const cJSON *o, const char *key) {
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
-static cJSON *run_json(const char *bin, const char *args) {
+static cJSON *run_json_env(const char *env, const char *bin, const char *args) {
     int rc = -1;
-    char *out = run_bench(bin, args, &rc);
+    char *out = run_bench_env(env, bin, args, &rc);
     EXPECT(out != NULL, "popen failed for %s", args);
     EXPECT(rc == 0, "exit code %d for bench %s", rc, args);
     cJSON *o = out ? cJSON_Parse(out) : NULL;
@@ -47,6 +49,7 @@ static cJSON *run_json(const char *bin, const char *args) {
     free(out);
     return cJSON_IsObject(o) ? o : NULL;
 }
+static cJSON *run_json(const char *bin, const char *args) { return run_json_env("", bin, args); }
 
 /* Trainable scalars of CIFAR ResNet-(6n+2) with projection shortcuts, from the architecture (spec
  * local-learning.md §0.1): conv weights without bias, BN gamma + beta, the linear classifier with bias. */
@@ -75,6 +78,8 @@ int main(void) {
         EXPECT(cJSON_IsString(model) && !strcmp(model->valuestring, "resnet8"), "model");
         EXPECT(cJSON_IsString(mode) && !strcmp(mode->valuestring, "train"), "mode");
         EXPECT(number(o, "batch") == 4 && number(o, "threads") == 1, "batch/threads echoed");
+        const cJSON *conv = cJSON_GetObjectItemCaseSensitive(o, "conv3x3");
+        EXPECT(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "isa")) && cJSON_IsString(conv), "isa, conv3x3");
         double ips = number(o, "img_per_s"), med = number(o, "step_s_median");
         EXPECT(ips > 0 && isfinite(ips), "img_per_s = %g", ips);
         EXPECT(fabs(ips - 4 / med) < 1e-6 * ips, "img_per_s %g != batch / median %g", ips, 4 / med);
@@ -112,6 +117,20 @@ int main(void) {
         int rc = 0;
         free(run_bench(bin, args, &rc));
         EXPECT(rc != 0, "bad option '%s' exited 0", bad[i]);
+    }
+    /* a misspelt kernel choice in the environment is an error, not silently the default */
+    const char *bad_env[] = {"LOCUS_CONV3X3=wino", "LOCUS_ISA=avx9000"};
+    for (size_t i = 0; i < sizeof bad_env / sizeof *bad_env; i++) {
+        int rc = 0;
+        free(run_bench_env(bad_env[i], bin, "--model resnet8 --batch 2 --steps 1 --warmup 0 2>/dev/null", &rc));
+        EXPECT(rc != 0, "%s exited 0", bad_env[i]);
+    }
+    /* LOCUS_CONV3X3=direct is reported as such */
+    o = run_json_env("LOCUS_CONV3X3=direct", bin, "--model resnet8 --batch 2 --steps 1 --warmup 0 --json");
+    if (o) {
+        const cJSON *conv = cJSON_GetObjectItemCaseSensitive(o, "conv3x3");
+        EXPECT(cJSON_IsString(conv) && !strcmp(conv->valuestring, "direct"), "LOCUS_CONV3X3=direct not reported");
+        cJSON_Delete(o);
     }
 
     if (expect_failures) fprintf(stderr, "%d failure(s)\n", expect_failures);

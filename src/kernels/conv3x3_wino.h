@@ -29,6 +29,8 @@
 int conv3x3_wino_fits(int H, int W);
 /* 1 when isa runs this kernel (AVX-512), and LOCUS_CONV3X3 does not say "direct". */
 int conv3x3_wino_available(KernelIsa isa);
+/* What runs 3x3 / stride 1 / padding 1 convolutions on isa (for reports): Winograd where it fits, or direct. */
+const char *conv3x3_algorithm(KernelIsa isa);
 /* LOCUS_CONV3X3 is unset, "winograd" or "direct"; LOCUS_ERR_ARG with a hint otherwise. */
 Status conv3x3_wino_check_env(ErrorMsg *err);
 

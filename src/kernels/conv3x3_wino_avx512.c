@@ -36,6 +36,10 @@ Status conv3x3_wino_check_env(ErrorMsg *err) {
     return LOCUS_OK;
 }
 
+const char *conv3x3_algorithm(KernelIsa isa) {
+    return conv3x3_wino_available(isa) ? "Winograd F(2x2,3x3) on 8/16/32-wide maps, direct elsewhere" : "direct";
+}
+
 size_t conv3x3_wino_weight_floats(int M, int C) { return (size_t)16 * ((M + 7) / 8 * 8) * C; }
 
 static int block_tiles(int H, int W) { return (H / 2) * (W / 2) % TILE_BLOCK == 0 ? TILE_BLOCK : 16; }

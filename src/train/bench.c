@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/conv3x3_wino.h"
+#include "kernels/isa.h"
 #include "layers/attention.h"
 #include "layers/conv.h"
 #include "layers/conv_bn.h"
@@ -376,6 +378,8 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
     memset(r, 0, sizeof *r);
     /* the CLI has checked already; a library caller may not have */
     Status st = config_validate(c, bench_config_keys, err);
+    if (!st) st = kernel_isa_check_env(err);
+    if (!st) st = conv3x3_wino_check_env(err);
     if (st) return st;
     double *times = malloc(sizeof *times * (size_t)c->steps * 2);
     if (!times) return status_fail(err, LOCUS_ERR_OOM, "out of memory");
@@ -442,6 +446,8 @@ cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
     }
     if (!strcmp(c->mode, "train")) cJSON_AddNumberToObject(o, "loss_last", r->loss_last);
     cJSON_AddBoolToObject(o, "ftz", c->ftz);
+    cJSON_AddStringToObject(o, "isa", kernel_isa_name(kernel_isa()));
+    cJSON_AddStringToObject(o, "conv3x3", conv3x3_algorithm(kernel_isa()));
     cJSON_AddNumberToObject(o, "rss_peak_bytes", (double)r->rss_peak_bytes);
     cJSON_AddItemToObject(o, "mem_peak_bytes", report_mem_json(&r->mem));
     if (r->profile.rows) cJSON_AddItemToObject(o, "profile", bench_profile_json(&r->profile));
@@ -453,6 +459,7 @@ void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
     fprintf(f, "locus bench: %s %s, batch %lld, %lld threads, %lld steps after %lld warm-up, FTZ/DAZ %s\n", c->model,
             c->mode, (long long)c->batch, (long long)c->threads, (long long)c->steps, (long long)c->warmup,
             c->ftz ? "on" : "off");
+    fprintf(f, "  kernels    %s; 3x3 stride-1 convolutions: %s\n", kernel_isa_name(kernel_isa()), conv3x3_algorithm(kernel_isa()));
     fprintf(f, "  step time  median %.4f s  (min %.4f, max %.4f); CPU time of all threads, median %.4f s\n",
             r->step_s_median, r->step_s_min, r->step_s_max, r->cpu_s_median);
     fprintf(f, "  speed      %.1f img/s, %.2f GFLOP/s (%.4f GFLOP/img: %s)", r->img_per_s, r->gflop_per_s,

@@ -17,6 +17,8 @@
 
 #include "locus/interop.h"
 #include "locus/fpmode.h"
+#include "kernels/conv3x3_wino.h"
+#include "kernels/isa.h"
 #include "locus/method.h"
 #include "train/progress.h"
 #include "methods/replace.h"
@@ -151,7 +153,9 @@ Status session_open(Session *s, const TrainConfig *cfg, int plan_only, ErrorMsg 
      * (a team of one thread is not "in parallel" for OpenBLAS, which would then spawn its own) */
     openblas_set_num_threads(1);
     fpmode_flush_denormals((int)cfg->threads, 1); /* FTZ/DAZ: no slow subnormal arithmetic (fpmode.h) */
-    Status st = open_data(s, err);
+    Status st = kernel_isa_check_env(err); /* LOCUS_ISA / LOCUS_CONV3X3 misspelt: say so, do not ignore it */
+    if (!st) st = conv3x3_wino_check_env(err);
+    if (!st) st = open_data(s, err);
     if (!st) st = open_model(s, err);
     size_t data = 0, grad = 0, meta = 0, scratch = 0;
     if (!st) st = size_tape(s, &data, &grad, &meta, &scratch, err);
