@@ -6,7 +6,11 @@
  * as zeros), split into even and odd columns by two permutes; patch column j of tile tx is then
  *   j = 0: odd[tx - 1] (0 at tx = 0)   j = 1: even[tx]   j = 2: odd[tx]   j = 3: even[tx + 1] (0 at tx = TX-1).
  * The output transform's two columns per tile row interleave back into the same 32-column layout, stored
- * with the same per-segment masks. */
+ * with the same per-segment masks. The work goes in blocks of 32 tiles (16 on 8x8 maps): all V of the block,
+ * then its 16 products (register tile 8 output channels x 32 tiles, or 16 x 16), then all outputs.
+ * The weight gradient (conv3x3_wino_dw_avx512) takes V from x transposed instead (lanes are 16 channels: no
+ * gathers), dM = A dy A^T from dy with the forward's gathers (lanes are tiles), and adds dU_p += dM_p V_p^T
+ * over the block's tiles with a register tile of 16 output channels x 16 input channels. */
 #include "kernels/conv3x3_wino.h"
 
 #include <stdlib.h>
