@@ -362,15 +362,19 @@ static void check_conv3x3_dw(Rng *rng) {
 }
 
 /* conv3x3_wino_avx512 against the 7-loop sum in double, with and without accumulation, bias, residual and
- * ReLU, on every map layout it takes (W = 8, 16, 32; one block of 16 tiles, of 32, several), channel counts
- * 1..40 (output channels off the register tile's 8 / 16 rows); nothing written outside y, nothing read outside
- * x (x against a guard page). Its error bound: 1e-5 relative to the sum of the terms' magnitudes (F(2x2, 3x3)
+ * ReLU, on maps whose vectors of 16 tiles start at tile rows (W = 8, 16, 32) and inside them (any other width),
+ * odd heights and widths (half tiles), one block of 16 tiles, of 32, several and a part-filled last one; channel
+ * counts 1..40 (output channels off the register tile's 8 / 16 rows); nothing written outside y, nothing read
+ * outside x (x against a guard page). Its error bound: 1e-5 relative to the sum of the terms' magnitudes (F(2x2, 3x3)
  * adds a few roundings of terms of that size; the direct kernel's error is of the same order). Also which maps
  * it takes. */
 static void check_conv3x3_wino(Rng *rng) {
-    const int maps[][2] = {{8, 8}, {16, 8}, {4, 16}, {8, 16}, {16, 16}, {2, 32}, {4, 32}, {6, 32}, {32, 32}, {12, 16}};
-    for (int t = 0; t < 40; t++) {
-        const int H = maps[t % 10][0], W = maps[t % 10][1], N = H * W;
+    const int maps[][2] = {{8, 8},   {16, 8}, {4, 16}, {8, 16}, {16, 16}, {2, 32}, {4, 32},  {6, 32},  {32, 32}, {12, 16},
+                           {7, 7},   {14, 14}, {28, 28}, {2, 4}, {3, 5},   {5, 9},  {9, 13}, {6, 30}, {11, 4},  {3, 37},
+                           {17, 6}, {3, 19}};
+    const int n_maps = (int)(sizeof maps / sizeof *maps);
+    for (int t = 0; t < 3 * n_maps; t++) {
+        const int H = maps[t % n_maps][0], W = maps[t % n_maps][1], N = H * W;
         const int C = 1 + (int)rng_below(rng, 40), M = 1 + (int)rng_below(rng, 40), acc = t % 2, use_ep = t % 4 >= 2;
         EXPECT(conv3x3_wino_fits(H, W), "conv3x3_wino_fits refuses %dx%d", H, W);
         void *map;
@@ -381,7 +385,7 @@ static void check_conv3x3_wino(Rng *rng) {
         float *U = malloc(sizeof(float) * conv3x3_wino_weight_floats(M, C)), *res = malloc(sizeof(float) * (size_t)M * N);
         float *work = aligned_alloc(64, sizeof(float) * ((conv3x3_wino_work_floats(M, C, H, W) + 15) & ~(size_t)15));
         float *bias = malloc(sizeof(float) * (size_t)M), *y = malloc(sizeof(float) * ((size_t)M * N + 16));
-        float *y0 = malloc(sizeof(float) * (size_t)M * N);
+        float *y0 = malloc(sizeof(float) * (size_t)M * N), *plan = malloc(sizeof(float) * conv3x3_wino_plan_floats(H, W));
         for (size_t i = 0; i < (size_t)C * N; i++) x[i] = frand(rng);
         for (size_t i = 0; i < (size_t)M * C * 9; i++) A[i] = frand(rng);
         for (size_t i = 0; i < (size_t)M * N; i++) res[i] = frand(rng);
@@ -390,7 +394,8 @@ static void check_conv3x3_wino(Rng *rng) {
         memcpy(y0, y, sizeof(float) * (size_t)M * N);
         const RowsEpilogue ep = {bias, res, (size_t)N, 1};
         conv3x3_wino_weights(M, C, A, (size_t)C * 9, U);
-        conv3x3_wino_avx512(M, C, H, W, U, x, y, (size_t)N, acc, use_ep ? &ep : NULL, work);
+        conv3x3_wino_plan(H, W, plan);
+        conv3x3_wino_avx512(M, C, H, W, U, plan, x, y, (size_t)N, acc, use_ep ? &ep : NULL, work);
         double worst = 0.0;
         for (int m = 0; m < M; m++)
             for (int q = 0; q < N; q++) {
@@ -414,9 +419,9 @@ static void check_conv3x3_wino(Rng *rng) {
                worst);
         EXPECT(!outside, "conv3x3_wino C%d M%d %dx%d wrote past y", C, M, H, W);
         munmap(map, map_bytes);
-        free(A), free(U), free(res), free(work), free(bias), free(y), free(y0);
+        free(A), free(U), free(res), free(work), free(bias), free(y), free(y0), free(plan);
     }
-    const int refused[][2] = {{8, 7}, {7, 8}, {6, 16}, {4, 8}, {8, 64}, {1, 32}, {8, 4}};
+    const int refused[][2] = {{1, 32}, {8, 3}, {8, 1}, {1, 1}};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
         EXPECT(!conv3x3_wino_fits(refused[i][0], refused[i][1]), "conv3x3_wino_fits takes %dx%d", refused[i][0],
                refused[i][1]);
@@ -424,16 +429,22 @@ static void check_conv3x3_wino(Rng *rng) {
 
 /* conv3x3_wino_dw_avx512 + conv3x3_wino_dw_finish against the weight gradient summed in double, added to
  * non-zero starting values, two samples accumulated into one dU, for 16 / 32 / 48 input channels and 1..40
- * output channels on every map layout; error bound as check_conv3x3_wino's. */
+ * output channels on maps of every kind check_conv3x3_wino takes; error bound as check_conv3x3_wino's. */
 static void check_conv3x3_wino_dw(Rng *rng) {
-    const int maps[][2] = {{8, 8}, {16, 8}, {4, 16}, {8, 16}, {16, 16}, {2, 32}, {6, 32}, {32, 32}};
-    for (int t = 0; t < 16; t++) {
-        const int H = maps[t % 8][0], W = maps[t % 8][1], N = H * W, C = 16 * (1 + t % 3);
+    const int maps[][2] = {{8, 8}, {16, 8}, {4, 16}, {8, 16}, {16, 16}, {2, 32}, {6, 32}, {32, 32},
+                           {7, 7}, {14, 14}, {28, 28}, {3, 5}, {9, 13}, {5, 4}};
+    const int n_maps = (int)(sizeof maps / sizeof *maps);
+    for (int t = 0; t < 2 * n_maps; t++) {
+        const int H = maps[t % n_maps][0], W = maps[t % n_maps][1], N = H * W, C = 16 * (1 + t % 3);
+        int Hp, Wp;
+        conv3x3_wino_padded(H, W, &Hp, &Wp);
         const int K = 1 + (int)rng_below(rng, 40);
         float *x = malloc(sizeof(float) * 2 * (size_t)C * N), *dy = malloc(sizeof(float) * 2 * (size_t)K * N);
-        float *xT = calloc((size_t)(H + 2) * (W + 2) * C, sizeof(float)), *dU = calloc((size_t)16 * K * C, sizeof(float));
+        float *xT = calloc((size_t)Hp * Wp * C, sizeof(float)), *dU = calloc((size_t)16 * K * C, sizeof(float));
         float *work = malloc(sizeof(float) * conv3x3_wino_work_floats(K, C, H, W));
         float *dg = malloc(sizeof(float) * (size_t)K * C * 9), *dg0 = malloc(sizeof(float) * (size_t)K * C * 9);
+        float *plan = malloc(sizeof(float) * conv3x3_wino_plan_floats(H, W));
+        conv3x3_wino_plan(H, W, plan);
         for (size_t i = 0; i < 2 * (size_t)C * N; i++) x[i] = frand(rng);
         for (size_t i = 0; i < 2 * (size_t)K * N; i++) dy[i] = frand(rng);
         for (size_t i = 0; i < (size_t)K * C * 9; i++) dg[i] = dg0[i] = frand(rng);
@@ -441,8 +452,8 @@ static void check_conv3x3_wino_dw(Rng *rng) {
             for (int ih = 0; ih < H; ih++)
                 for (int c = 0; c < C; c++)
                     for (int iw = 0; iw < W; iw++)
-                        xT[((size_t)(ih + 1) * (W + 2) + iw + 1) * C + c] = x[(((size_t)n * C + c) * H + ih) * W + iw];
-            conv3x3_wino_dw_avx512(K, C, H, W, xT, dy + (size_t)n * K * N, dU, work);
+                        xT[((size_t)(ih + 1) * Wp + iw + 1) * C + c] = x[(((size_t)n * C + c) * H + ih) * W + iw];
+            conv3x3_wino_dw_avx512(K, C, H, W, plan, xT, dy + (size_t)n * K * N, dU, work);
         }
         for (int k = 0; k < K; k++)
             for (int c = 0; c < C; c++) conv3x3_wino_dw_finish(dU + (size_t)k * C + c, (size_t)K * C, dg + ((size_t)k * C + c) * 9);
@@ -463,7 +474,7 @@ static void check_conv3x3_wino_dw(Rng *rng) {
                     if (!(e <= worst)) worst = e;
                 }
         EXPECT(worst <= 1e-5, "conv3x3_wino_dw C%d K%d %dx%d: relative error %.3g", C, K, H, W, worst);
-        free(x), free(dy), free(xT), free(dU), free(work), free(dg), free(dg0);
+        free(x), free(dy), free(xT), free(dU), free(work), free(dg), free(dg0), free(plan);
     }
 }
 

@@ -9,13 +9,13 @@
  *   y tile = A^T M A
  * with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
  * A^T = [1 1 1 0; 0 1 -1 -1]. The transforms' coefficients are 0, +-1 and +-1/2, so the rounding error stays
- * that of a sum of a few more terms (test_conv_kernels bounds it against the direct kernel); the sums are
- * not those of conv3x3_avx512 bit for bit.
+ * that of a sum of a few more terms (test_conv_kernels bounds it against sums in double); the sums are not
+ * those of conv3x3_avx512 bit for bit.
  *
- * Sixteen tiles fill one vector: the tiles of one tile row when W = 32, of 2 tile rows when W = 16, of 4
- * when W = 8 (conv3x3_wino_fits says which maps qualify; others run conv3x3.h). The input transform
- * gathers the columns of 16 tiles with two permutes per input row; the products run as 16 small GEMMs
- * (8 output channels x 32 tiles per register tile) over blocks of 32 tiles whose V and M stay in the
+ * Sixteen consecutive tiles (row-major, TX = ceil(W / 2) per tile row) fill one vector, on any map at least
+ * 2 x 4 (odd sizes: the last tile row / column is half outside and not stored). The input transform gathers
+ * the columns of 16 tiles with masked loads and four permutes per input row; the products run as 16 small GEMMs
+ * (8 output channels x 32 tiles per register tile) over blocks of up to 32 tiles whose V and M stay in the
  * core's cache (the caller's work area, conv3x3_wino_work_floats). */
 #ifndef LOCUS_KERNELS_CONV3X3_WINO_H
 #define LOCUS_KERNELS_CONV3X3_WINO_H
@@ -25,7 +25,7 @@
 #include "kernels/isa.h"
 #include "kernels/rows.h"
 
-/* 1 when an H x W map has the tile layout this kernel handles (W in {8, 16, 32}, whole vectors of tiles). */
+/* 1 when this kernel takes an H x W map (H >= 2, W >= 4). */
 int conv3x3_wino_fits(int H, int W);
 /* 1 when isa runs this kernel (AVX-512), and LOCUS_CONV3X3 does not say "direct". */
 int conv3x3_wino_available(KernelIsa isa);
@@ -39,18 +39,26 @@ size_t conv3x3_wino_weight_floats(int M, int C);
 /* U_p[m][c] (p = 4 i + j) = (G g G^T)[i][j] of g = A[m][c * 9 .. c * 9 + 8] (A: M rows, row stride lda), stored
  * in blocks of 8 rows for the product's broadcasts: U[p][m / 8][c][m % 8] (rows past M are 0). */
 void conv3x3_wino_weights(int M, int C, const float *A, size_t lda, float *U);
+/* Floats of the plan of an H x W map: where each vector of 16 tiles reads and writes its rows (masked-load runs),
+ * computed once per map by conv3x3_wino_plan and shared by every call on it. */
+size_t conv3x3_wino_plan_floats(int H, int W);
+void conv3x3_wino_plan(int H, int W, float *plan);
 /* Floats of the work area of one call (V and M of one block of tiles; best 64-byte aligned). */
 size_t conv3x3_wino_work_floats(int M, int C, int H, int W);
-/* y as above (M rows, row stride ldc), x C x H x W, U from conv3x3_wino_weights; ep NULL or as rows.h. */
-void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
-                         const RowsEpilogue *ep, float *work);
+/* y as above (M rows, row stride ldc), x C x H x W, U from conv3x3_wino_weights, plan from conv3x3_wino_plan;
+ * ep NULL or as rows.h. */
+void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float *plan, const float *x, float *y,
+                         size_t ldc, int acc, const RowsEpilogue *ep, float *work);
 
 
+/* The padded map conv3x3_wino_dw_avx512 reads x^T from: Hp x Wp pixels, H + 2 and W + 2 rounded up to even. */
+void conv3x3_wino_padded(int H, int W, int *Hp, int *Wp);
 /* The weight gradient of one sample, for C a multiple of 16 (vectors of channels in the input transform):
  *   dU[p][k][c] += sum_t dM_p[k][t] V_p[c][t]     dM = A dy_t A^T for each 2x2 tile dy_t of dy (K x H x W)
- * with V from x given transposed and zero-padded, xT[(ih + 1) (W + 2) + iw + 1][c] = x[c][ih][iw] (border 0),
- * as for conv3x3_dw_avx512. dU is 16 K C floats; work as conv3x3_wino_work_floats(K, C, H, W). */
-void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work);
+ * with V from x given transposed and zero-padded, xT[(ih + 1) Wp + iw + 1][c] = x[c][ih][iw] (everything else
+ * 0; Hp x Wp pixels, conv3x3_wino_padded). dU is 16 K C floats; work as conv3x3_wino_work_floats(K, C, H, W). */
+void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const float *xT, const float *dy, float *dU,
+                            float *work);
 /* dg[kh * 3 + kw] += (G^T dU G)[kh][kw] for one (k, c): du[p * stride] is dU_p[k][c]. */
 void conv3x3_wino_dw_finish(const float *du, size_t stride, float *dg);
 

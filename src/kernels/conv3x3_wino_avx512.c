@@ -1,28 +1,34 @@
 /* conv3x3_wino_avx512.c — Winograd F(2x2, 3x3) for the 3x3 / stride 1 / padding 1 convolution (conv3x3_wino.h).
  *
- * Lanes are tiles. With TX = W / 2 tiles per tile row, a vector holds R = 16 / TX tile rows ("segments"), and
- * the 32 input columns that its tiles read on one patch row are the R input rows of its segments laid end to
- * end (R W = 32): loaded as two vectors (lo, hi) with per-segment masked loads (a row outside the map loads
- * as zeros), split into even and odd columns by two permutes; patch column j of tile tx is then
- *   j = 0: odd[tx - 1] (0 at tx = 0)   j = 1: even[tx]   j = 2: odd[tx]   j = 3: even[tx + 1] (0 at tx = TX-1).
- * The output transform's two columns per tile row interleave back into the same 32-column layout, stored
- * with the same per-segment masks. The work goes in blocks of 32 tiles (16 on 8x8 maps): all V of the block,
- * then its 16 products (register tile 8 output channels x 32 tiles, or 16 x 16), then all outputs.
+ * Lanes are tiles: a vector holds 16 consecutive tiles in row-major order (TX = ceil(W / 2) tiles per tile row,
+ * so a vector may start and end inside tile rows and span several). On one patch row, its tiles need columns
+ * 2 tx - 1 .. 2 tx + 2. The 32 floats L[2 l + k] = x[row][2 tx + k] (k = 0, 1) are loaded as two vectors (lo, hi)
+ * by masked loads, one per run of positions contiguous in memory (a run ends where the vector passes to the
+ * next tile row; a position outside the map, or past the last tile, is masked and loads 0) and split into
+ * even and odd lanes by two permutes: patch columns 1 and 2. Column 0 is lane l - 1's odd value and column 3
+ * lane l + 1's even one (two more permutes, 0 at a tile row's ends); where a vector starts or ends inside a
+ * tile row, lane 0's column 0 and lane 15's column 3 belong to the neighbouring vector's tiles and are loaded
+ * as scalars. The output transform's two columns per tile interleave back into the same layout, stored with
+ * the output rows' runs (none outside the map, so odd H and W need no special case). The work goes in
+ * blocks of up to 32 tiles: all V of the block, then its 16 products (register tile 8 output channels x 32
+ * tiles, or 16 x 16), then all outputs. The runs of every vector are computed once per map (the plan).
  * The weight gradient (conv3x3_wino_dw_avx512) takes V from x transposed instead (lanes are 16 channels: no
- * gathers), dM = A dy A^T from dy with the forward's gathers (lanes are tiles), and adds dU_p += dM_p V_p^T
- * over the block's tiles with a register tile of 16 output channels x 16 input channels. */
+ * gathers), dM = A dy A^T from dy with the output's runs (lanes are tiles), and adds dU_p += dM_p V_p^T over
+ * the block's tiles with a register tile of 16 output channels x 16 input channels. */
 #include "kernels/conv3x3_wino.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TILE_BLOCK 32 /* tiles per block (2 vectors); 16 where a map has only 16 */
+#define TILE_BLOCK 32 /* tiles per block (2 vectors) */
 
-int conv3x3_wino_fits(int H, int W) {
-    if (W != 8 && W != 16 && W != 32) return 0;
-    const int rows_per_vector = 32 / W; /* tile rows per vector */
-    return H >= 2 && H % 2 == 0 && (H / 2) % rows_per_vector == 0;
-}
+int conv3x3_wino_fits(int H, int W) { return H >= 2 && W >= 4; }
+
+static int tiles_x(int W) { return (W + 1) / 2; }
+static int tiles_of(int H, int W) { return (H + 1) / 2 * tiles_x(W); }
+
+void conv3x3_wino_padded(int H, int W, int *Hp, int *Wp) { *Hp = (H + 1) / 2 * 2 + 2, *Wp = tiles_x(W) * 2 + 2; }
 
 /* -1: unset or empty; 0: "direct"; 1: "winograd"; -2: another value */
 static int env_choice(void) {
@@ -41,15 +47,91 @@ Status conv3x3_wino_check_env(ErrorMsg *err) {
 }
 
 const char *conv3x3_algorithm(KernelIsa isa) {
-    return conv3x3_wino_available(isa) ? "Winograd F(2x2,3x3) on 8/16/32-wide maps, direct elsewhere" : "direct";
+    return conv3x3_wino_available(isa) ? "Winograd F(2x2,3x3) on maps >= 2 x 4, direct elsewhere" : "direct";
 }
 
 size_t conv3x3_wino_weight_floats(int M, int C) { return (size_t)16 * ((M + 7) / 8 * 8) * C; }
 
-static int block_tiles(int H, int W) { return (H / 2) * (W / 2) % TILE_BLOCK == 0 ? TILE_BLOCK : 16; }
+#define MAX_RUNS 8 /* runs per half-layout: with TX >= 2, 8 lanes touch at most 5 tile rows, one run each */
+
+/* Where one vector of tiles reads or writes one row offset of its 32-float layout: per half (lo, hi), n runs,
+ * each the positions in mask, position f at plane offset off + f (f counted within the half); the runs past n
+ * have mask 0 and offset 0 (a load of nothing). */
+typedef struct Runs {
+    int n[2];
+    uint16_t mask[2][MAX_RUNS];
+    int off[2][MAX_RUNS];
+} Runs;
+
+/* One vector's runs: patch rows r (dr = r - 1) and output rows i (dr = i), columns 2 tx, 2 tx + 1 of each tile;
+ * the lanes whose left (right) neighbour column is lane l - 1's odd (l + 1's even) one, and where lane 0's left
+ * (lane 15's right) column comes from a tile of the previous (next) vector, its plane offset per patch row
+ * (-1: none, the column is padding or the vector starts / ends a tile row). */
+typedef struct VectorRuns {
+    Runs in[4], out[2];
+    uint16_t not_first, not_last;
+    int edge_lo[4], edge_hi[4];
+} VectorRuns;
+
+/* The runs of the vector of tiles t0 .. t0 + 15: position 2 l + k is row 2 ty + dr, column 2 tx + dc + k of tile
+ * t0 + l (ty, tx), present when that tile exists and the position is inside the map. */
+static Runs runs_of(int H, int W, int t0, int dr, int dc) {
+    Runs R;
+    const int TX = tiles_x(W), tiles = tiles_of(H, W);
+    for (int h = 0; h < 2; h++) {
+        R.n[h] = 0;
+        for (int s = 0; s < MAX_RUNS; s++) R.mask[h][s] = 0, R.off[h][s] = 0; /* unused runs load nothing */
+        long prev = -2; /* plane offset of the previous present position of this half, -2: none */
+        for (int f = 0; f < 16; f++) {
+            const int pos = 16 * h + f, t = t0 + pos / 2;
+            const int row = 2 * (t / TX) + dr, col = 2 * (t % TX) + dc + pos % 2;
+            if (t >= tiles || row < 0 || row >= H || col < 0 || col >= W) {
+                prev = -2;
+                continue;
+            }
+            const long at = (long)row * W + col;
+            if (at != prev + 1 || prev == -2) { /* a new run */
+                if (R.n[h] == MAX_RUNS) break;  /* (cannot happen with TX >= 2) */
+                R.mask[h][R.n[h]] = 0, R.off[h][R.n[h]] = (int)(at - f), R.n[h]++;
+            }
+            R.mask[h][R.n[h] - 1] |= (uint16_t)(1u << f);
+            prev = at;
+        }
+    }
+    return R;
+}
+
+static size_t vectors_of(int H, int W) { return ((size_t)tiles_of(H, W) + 15) / 16; }
+
+size_t conv3x3_wino_plan_floats(int H, int W) {
+    return (vectors_of(H, W) * sizeof(VectorRuns) + sizeof(float) - 1) / sizeof(float);
+}
+
+void conv3x3_wino_plan(int H, int W, float *plan) {
+    VectorRuns *vr = (VectorRuns *)(void *)plan;
+    const int TX = tiles_x(W), tiles = tiles_of(H, W);
+    for (size_t v = 0; v < vectors_of(H, W); v++) {
+        const int t0 = (int)(16 * v), t15 = t0 + 15;
+        VectorRuns *r = &vr[v];
+        for (int i = 0; i < 4; i++) r->in[i] = runs_of(H, W, t0, i - 1, 0);
+        for (int i = 0; i < 2; i++) r->out[i] = runs_of(H, W, t0, i, 0);
+        r->not_first = r->not_last = 0;
+        for (int l = 0; l < 16; l++) {
+            if (l > 0 && (t0 + l) % TX) r->not_first |= (uint16_t)(1u << l);
+            if (l < 15 && (t0 + l) % TX != TX - 1) r->not_last |= (uint16_t)(1u << l);
+        }
+        for (int i = 0; i < 4; i++) {
+            const int row0 = 2 * (t0 / TX) + i - 1, row15 = 2 * (t15 / TX) + i - 1, col15 = 2 * (t15 % TX) + 2;
+            r->edge_lo[i] = t0 % TX && row0 >= 0 && row0 < H ? row0 * W + 2 * (t0 % TX) - 1 : -1;
+            const int right = t15 < tiles && t15 % TX != TX - 1 && col15 < W && row15 >= 0 && row15 < H;
+            r->edge_hi[i] = right ? row15 * W + col15 : -1;
+        }
+    }
+}
 
 size_t conv3x3_wino_work_floats(int M, int C, int H, int W) {
-    return (size_t)16 * block_tiles(H, W) * ((size_t)M + C);
+    const int tiles = tiles_of(H, W), tb = tiles <= 16 ? 16 : TILE_BLOCK;
+    return (size_t)16 * tb * ((size_t)M + C);
 }
 
 void conv3x3_wino_weights(int M, int C, const float *A, size_t lda, float *U) {
@@ -103,83 +185,58 @@ int conv3x3_wino_available(KernelIsa isa) { return isa == KERNEL_ISA_AVX512 && e
 
 #define INL static inline __attribute__((always_inline))
 
-/* Where one vector of tiles reads or writes a row of its 32-column layout: per half (lo, hi) and segment run
- * s < 2, the lanes (mask, 0 where the row is outside the map or the half has one run) and the offset from
- * the plane's start of lane 0's column. */
-typedef struct RowSpans {
-    __mmask16 mask[2][2];
-    long off[2][2];
-} RowSpans;
-
-/* The map's layout: the rows each vector of tiles reads (4 patch rows) and writes (2 output rows), and the
- * lane masks of the taps that exist (tx > 0, tx < TX - 1). */
-typedef struct Layout {
-    int runs; /* runs of lanes per half: 1 when W >= 16, 2 when W = 8 */
-    __mmask16 not_first, not_last;
-} Layout;
-
-static Layout layout(int W) {
-    Layout L;
-    const int TX = W / 2;
-    L.runs = W < 16 ? 2 : 1;
-    unsigned nf = 0, nl = 0;
-    for (int l = 0; l < 16; l++) {
-        if (l % TX) nf |= 1u << l;
-        if (l % TX != TX - 1) nl |= 1u << l;
-    }
-    L.not_first = (__mmask16)nf, L.not_last = (__mmask16)nl;
-    return L;
-}
-
-/* The spans of the row at offset dr (patch row r: 2 ty - 1 + r; output row i: 2 ty + i) of each tile row of
- * the vector whose first tile row is ty0. */
-static RowSpans row_spans(int H, int W, int ty0, int dr) {
-    RowSpans rs;
-    for (int h = 0; h < 2; h++) {
-        int s = 0;
-        for (int l = 0; l < 16;) { /* a run of lanes in one segment (tile row ty0 + seg) */
-            const int f = 16 * h + l, seg = f / W, len = W - f % W < 16 - l ? W - f % W : 16 - l;
-            const int row = 2 * (ty0 + seg) + dr;
-            const int inside = row >= 0 && row < H;
-            rs.mask[h][s] = inside ? (__mmask16)(((1u << len) - 1) << l) : 0;
-            rs.off[h][s] = inside ? (long)row * W + f % W - l : 0;
-            s++, l += len;
-        }
-        for (; s < 2; s++) rs.mask[h][s] = 0, rs.off[h][s] = 0;
-    }
-    return rs;
-}
-
-INL __m512 load_half(const RowSpans *rs, int h, const float *xc, const int runs) {
-    __m512 v = _mm512_maskz_loadu_ps(rs->mask[h][0], xc + rs->off[h][0]);
-    if (runs == 2) v = _mm512_mask_loadu_ps(v, rs->mask[h][1], xc + rs->off[h][1]);
+/* runs: 1 or 2 when no half of these vectors has more (a compile-time count: 10-20% faster than the loop on
+ * CIFAR's maps), 0: any number. */
+INL __m512 load_half(const Runs *R, int h, const float *plane, const int runs) {
+    __m512 v = _mm512_maskz_loadu_ps(R->mask[h][0], plane + R->off[h][0]);
+    if (runs == 1) return v;
+    if (runs == 2) return _mm512_mask_loadu_ps(v, R->mask[h][1], plane + R->off[h][1]);
+    for (int s = 1; s < R->n[h]; s++) v = _mm512_mask_loadu_ps(v, R->mask[h][s], plane + R->off[h][s]);
     return v;
 }
 
-/* V[p][c][0..16) of one vector of tiles from channel plane xc (p = 4 i + j; stride between p: ldp floats);
- * rows: the spans of its 4 patch rows. */
-INL void input_transform(const Layout *L, const RowSpans *rows, const float *xc, float *v, size_t ldp,
-                         const int runs) {
+/* 1 or 2 when no row of the nv vectors has more runs in a half, else 0. */
+static int max_runs(const VectorRuns *vr, int nv) {
+    int n = 0;
+    for (int v = 0; v < nv; v++)
+        for (int h = 0; h < 2; h++) {
+            for (int r = 0; r < 4; r++) n = vr[v].in[r].n[h] > n ? vr[v].in[r].n[h] : n;
+            for (int i = 0; i < 2; i++) n = vr[v].out[i].n[h] > n ? vr[v].out[i].n[h] : n;
+        }
+    return n <= 2 ? (n < 1 ? 1 : n) : 0;
+}
+
+/* The even and odd lanes of a 32-float layout. */
+INL void split(const Runs *R, const float *plane, __m512 *even_lanes, __m512 *odd_lanes, const int runs) {
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512 lo = load_half(R, 0, plane, runs), hi = load_half(R, 1, plane, runs);
+    *even_lanes = _mm512_permutex2var_ps(lo, even, hi);
+    *odd_lanes = _mm512_permutex2var_ps(lo, odd, hi);
+}
+
+/* V[p][c][0..16) of one vector of tiles from channel plane xc (p = 4 i + j; stride between p: ldp floats). */
+INL void input_transform(const VectorRuns *vr, const float *xc, float *v, size_t ldp, const int runs) {
     const __m512i prev = _mm512_set_epi32(14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15);
     const __m512i next = _mm512_set_epi32(0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
     __m512 t[4][4];
     for (int r = 0; r < 4; r++) {
-        const __m512 lo = load_half(&rows[r], 0, xc, runs), hi = load_half(&rows[r], 1, xc, runs);
-        const __m512 e = _mm512_permutex2var_ps(lo, even, hi), o = _mm512_permutex2var_ps(lo, odd, hi);
-        const __m512 d0 = _mm512_maskz_permutexvar_ps(L->not_first, prev, o);
-        const __m512 d3 = _mm512_maskz_permutexvar_ps(L->not_last, next, e);
+        __m512 e, o;
+        split(&vr->in[r], xc, &e, &o, runs);
+        __m512 d0 = _mm512_maskz_permutexvar_ps(vr->not_first, prev, o);
+        __m512 d3 = _mm512_maskz_permutexvar_ps(vr->not_last, next, e);
+        if (vr->edge_lo[r] >= 0) d0 = _mm512_mask_broadcastss_ps(d0, 1, _mm_load_ss(xc + vr->edge_lo[r]));
+        if (vr->edge_hi[r] >= 0) d3 = _mm512_mask_broadcastss_ps(d3, 0x8000, _mm_load_ss(xc + vr->edge_hi[r]));
         t[r][0] = _mm512_sub_ps(d0, o);
         t[r][1] = _mm512_add_ps(e, o);
         t[r][2] = _mm512_sub_ps(o, e);
         t[r][3] = _mm512_sub_ps(e, d3);
     }
     for (int j = 0; j < 4; j++) {
-        _mm512_storeu_ps(v + 0 * 4 * ldp + j * ldp, _mm512_sub_ps(t[0][j], t[2][j]));
-        _mm512_storeu_ps(v + 1 * 4 * ldp + j * ldp, _mm512_add_ps(t[1][j], t[2][j]));
-        _mm512_storeu_ps(v + 2 * 4 * ldp + j * ldp, _mm512_sub_ps(t[2][j], t[1][j]));
-        _mm512_storeu_ps(v + 3 * 4 * ldp + j * ldp, _mm512_sub_ps(t[1][j], t[3][j]));
+        _mm512_storeu_ps(v + (0 + j) * ldp, _mm512_sub_ps(t[0][j], t[2][j]));
+        _mm512_storeu_ps(v + (4 + j) * ldp, _mm512_add_ps(t[1][j], t[2][j]));
+        _mm512_storeu_ps(v + (8 + j) * ldp, _mm512_sub_ps(t[2][j], t[1][j]));
+        _mm512_storeu_ps(v + (12 + j) * ldp, _mm512_sub_ps(t[1][j], t[3][j]));
     }
 }
 
@@ -225,17 +282,17 @@ static void block_products(int M, int C, const float *U, const float *Vb, float 
     }
 }
 
-/* One output row i (0, 1) of the tiles of one vector, as the 32-column layout, through the epilogue into the
- * plane ym (res: the residual's plane or NULL). */
-INL void store_row(const RowSpans *rs, __m512 c0, __m512 c1, float *ym, int acc, const float *res, int relu,
+/* One output row of the tiles of one vector (columns c0, c1 of each tile) through the epilogue into the plane
+ * ym (res: the residual's plane or NULL); R: that row's runs. */
+INL void store_row(const Runs *R, __m512 c0, __m512 c1, float *ym, int acc, const float *res, int relu,
                    const int runs) {
     const __m512i il_lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     const __m512i il_hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
     const __m512 v[2] = {_mm512_permutex2var_ps(c0, il_lo, c1), _mm512_permutex2var_ps(c0, il_hi, c1)};
     for (int h = 0; h < 2; h++)
-        for (int s = 0; s < runs; s++) {
-            const __mmask16 k = rs->mask[h][s];
-            const long at = rs->off[h][s];
+        for (int s = 0; s < (runs ? runs : R->n[h]); s++) { /* (a run of mask 0 stores nothing) */
+            const __mmask16 k = R->mask[h][s];
+            const long at = R->off[h][s];
             __m512 out = v[h];
             if (acc) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(k, ym + at));
             if (res) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(k, res + at));
@@ -245,8 +302,8 @@ INL void store_row(const RowSpans *rs, __m512 c0, __m512 c1, float *ym, int acc,
 }
 
 /* y's tiles of one vector for one output channel from its Mb[p][m][16 v ..] (stride between p: ldp floats);
- * rows: the spans of its 2 output rows. */
-INL void output_transform(const RowSpans *rows, const float *mv, size_t ldp, float *ym, int acc, float bias,
+ * out: the runs of its 2 output rows. */
+INL void output_transform(const Runs out[2], const float *mv, size_t ldp, float *ym, int acc, float bias,
                           const float *res, int relu, const int runs) {
     __m512 s[2][4];
     for (int j = 0; j < 4; j++) {
@@ -259,53 +316,51 @@ INL void output_transform(const RowSpans *rows, const float *mv, size_t ldp, flo
     for (int i = 0; i < 2; i++) {
         const __m512 c0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]), b);
         const __m512 c1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]), b);
-        store_row(&rows[i], c0, c1, ym, acc, res, relu, runs);
+        store_row(&out[i], c0, c1, ym, acc, res, relu, runs);
     }
 }
 
-/* One block of tiles (nv vectors from tile t0), runs lanes-runs per half. */
+/* One block of nv vectors of tiles from tile t0 (vr: their runs). */
 INL void block(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
-               const RowsEpilogue *ep, float *Vb, float *Mb, int t0, const int nv, const int runs) {
-    const Layout L = layout(W);
+               const RowsEpilogue *ep, const VectorRuns *vr, float *Vb, float *Mb, const int nv, const int runs) {
     const size_t HW = (size_t)H * W, tb = (size_t)16 * nv;
-    RowSpans in[2][4], out[2][2];
-    for (int v = 0; v < nv; v++) {
-        const int ty0 = (t0 + 16 * v) / (W / 2);
-        for (int r = 0; r < 4; r++) in[v][r] = row_spans(H, W, ty0, r - 1);
-        for (int i = 0; i < 2; i++) out[v][i] = row_spans(H, W, ty0, i);
-    }
     for (int c = 0; c < C; c++)
-        for (int v = 0; v < nv; v++) input_transform(&L, in[v], x + (size_t)c * HW, Vb + (size_t)c * tb + 16 * v, C * tb, runs);
+        for (int v = 0; v < nv; v++)
+            input_transform(&vr[v], x + (size_t)c * HW, Vb + (size_t)c * tb + 16 * v, C * tb, runs);
     block_products(M, C, U, Vb, Mb, nv);
     for (int m = 0; m < M; m++) {
         const float bias = ep && ep->bias ? ep->bias[m] : 0.0f;
         const float *res = ep && ep->res ? ep->res + (size_t)m * ep->ldr : NULL;
         const int relu = ep && ep->relu;
         for (int v = 0; v < nv; v++)
-            output_transform(out[v], Mb + (size_t)m * tb + 16 * v, (size_t)M * tb, y + (size_t)m * ldc, acc, bias, res,
-                             relu, runs);
+            output_transform(vr[v].out, Mb + (size_t)m * tb + 16 * v, (size_t)M * tb, y + (size_t)m * ldc, acc, bias,
+                             res, relu, runs);
     }
 }
 
-void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
-                         const RowsEpilogue *ep, float *work) {
-    const int tiles = (H / 2) * (W / 2), tb = block_tiles(H, W);
+void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float *plan, const float *x, float *y,
+                         size_t ldc, int acc, const RowsEpilogue *ep, float *work) {
+    const int tiles = tiles_of(H, W), tb = tiles <= 16 ? 16 : TILE_BLOCK;
+    const VectorRuns *vr = (const VectorRuns *)(const void *)plan;
     float *Vb = work, *Mb = work + (size_t)16 * C * tb;
-    for (int t0 = 0; t0 < tiles; t0 += tb) {
-        if (tb == 32 && W >= 16) block(M, C, H, W, U, x, y, ldc, acc, ep, Vb, Mb, t0, 2, 1);
-        else if (tb == 32) block(M, C, H, W, U, x, y, ldc, acc, ep, Vb, Mb, t0, 2, 2);
-        else if (W >= 16) block(M, C, H, W, U, x, y, ldc, acc, ep, Vb, Mb, t0, 1, 1);
-        else block(M, C, H, W, U, x, y, ldc, acc, ep, Vb, Mb, t0, 1, 2);
+    for (int t0 = 0; t0 < tiles; t0 += TILE_BLOCK) {
+        const int nv = tiles - t0 > 16 ? 2 : 1, runs = max_runs(vr + t0 / 16, nv);
+        if (nv == 2 && runs == 1) block(M, C, H, W, U, x, y, ldc, acc, ep, vr + t0 / 16, Vb, Mb, 2, 1);
+        else if (nv == 2 && runs == 2) block(M, C, H, W, U, x, y, ldc, acc, ep, vr + t0 / 16, Vb, Mb, 2, 2);
+        else if (nv == 2) block(M, C, H, W, U, x, y, ldc, acc, ep, vr + t0 / 16, Vb, Mb, 2, 0);
+        else if (runs == 1) block(M, C, H, W, U, x, y, ldc, acc, ep, vr + t0 / 16, Vb, Mb, 1, 1);
+        else if (runs == 2) block(M, C, H, W, U, x, y, ldc, acc, ep, vr + t0 / 16, Vb, Mb, 1, 2);
+        else block(M, C, H, W, U, x, y, ldc, acc, ep, vr + t0 / 16, Vb, Mb, 1, 0);
     }
 }
 
 /* ---- weight gradient: dU_p[k][c] += sum_t dM_p[k][t] V_p[c][t], dM = A dy A^T per tile ---- */
 
-/* V^T[p][t][c .. c + 16) of tile (ty, tx) from x^T padded (xT points at channel c of its rows of W + 2 pixels
- * of C channels; patch row r at padded row 2 ty + r); stride between p: ldp floats. */
-INL void dw_input_transform(const float *xT, int W, int C, int ty, int tx, float *vt, size_t ldp) {
-    const size_t rs = (size_t)(W + 2) * C;
-    const float *b = xT + ((size_t)2 * ty * (W + 2) + 2 * tx) * C;
+/* V^T[p][t][c .. c + 16) of tile (ty, tx) from x^T padded (xT points at channel c of its rows of Wp pixels of
+ * C channels; patch row r at padded row 2 ty + r); stride between p: ldp floats. */
+INL void dw_input_transform(const float *xT, int Wp, int C, int ty, int tx, float *vt, size_t ldp) {
+    const size_t rs = (size_t)Wp * C;
+    const float *b = xT + ((size_t)2 * ty * Wp + 2 * tx) * C;
     __m512 t[4][4];
     for (int r = 0; r < 4; r++) {
         const __m512 d0 = _mm512_loadu_ps(b + r * rs), d1 = _mm512_loadu_ps(b + r * rs + C);
@@ -323,16 +378,15 @@ INL void dw_input_transform(const float *xT, int W, int C, int ty, int tx, float
     }
 }
 
-/* dM[p][k][16 v ..] of one vector of tiles from dy's plane k (rows: the spans of its 2 output rows; stride
- * between p: ldp floats): per dy row a, (dy0, dy0 + dy1, dy0 - dy1, -dy1), then the same over the rows. */
-INL void dw_output_grad(const RowSpans *rows, const float *dyk, float *dm, size_t ldp, const int runs) {
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+/* dM[p][k][16 v ..] of one vector of tiles from dy's plane k (out: the runs of its 2 output rows, 0 outside
+ * the map; stride between p: ldp floats): per dy row a, (dy0, dy0 + dy1, dy0 - dy1, -dy1), then the same over
+ * the rows. */
+INL void dw_output_grad(const Runs out[2], const float *dyk, float *dm, size_t ldp, const int runs) {
     const __m512 zero = _mm512_setzero_ps();
     __m512 r[2][4];
     for (int a = 0; a < 2; a++) {
-        const __m512 lo = load_half(&rows[a], 0, dyk, runs), hi = load_half(&rows[a], 1, dyk, runs);
-        const __m512 e = _mm512_permutex2var_ps(lo, even, hi), o = _mm512_permutex2var_ps(lo, odd, hi);
+        __m512 e, o;
+        split(&out[a], dyk, &e, &o, runs);
         r[a][0] = e, r[a][1] = _mm512_add_ps(e, o), r[a][2] = _mm512_sub_ps(e, o), r[a][3] = _mm512_sub_ps(zero, o);
     }
     for (int j = 0; j < 4; j++) {
@@ -357,39 +411,47 @@ INL void dw_gemm_tile(const float *dm, const float *vt, float *du, int C, const 
     for (int i = 0; i < rows; i++) _mm512_storeu_ps(du + (size_t)i * C, acc[i]);
 }
 
-INL void dw_block(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *Vb, float *Mb, int t0,
-                  const int nv, const int runs) {
-    const int TX = W / 2, tb = 16 * nv;
+INL void dw_block(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, const VectorRuns *vr,
+                  float *Vb, float *Mb, int t0, const int nv, const int runs) {
+    const int TX = tiles_x(W), tiles = tiles_of(H, W), tb = 16 * nv, Wp = 2 * TX + 2;
     const size_t HW = (size_t)H * W;
     for (int t = 0; t < tb; t++)
-        for (int c = 0; c < C; c += 16)
-            dw_input_transform(xT + c, W, C, (t0 + t) / TX, (t0 + t) % TX, Vb + (size_t)t * C + c, (size_t)tb * C);
-    for (int v = 0; v < nv; v++) {
-        const int ty0 = (t0 + 16 * v) / TX;
-        RowSpans rows[2];
-        for (int a = 0; a < 2; a++) rows[a] = row_spans(H, W, ty0, a);
+        for (int c = 0; c < C; c += 16) {
+            float *vt = Vb + (size_t)t * C + c;
+            if (t0 + t < tiles) {
+                dw_input_transform(xT + c, Wp, C, (t0 + t) / TX, (t0 + t) % TX, vt, (size_t)tb * C);
+            } else { /* past the last tile: its dM is 0, and so must its V be (0 x garbage could be NaN) */
+                for (int p = 0; p < 16; p++) _mm512_storeu_ps(vt + (size_t)p * tb * C, _mm512_setzero_ps());
+            }
+        }
+    for (int v = 0; v < nv; v++)
         for (int k = 0; k < K; k++)
-            dw_output_grad(rows, dy + (size_t)k * HW, Mb + (size_t)k * tb + 16 * v, (size_t)K * tb, runs);
-    }
+            dw_output_grad(vr[v].out, dy + (size_t)k * HW, Mb + (size_t)k * tb + 16 * v, (size_t)K * tb, runs);
     for (int p = 0; p < 16; p++) {
         const float *dm = Mb + (size_t)p * K * tb, *vt = Vb + (size_t)p * tb * C;
         float *du = dU + (size_t)p * K * C;
         int k = 0;
         for (; k + 16 <= K; k += 16)
-            for (int c = 0; c < C; c += 16) dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 16, tb);
+            for (int c = 0; c < C; c += 16)
+                dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 16, tb);
         for (; k < K; k++)
             for (int c = 0; c < C; c += 16) dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 1, tb);
     }
 }
 
-void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work) {
-    const int tiles = (H / 2) * (W / 2), tb = block_tiles(H, W);
+void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const float *xT, const float *dy, float *dU,
+                            float *work) {
+    const int tiles = tiles_of(H, W), tb = tiles <= 16 ? 16 : TILE_BLOCK;
+    const VectorRuns *vr = (const VectorRuns *)(const void *)plan;
     float *Vb = work, *Mb = work + (size_t)16 * C * tb;
-    for (int t0 = 0; t0 < tiles; t0 += tb) {
-        if (tb == 32 && W >= 16) dw_block(K, C, H, W, xT, dy, dU, Vb, Mb, t0, 2, 1);
-        else if (tb == 32) dw_block(K, C, H, W, xT, dy, dU, Vb, Mb, t0, 2, 2);
-        else if (W >= 16) dw_block(K, C, H, W, xT, dy, dU, Vb, Mb, t0, 1, 1);
-        else dw_block(K, C, H, W, xT, dy, dU, Vb, Mb, t0, 1, 2);
+    for (int t0 = 0; t0 < tiles; t0 += TILE_BLOCK) {
+        const int nv = tiles - t0 > 16 ? 2 : 1, runs = max_runs(vr + t0 / 16, nv);
+        if (nv == 2 && runs == 1) dw_block(K, C, H, W, xT, dy, dU, vr + t0 / 16, Vb, Mb, t0, 2, 1);
+        else if (nv == 2 && runs == 2) dw_block(K, C, H, W, xT, dy, dU, vr + t0 / 16, Vb, Mb, t0, 2, 2);
+        else if (nv == 2) dw_block(K, C, H, W, xT, dy, dU, vr + t0 / 16, Vb, Mb, t0, 2, 0);
+        else if (runs == 1) dw_block(K, C, H, W, xT, dy, dU, vr + t0 / 16, Vb, Mb, t0, 1, 1);
+        else if (runs == 2) dw_block(K, C, H, W, xT, dy, dU, vr + t0 / 16, Vb, Mb, t0, 1, 2);
+        else dw_block(K, C, H, W, xT, dy, dU, vr + t0 / 16, Vb, Mb, t0, 1, 0);
     }
 }
 
@@ -403,11 +465,13 @@ int conv3x3_wino_available(KernelIsa isa) {
     (void)isa;
     return 0;
 }
-void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
-                         const RowsEpilogue *ep, float *work) {
-    (void)M, (void)C, (void)H, (void)W, (void)U, (void)x, (void)y, (void)ldc, (void)acc, (void)ep, (void)work;
+void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float *plan, const float *x, float *y,
+                         size_t ldc, int acc, const RowsEpilogue *ep, float *work) {
+    (void)M, (void)C, (void)H, (void)W, (void)U, (void)plan, (void)x, (void)y, (void)ldc, (void)acc, (void)ep;
+    (void)work;
 }
-void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work) {
-    (void)K, (void)C, (void)H, (void)W, (void)xT, (void)dy, (void)dU, (void)work;
+void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const float *xT, const float *dy, float *dU,
+                            float *work) {
+    (void)K, (void)C, (void)H, (void)W, (void)plan, (void)xT, (void)dy, (void)dU, (void)work;
 }
 #endif

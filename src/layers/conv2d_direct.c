@@ -14,7 +14,7 @@
  * the AVX-512 path, does a 3x3 / stride 1 / padding 1 one for its forward and dx (conv3x3.h reads x_n and dy_n
  * directly, with the same sums in the same order as rows_gemm over the planes), and, with Cin a multiple of 16
  * on maps at least 16 wide, for dW (conv3x3_dw_avx512: from x transposed and padded, the same sums as
- * rows_dot_t over the planes). On maps conv3x3_wino.h takes (W 8, 16 or 32; ResNet's), the AVX-512 path runs
+ * rows_dot_t over the planes). On maps conv3x3_wino.h takes (at least 2 x 4), the AVX-512 path runs
  * forward and dx by Winograd F(2x2, 3x3) instead (2.25x fewer multiplications; weights transformed once per
  * call into the shared scratch), and, with Cin a multiple of 16, dW too: per-thread partials dU (16 x Cout x Cin,
  * in the dW^T area) summed in thread order, then dW += G^T dU G. LOCUS_CONV3X3=direct turns it off.
@@ -23,10 +23,11 @@
  *
  * Scratch (floats, each piece rounded up to 16 = 64 bytes), T = min(threads, N):
  *   [ packed forward W or packed dx matrix | unpacked dx matrix | 3x3/1/1: conv3x3 lane masks
- *     | Winograd: transformed weights (forward's or dx's, the larger) | T x thread area ]
+ *     | Winograd: transformed weights (forward's or dx's, the larger), the map's plan | T x thread area ]
  *   thread area: [ x-rows buffer | dy-rows buffer | dy^T (P x Mp) | dW^T partial (KK x Mp) + db partial (Cout)
  *                  | pointers | Winograd: V and M of one block of tiles ]
- *   (conv3x3_dw and Winograd's dW: x^T padded, (H+2)(W+2) Cin, in the x-rows buffer, which holds 3 (H+2) W Cin;
+ *   (conv3x3_dw and Winograd's dW: x^T padded, (H+2)(W+2) Cin or, for Winograd, H+2 and W+2 rounded up to even,
+ *   in the x-rows buffer, which holds 3 (H+2) W Cin or more;
  *   their partials as [Cout][9][Cin] or [16][Cout][Cin] in the dW^T one)
  * Per-thread partials are summed in thread order: results are deterministic for a thread count; forward and
  * dx do not depend on it (each sample is computed the same way by whichever thread). */
@@ -77,7 +78,13 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
 /* Floats of one sample's x rows (planes or col); 0 when x's channels are the rows. */
 static size_t xrows_floats(const ConvGeom *g) {
     if (g->rows_direct) return 0;
-    return g->planes ? conv_planes_floats(g->cin, g->h, g->w, g->k, g->p) : (size_t)g->KK * g->P;
+    size_t n = g->planes ? conv_planes_floats(g->cin, g->h, g->w, g->k, g->p) : (size_t)g->KK * g->P;
+    if (g->wino_dw) { /* or x^T padded for Winograd's dW */
+        int hp, wp;
+        conv3x3_wino_padded(g->h, g->w, &hp, &wp);
+        if ((size_t)hp * wp * g->cin > n) n = (size_t)hp * wp * g->cin;
+    }
+    return n;
 }
 /* Floats of one sample's dy rows for dx: shifted planes of dy, or the col matrix W^T dy. */
 static size_t dyrows_floats(const ConvGeom *g) {
@@ -92,7 +99,7 @@ static int dx_m(const ConvGeom *g) { return g->dx_planes ? g->cin : g->KK; }
 /* Offsets (floats) of the shared scratch: [ packed matrix | unpacked dx matrix | conv3x3 lane masks
  * | Winograd weights ]. */
 typedef struct SharedArea {
-    size_t tmp, masks, wino, total;
+    size_t tmp, masks, wino, plan, total;
 } SharedArea;
 static SharedArea shared_area(const ConvGeom *g) {
     SharedArea a;
@@ -102,21 +109,28 @@ static SharedArea shared_area(const ConvGeom *g) {
     a.masks = a.tmp + r16((size_t)g->cout * g->KK);
     a.wino = a.masks + (g->same3 ? r16((conv3x3_mask_count(g->h, g->w) * sizeof(uint16_t) + 3) / 4) : 0);
     const size_t wf = conv3x3_wino_weight_floats(g->cout, g->cin), wb = conv3x3_wino_weight_floats(g->cin, g->cout);
-    a.total = a.wino + (g->wino ? r16(wf > wb ? wf : wb) : 0); /* forward's or dx's */
+    a.plan = a.wino + (g->wino ? r16(wf > wb ? wf : wb) : 0); /* forward's or dx's */
+    a.total = a.plan + (g->wino ? r16(conv3x3_wino_plan_floats(g->h, g->w)) : 0);
     return a;
 }
 static size_t shared_floats(const ConvGeom *g) { return shared_area(g).total; }
-/* x_n transposed and zero-padded for conv3x3_dw_avx512 (its border written once per call, see below). */
-static void transpose_padded(const ConvGeom *g, KernelIsa isa, const float *xn, float *xT) {
-    const size_t wp = (size_t)g->w + 2;
+/* x_n transposed and zero-padded, rows of wp pixels, for conv3x3_dw_avx512 (wp = W + 2) or Winograd's dW (its
+ * border written once per call, see below). */
+static void transpose_padded(const ConvGeom *g, KernelIsa isa, const float *xn, float *xT, size_t wp) {
     for (int ih = 0; ih < g->h; ih++)
-        rows_transpose(isa, g->cin, g->w, xn + (size_t)ih * g->w, (size_t)g->h * g->w, xT + ((ih + 1) * wp + 1) * g->cin,
-                       (size_t)g->cin, g->cin);
+        rows_transpose(isa, g->cin, g->w, xn + (size_t)ih * g->w, (size_t)g->h * g->w,
+                       xT + ((ih + 1) * wp + 1) * g->cin, (size_t)g->cin, g->cin);
 }
 
-/* The Winograd weights of the M x C (x 9) matrix A in the shared scratch, or NULL when that kernel does not run. */
-static const float *wino_weights(const ConvGeom *g, KernelIsa isa, int M, int C, const float *A, float *scratch) {
-    if (!g->wino || !conv3x3_wino_available(isa)) return NULL;
+/* 1 when this call runs Winograd: its plan in the shared scratch (wino_plan). */
+static int use_wino(const ConvGeom *g, KernelIsa isa, float *scratch) {
+    if (!g->wino || !conv3x3_wino_available(isa)) return 0;
+    conv3x3_wino_plan(g->h, g->w, scratch + shared_area(g).plan);
+    return 1;
+}
+static const float *wino_plan(const ConvGeom *g, const float *scratch) { return scratch + shared_area(g).plan; }
+/* The Winograd weights of the M x C (x 9) matrix A in the shared scratch. */
+static const float *wino_weights(const ConvGeom *g, int M, int C, const float *A, float *scratch) {
     float *U = scratch + shared_area(g).wino;
     conv3x3_wino_weights(M, C, A, (size_t)C * 9, U);
     return U;
@@ -178,7 +192,7 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
     float *Ap = ctx->scratch;
     rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap);
     const uint16_t *masks = same3_masks(&g, isa, ctx->scratch);
-    const float *U = wino_weights(&g, isa, g.cout, g.cin, W, ctx->scratch);
+    const float *U = use_wino(&g, isa, ctx->scratch) ? wino_weights(&g, g.cout, g.cin, W, ctx->scratch) : NULL;
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
@@ -191,8 +205,8 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
             const size_t off = (size_t)i * g.cout * g.P;
             const RowsEpilogue ep = {bias, res ? res->data + off : NULL, (size_t)g.P, relu};
             if (U) {
-                conv3x3_wino_avx512(g.cout, g.cin, g.h, g.w, U, xn, out->data + off, (size_t)g.P, 0,
-                                    bias || res || relu ? &ep : NULL, area + ta.wino);
+                conv3x3_wino_avx512(g.cout, g.cin, g.h, g.w, U, wino_plan(&g, ctx->scratch), xn, out->data + off,
+                                    (size_t)g.P, 0, bias || res || relu ? &ep : NULL, area + ta.wino);
                 continue;
             }
             if (masks) {
@@ -240,11 +254,12 @@ static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float 
 }
 
 /* dx_n (Cin x H x W) += (or, overwrite, =) the input gradient of sample n from dy_n (Cout x Ho x Wo). */
-static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const float *U, const uint16_t *masks,
-                      const float *dyn, float *buf, const float **B, float *wino_work, float *dxn, int overwrite) {
+static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const float *U, const float *plan,
+                      const uint16_t *masks, const float *dyn, float *buf, const float **B, float *wino_work,
+                      float *dxn, int overwrite) {
     const int HW = g->h * g->w;
     if (U) { /* 3x3 / 1 / 1 by Winograd, with the flipped weights' transform */
-        conv3x3_wino_avx512(g->cin, g->cout, g->h, g->w, U, dyn, dxn, (size_t)HW, !overwrite, NULL, wino_work);
+        conv3x3_wino_avx512(g->cin, g->cout, g->h, g->w, U, plan, dyn, dxn, (size_t)HW, !overwrite, NULL, wino_work);
     } else if (masks) { /* 3x3 / 1 / 1: dy -> dx is the same kind of convolution (padding k - 1 - p = 1) */
         conv3x3_avx512(g->cin, g->cout, g->h, g->w, Ap, dyn, dxn, (size_t)HW, !overwrite, NULL, masks);
     } else if (g->rows_direct) {
@@ -279,10 +294,13 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     if (dx) pack_dx_matrix(&g, W, ctx->scratch + shared_area(&g).tmp, Ap);
     const uint16_t *masks = dx ? same3_masks(&g, isa, ctx->scratch) : NULL;
     /* from the unpacked flipped matrix pack_dx_matrix leaves in tmp (Cin x Cout 9) */
-    const float *U = dx ? wino_weights(&g, isa, g.cin, g.cout, ctx->scratch + shared_area(&g).tmp, ctx->scratch) : NULL;
+    const int wino = use_wino(&g, isa, ctx->scratch);
+    const float *tmp = ctx->scratch + shared_area(&g).tmp;
+    const float *U = dx && wino ? wino_weights(&g, g.cin, g.cout, tmp, ctx->scratch) : NULL;
+    const float *plan = wino_plan(&g, ctx->scratch);
     /* dW by Winograd (partials dU as [p][co][ci]) or conv3x3_dw (as [co][tap][ci]), both from x transposed
      * and padded in the x-rows buffer */
-    const int wdw = gW && g.wino_dw && conv3x3_wino_available(isa);
+    const int wdw = gW && g.wino_dw && wino;
     const int dw3 = gW && !wdw && g.dw3 && conv3x3_available(isa);
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
@@ -294,15 +312,17 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
         const float **Bx = (const float **)(void *)(area + ta.ptr_x);
         const float **Bd = (const float **)(void *)(area + ta.ptr_d);
         memset(pw, 0, sizeof(float) * (ta.ptr_x - ta.part));
-        if (dw3 || wdw) memset(area, 0, sizeof(float) * (size_t)(g.h + 2) * (g.w + 2) * g.cin); /* xT's zero border */
+        int hp = g.h + 2, wp = g.w + 2; /* x^T's padded map */
+        if (wdw) conv3x3_wino_padded(g.h, g.w, &hp, &wp);
+        if (dw3 || wdw) memset(area, 0, sizeof(float) * (size_t)hp * wp * g.cin); /* its zero border */
 #pragma omp for schedule(static)
         for (int i = 0; i < g.n; i++) {
             const float *dyn = dy + (size_t)i * g.cout * g.P;
             if (wdw) {
-                transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area);
-                conv3x3_wino_dw_avx512(g.cout, g.cin, g.h, g.w, area, dyn, pw, area + ta.wino);
+                transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, (size_t)wp);
+                conv3x3_wino_dw_avx512(g.cout, g.cin, g.h, g.w, plan, area, dyn, pw, area + ta.wino);
             } else if (dw3) {
-                transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area);
+                transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, (size_t)wp);
                 conv3x3_dw_avx512(g.cout, g.cin, g.h, g.w, area, dyn, pw);
             } else if (gW) {
                 sample_rows(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, Bx);
@@ -312,8 +332,8 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
             if (gb)
                 for (int o = 0; o < g.cout; o++) pb[o] += row_sum(dyn + (size_t)o * g.P, g.P);
             if (dx)
-                sample_dx(&g, isa, Ap, U, masks, dyn, dybuf, Bd, area + ta.wino, dx + (size_t)i * g.cin * g.h * g.w,
-                          overwrite);
+                sample_dx(&g, isa, Ap, U, plan, masks, dyn, dybuf, Bd, area + ta.wino,
+                          dx + (size_t)i * g.cin * g.h * g.w, overwrite);
         }
         /* the loop's implicit barrier: every partial is complete; sum them in thread order (dW^T back to dW) */
         if (wdw) { /* dU summed over threads, then dW += G^T dU G */
