@@ -220,6 +220,9 @@ print("\nBoth sides built the same networks (checked: equal trainable parameters
 for m in models:
     r = next(r for r in runs if r["model"] == m)
     print(f"- {m}: {r['params']} trainable parameters, {r['gflop_fwd_per_img']:.6f} GFLOP forward per image")
+kernels = sorted({(r.get("isa", "?"), r.get("conv3x3", "?")) for r in runs if r["engine"] == "locus"})
+print("- locus kernels: " + "; ".join(f"{isa}, 3x3 stride-1 convolutions: {conv}" for isa, conv in kernels) +
+      " (Winograd does fewer multiply-adds than the FLOPs counted: locus's GFLOP/s and % of peak are effective)")
 EOF
 
 {
