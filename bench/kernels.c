@@ -5,8 +5,8 @@
  * Built and run by `make bench-kernels` (one thread; nothing else should run). Not a test: numbers only.
  *
  *   conv3x3 fwd  conv3x3_avx512, M = C output channels, no epilogue (forward and input gradient alike)
- *   conv3x3 Winograd  conv3x3_wino_avx512, the same (GFLOP/s of the direct convolution's FLOPs: an effective
- *                rate, which can pass the peak)
+ *   conv3x3 Winograd  conv3x3_wino_avx512 (F(2x2, 3x3)), the same (GFLOP/s of the direct convolution's FLOPs:
+ *                an effective rate, which can pass the peak); Winograd 4x4: conv3x3_wino4_avx512 (F(4x4, 3x3))
  *   conv3x3 dW   conv3x3_dw_avx512 from a padded transpose of x (dy cold in the cold runs; x^T is per-sample
  *                scratch, hot either way)
  * Best of 5 timed passes each. Needs AVX-512 (says so and exits 0 otherwise). */
@@ -74,22 +74,27 @@ static void conv_fwd(int C, int H, double peak, int wino) {
     float *plan = filled(conv3x3_wino_plan_floats(H, W), 10);
     conv3x3_wino_weights(M, C, A, (size_t)K, U);
     conv3x3_wino_plan(H, W, plan);
+    float *U4 = filled(conv3x3_wino4_weight_floats(M, C), 11);
+    float *work4 = filled(conv3x3_wino4_work_floats(M, C, H, W), 12);
+    conv3x3_wino4_weights(M, C, A, (size_t)K, U4);
     double best[2] = {1e9, 1e9};
     for (int pass = 0; pass < PASSES; pass++)
         for (int cold = 0; cold < 2; cold++) {
             double t = now_s();
             for (int s = 0; s < SAMPLES; s++) {
                 const size_t i = cold ? (size_t)s : 0;
-                if (wino) conv3x3_wino_avx512(M, C, H, W, U, plan, x + i * C * N, y + i * M * N, N, 0, NULL, work);
+                if (wino == 2) conv3x3_wino4_avx512(M, C, H, W, U4, x + i * C * N, y + i * M * N, N, 0, NULL, work4);
+                else if (wino) conv3x3_wino_avx512(M, C, H, W, U, plan, x + i * C * N, y + i * M * N, N, 0, NULL, work);
                 else conv3x3_avx512(M, C, H, W, Ap, x + i * C * N, y + i * M * N, N, 0, NULL, masks);
             }
             t = now_s() - t;
             if (t < best[cold]) best[cold] = t;
         }
     const double flop = 2.0 * M * K * (double)N * SAMPLES * 1e-9;
-    printf("| conv3x3 %s | %d -> %d @%dx%d | %.1f (%.0f%%) | %.1f (%.0f%%) |\n", wino ? "Winograd" : "fwd", C, M, H,
+    const char *name = wino == 2 ? "Winograd 4x4" : wino ? "Winograd" : "fwd";
+    printf("| conv3x3 %s | %d -> %d @%dx%d | %.1f (%.0f%%) | %.1f (%.0f%%) |\n", name, C, M, H,
            W, flop / best[0], 100 * flop / best[0] / peak, flop / best[1], 100 * flop / best[1] / peak);
-    free(A), free(x), free(y), free(Ap), free(masks), free(U), free(work), free(plan);
+    free(A), free(x), free(y), free(Ap), free(masks), free(U), free(work), free(plan), free(U4), free(work4);
 }
 
 static void conv_dw(int C, int H, double peak) {
@@ -126,6 +131,7 @@ int main(void) {
     const int shapes[6][2] = {{16, 32}, {32, 16}, {64, 8}, {16, 28}, {32, 14}, {64, 7}};
     for (int i = 0; i < 6; i++) conv_fwd(shapes[i][0], shapes[i][1], peak, 0);
     for (int i = 0; i < 6; i++) conv_fwd(shapes[i][0], shapes[i][1], peak, 1);
+    for (int i = 0; i < 2; i++) conv_fwd(shapes[i][0], shapes[i][1], peak, 2); /* F(4x4): 16- and 32-wide maps */
     for (int i = 0; i < 3; i++) conv_dw(shapes[i][0], shapes[i][1], peak);
     return 0;
 }

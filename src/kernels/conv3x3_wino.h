@@ -31,7 +31,7 @@ int conv3x3_wino_fits(int H, int W);
 int conv3x3_wino_available(KernelIsa isa);
 /* What runs 3x3 / stride 1 / padding 1 convolutions on isa (for reports): Winograd where it fits, or direct. */
 const char *conv3x3_algorithm(KernelIsa isa);
-/* LOCUS_CONV3X3 is unset, "winograd" or "direct"; LOCUS_ERR_ARG with a hint otherwise. */
+/* LOCUS_CONV3X3 is unset, "winograd", "winograd2" or "direct"; LOCUS_ERR_ARG with a hint otherwise. */
 Status conv3x3_wino_check_env(ErrorMsg *err);
 
 /* Floats of U for M x C weights: 16 M' C, M' = M rounded up to 8. */
@@ -61,5 +61,19 @@ void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const
                             float *work);
 /* dg[kh * 3 + kw] += (G^T dU G)[kh][kw] for one (k, c): du[p * stride] is dU_p[k][c]. */
 void conv3x3_wino_dw_finish(const float *du, size_t stride, float *dg);
+
+/* F(4x4, 3x3): the same convolution with 36 products per 4x4 output tile (2.25x fewer than F(2x2, 3x3)'s per
+ * output, 4x fewer than direct), for maps 16 or 32 wide whose tiles fill whole vectors (H a multiple of 16 or
+ * 8). Its transforms have coefficients up to 8 and 1/24, so its rounding error is larger than F(2x2, 3x3)'s
+ * (test_conv_kernels bounds it at 1e-4 of the sum of the terms' magnitudes). U: conv3x3_wino4_weights, 36 M' C
+ * floats in the same packed layout; work: conv3x3_wino4_work_floats. */
+int conv3x3_wino4_fits(int H, int W);
+/* 1 when isa runs it and LOCUS_CONV3X3 says neither "direct" nor "winograd2". */
+int conv3x3_wino4_available(KernelIsa isa);
+size_t conv3x3_wino4_weight_floats(int M, int C);
+void conv3x3_wino4_weights(int M, int C, const float *A, size_t lda, float *U);
+size_t conv3x3_wino4_work_floats(int M, int C, int H, int W);
+void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
+                          const RowsEpilogue *ep, float *work);
 
 #endif

@@ -30,24 +30,30 @@ static int tiles_of(int H, int W) { return (H + 1) / 2 * tiles_x(W); }
 
 void conv3x3_wino_padded(int H, int W, int *Hp, int *Wp) { *Hp = (H + 1) / 2 * 2 + 2, *Wp = tiles_x(W) * 2 + 2; }
 
-/* -1: unset or empty; 0: "direct"; 1: "winograd"; -2: another value */
+/* -1: unset or empty; 0: "direct"; 1: "winograd"; 2: "winograd2" (F(2x2, 3x3) only); -2: another value */
 static int env_choice(void) {
     const char *v = getenv("LOCUS_CONV3X3");
     if (!v || !*v) return -1;
     if (!strcmp(v, "direct")) return 0;
     if (!strcmp(v, "winograd")) return 1;
+    if (!strcmp(v, "winograd2")) return 2;
     return -2;
 }
 
 Status conv3x3_wino_check_env(ErrorMsg *err) {
     if (env_choice() == -2)
-        return status_fail(err, LOCUS_ERR_ARG, "LOCUS_CONV3X3='%s' is not a 3x3 convolution algorithm\nhint: use "
-                           "winograd (the default where it runs) or direct, or unset it", getenv("LOCUS_CONV3X3"));
+        return status_fail(err, LOCUS_ERR_ARG,
+                           "LOCUS_CONV3X3='%s' is not a 3x3 convolution algorithm\nhint: use winograd (the default "
+                           "where it runs), winograd2 (F(2x2, 3x3) only) or direct, or unset it",
+                           getenv("LOCUS_CONV3X3"));
     return LOCUS_OK;
 }
 
 const char *conv3x3_algorithm(KernelIsa isa) {
-    return conv3x3_wino_available(isa) ? "Winograd F(2x2,3x3) on maps >= 2 x 4, direct elsewhere" : "direct";
+    if (!conv3x3_wino_available(isa)) return "direct";
+    return conv3x3_wino4_available(isa) ? "Winograd F(4x4,3x3) on 16/32-wide maps, F(2x2,3x3) on others >= 2 x 4, "
+                                          "direct elsewhere"
+                                        : "Winograd F(2x2,3x3) on maps >= 2 x 4, direct elsewhere";
 }
 
 size_t conv3x3_wino_weight_floats(int M, int C) { return (size_t)16 * ((M + 7) / 8 * 8) * C; }
@@ -173,6 +179,43 @@ void conv3x3_wino_dw_finish(const float *du, size_t stride, float *dg) {
     }
 }
 
+/* ---- F(4x4, 3x3): 36 products per 4x4 output tile (16 outputs) instead of 16 per 2x2 tile ---- */
+
+int conv3x3_wino4_fits(int H, int W) {
+    if (W != 16 && W != 32) return 0;
+    const int rows_per_vector = 64 / W; /* tile rows per vector of 16 tiles */
+    return H % 4 == 0 && (H / 4) % rows_per_vector == 0;
+}
+
+size_t conv3x3_wino4_weight_floats(int M, int C) { return (size_t)36 * ((M + 7) / 8 * 8) * C; }
+
+size_t conv3x3_wino4_work_floats(int M, int C, int H, int W) {
+    const int tiles = H / 4 * (W / 4), tb = tiles % TILE_BLOCK ? 16 : TILE_BLOCK;
+    return (size_t)36 * tb * ((size_t)M + C);
+}
+
+void conv3x3_wino4_weights(int M, int C, const float *A, size_t lda, float *U) {
+    static const float G[6][3] = {{1.0f / 4, 0, 0},
+                                  {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                  {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                                  {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                  {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                                  {0, 0, 1}};
+    const size_t plane = (size_t)(M + 7) / 8 * 8 * C;
+    memset(U, 0, sizeof(float) * 36 * plane);
+    for (int m = 0; m < M; m++)
+        for (int c = 0; c < C; c++) {
+            const float *g = A + (size_t)m * lda + (size_t)c * 9;
+            float gg[6][3]; /* G g */
+            for (int i = 0; i < 6; i++)
+                for (int kw = 0; kw < 3; kw++) gg[i][kw] = G[i][0] * g[kw] + G[i][1] * g[3 + kw] + G[i][2] * g[6 + kw];
+            float *u = U + ((size_t)(m / 8) * C + c) * 8 + m % 8;
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++)
+                    u[(6 * i + j) * plane] = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
+        }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #if defined(__clang__) /* clang ignores GCC's target pragma (the fuzz and sanitizer builds use clang) */
 #pragma clang attribute push(__attribute__((target("avx512f,fma"))), apply_to = function)
@@ -182,6 +225,7 @@ void conv3x3_wino_dw_finish(const float *du, size_t stride, float *dg) {
 #include <immintrin.h>
 
 int conv3x3_wino_available(KernelIsa isa) { return isa == KERNEL_ISA_AVX512 && env_choice() != 0; }
+int conv3x3_wino4_available(KernelIsa isa) { return conv3x3_wino_available(isa) && env_choice() != 2; }
 
 #define INL static inline __attribute__((always_inline))
 
@@ -266,10 +310,10 @@ INL void gemm_tile(const float *u, int C, const float *V, float *Mo, int rows, c
             for (int j = 0; j < nv; j++) _mm512_storeu_ps(Mo + (size_t)i * 16 * nv + 16 * j, acc[i][j]);
 }
 
-/* The 16 products of one block: Mb[p][m][..] = U_p V_p (U_p: M x C packed in blocks of 8 rows, V_p: C x 16 nv). */
-static void block_products(int M, int C, const float *U, const float *Vb, float *Mb, const int nv) {
+/* The P products of one block: Mb[p][m][..] = U_p V_p (U_p: M x C packed in blocks of 8 rows, V_p: C x 16 nv). */
+static void block_products(int P, int M, int C, const float *U, const float *Vb, float *Mb, const int nv) {
     const size_t tb = (size_t)16 * nv, up_floats = (size_t)(M + 7) / 8 * 8 * C;
-    for (int p = 0; p < 16; p++) {
+    for (int p = 0; p < P; p++) {
         const float *up = U + (size_t)p * up_floats, *vp = Vb + (size_t)p * C * tb;
         float *mp = Mb + (size_t)p * M * tb;
         int m = 0;
@@ -327,7 +371,7 @@ INL void block(int M, int C, int H, int W, const float *U, const float *x, float
     for (int c = 0; c < C; c++)
         for (int v = 0; v < nv; v++)
             input_transform(&vr[v], x + (size_t)c * HW, Vb + (size_t)c * tb + 16 * v, C * tb, runs);
-    block_products(M, C, U, Vb, Mb, nv);
+    block_products(16, M, C, U, Vb, Mb, nv);
     for (int m = 0; m < M; m++) {
         const float bias = ep && ep->bias ? ep->bias[m] : 0.0f;
         const float *res = ep && ep->res ? ep->res + (size_t)m * ep->ldr : NULL;
@@ -455,6 +499,144 @@ void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const
     }
 }
 
+/* ---- F(4x4, 3x3), AVX-512. A vector holds 16 tiles = R = 64 / W whole tile rows (W = 16, 32; TX = W / 4); on
+ * patch row r the 64 floats S[4 l + k] = x[4 ty - 1 + r][4 tx + k] are those R input rows end to end (4 vector
+ * loads, 0 outside the map); four permutes and four 128-bit shuffles give the residues k = 0..3 (patch columns
+ * 1..4), two more permutes lane l - 1's k = 3 and lane l + 1's k = 0 (columns 0 and 5, 0 at a tile row's ends).
+ * The output transform's 4 columns per tile go back the inverse way. ---- */
+
+/* c[k][l] = S[4 l + k] of the 4 vectors S[0..3] (64 floats), and the inverse. */
+INL void residues(const __m512 S[4], __m512 c[4]) {
+    /* per pair of vectors (8 lanes' 32 floats): [k0 | k1] and [k2 | k3] of those 8 lanes */
+    const __m512i k01 = _mm512_set_epi32(29, 25, 21, 17, 13, 9, 5, 1, 28, 24, 20, 16, 12, 8, 4, 0);
+    const __m512i k23 = _mm512_set_epi32(31, 27, 23, 19, 15, 11, 7, 3, 30, 26, 22, 18, 14, 10, 6, 2);
+    const __m512 a01 = _mm512_permutex2var_ps(S[0], k01, S[1]), b01 = _mm512_permutex2var_ps(S[0], k23, S[1]);
+    const __m512 a23 = _mm512_permutex2var_ps(S[2], k01, S[3]), b23 = _mm512_permutex2var_ps(S[2], k23, S[3]);
+    c[0] = _mm512_shuffle_f32x4(a01, a23, 0x44), c[1] = _mm512_shuffle_f32x4(a01, a23, 0xEE);
+    c[2] = _mm512_shuffle_f32x4(b01, b23, 0x44), c[3] = _mm512_shuffle_f32x4(b01, b23, 0xEE);
+}
+INL void interleave4(const __m512 c[4], __m512 S[4]) {
+    const __m512 a01 = _mm512_shuffle_f32x4(c[0], c[1], 0x44), a23 = _mm512_shuffle_f32x4(c[0], c[1], 0xEE);
+    const __m512 b01 = _mm512_shuffle_f32x4(c[2], c[3], 0x44), b23 = _mm512_shuffle_f32x4(c[2], c[3], 0xEE);
+    /* a01 = [k0 l0-7 | k1 l0-7], b01 = [k2 l0-7 | k3 l0-7]: S[0] = lanes 0-3 x k, S[1] = lanes 4-7 */
+    const __m512i lo = _mm512_set_epi32(27, 19, 11, 3, 26, 18, 10, 2, 25, 17, 9, 1, 24, 16, 8, 0);
+    const __m512i hi = _mm512_set_epi32(31, 23, 15, 7, 30, 22, 14, 6, 29, 21, 13, 5, 28, 20, 12, 4);
+    /* from (a, b) with a = [k0 | k1] (8 lanes each) and b = [k2 | k3]: position 4 l + k <- k's lane l */
+    S[0] = _mm512_permutex2var_ps(a01, lo, b01), S[1] = _mm512_permutex2var_ps(a01, hi, b01);
+    S[2] = _mm512_permutex2var_ps(a23, lo, b23), S[3] = _mm512_permutex2var_ps(a23, hi, b23);
+}
+
+/* The 4 vectors of 64 floats: rows row0 + s * 4 (s < R) of W floats (0 outside the map). */
+INL void load_rows4(const float *xc, int H, int W, int row0, __m512 S[4]) {
+    const int R = 64 / W, per = W / 16; /* vectors per row */
+    for (int s = 0; s < R; s++) {
+        const int row = row0 + 4 * s;
+        for (int q = 0; q < per; q++)
+            S[s * per + q] = row >= 0 && row < H ? _mm512_loadu_ps(xc + (size_t)row * W + 16 * q) : _mm512_setzero_ps();
+    }
+}
+
+/* 1-D B^T of 6 values. */
+INL void bt6(const __m512 d[6], __m512 t[6]) {
+    const __m512 four = _mm512_set1_ps(4.0f), five = _mm512_set1_ps(5.0f), two = _mm512_set1_ps(2.0f);
+    t[0] = _mm512_fmadd_ps(four, d[0], _mm512_fnmadd_ps(five, d[2], d[4]));
+    t[1] = _mm512_fnmadd_ps(four, _mm512_add_ps(d[1], d[2]), _mm512_add_ps(d[3], d[4]));
+    t[2] = _mm512_fmadd_ps(four, _mm512_sub_ps(d[1], d[2]), _mm512_sub_ps(d[4], d[3]));
+    t[3] = _mm512_fmadd_ps(two, _mm512_sub_ps(d[3], d[1]), _mm512_sub_ps(d[4], d[2]));
+    t[4] = _mm512_fnmadd_ps(two, _mm512_sub_ps(d[3], d[1]), _mm512_sub_ps(d[4], d[2]));
+    t[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
+}
+/* 1-D A^T of 6 values to 4. */
+INL void at6(const __m512 m[6], __m512 y[4]) {
+    const __m512 two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f), eight = _mm512_set1_ps(8.0f);
+    const __m512 p12 = _mm512_add_ps(m[1], m[2]), m12 = _mm512_sub_ps(m[1], m[2]);
+    const __m512 p34 = _mm512_add_ps(m[3], m[4]), m34 = _mm512_sub_ps(m[3], m[4]);
+    y[0] = _mm512_add_ps(_mm512_add_ps(m[0], p12), p34);
+    y[1] = _mm512_fmadd_ps(two, m34, m12);
+    y[2] = _mm512_fmadd_ps(four, p34, p12);
+    y[3] = _mm512_add_ps(_mm512_fmadd_ps(eight, m34, m12), m[5]);
+}
+
+/* V[p][c][0..16) (p = 6 i + j, stride ldp) of the vector of tiles whose first tile row is ty0. */
+INL void input_transform4(const float *xc, int H, int W, int ty0, __mmask16 not_first, __mmask16 not_last, float *v,
+                          size_t ldp) {
+    const __m512i prev = _mm512_set_epi32(14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15);
+    const __m512i next = _mm512_set_epi32(0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+    __m512 t[6][6];
+    for (int r = 0; r < 6; r++) {
+        __m512 S[4], c[4], d[6];
+        load_rows4(xc, H, W, 4 * ty0 - 1 + r, S);
+        residues(S, c);
+        d[0] = _mm512_maskz_permutexvar_ps(not_first, prev, c[3]);
+        d[1] = c[0], d[2] = c[1], d[3] = c[2], d[4] = c[3];
+        d[5] = _mm512_maskz_permutexvar_ps(not_last, next, c[0]);
+        bt6(d, t[r]);
+    }
+    for (int j = 0; j < 6; j++) {
+        const __m512 col[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
+        __m512 o[6];
+        bt6(col, o);
+        for (int i = 0; i < 6; i++) _mm512_storeu_ps(v + (size_t)(6 * i + j) * ldp, o[i]);
+    }
+}
+
+/* y's 4 x 4 tiles of one vector for one output channel from Mb[p][m][16 v ..] (stride between p: ldp). */
+INL void output_transform4(const float *mv, size_t ldp, int W, int ty0, float *ym, int acc, float bias,
+                           const float *res, int relu) {
+    __m512 s[4][6]; /* A^T over the rows i of M, per column j */
+    for (int j = 0; j < 6; j++) {
+        __m512 m[6];
+        for (int i = 0; i < 6; i++) m[i] = _mm512_loadu_ps(mv + (size_t)(6 * i + j) * ldp);
+        __m512 y[4];
+        at6(m, y);
+        for (int a = 0; a < 4; a++) s[a][j] = y[a];
+    }
+    const __m512 b = _mm512_set1_ps(bias);
+    const int R = 64 / W, per = W / 16;
+    for (int a = 0; a < 4; a++) {
+        __m512 c[4], S[4];
+        at6(s[a], c);
+        for (int k = 0; k < 4; k++) c[k] = _mm512_add_ps(c[k], b);
+        interleave4(c, S);
+        for (int sg = 0; sg < R; sg++)
+            for (int q = 0; q < per; q++) {
+                const size_t at = (size_t)(4 * (ty0 + sg) + a) * W + 16 * q;
+                __m512 out = S[sg * per + q];
+                if (acc) out = _mm512_add_ps(out, _mm512_loadu_ps(ym + at));
+                if (res) out = _mm512_add_ps(out, _mm512_loadu_ps(res + at));
+                if (relu) out = _mm512_max_ps(_mm512_setzero_ps(), out);
+                _mm512_storeu_ps(ym + at, out);
+            }
+    }
+}
+
+void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
+                          const RowsEpilogue *ep, float *work) {
+    const int TX = W / 4, tiles = H / 4 * TX, tb = tiles % TILE_BLOCK ? 16 : TILE_BLOCK, nv = tb / 16;
+    const size_t HW = (size_t)H * W;
+    unsigned nf = 0, nl = 0;
+    for (int l = 0; l < 16; l++) {
+        if (l % TX) nf |= 1u << l;
+        if (l % TX != TX - 1) nl |= 1u << l;
+    }
+    float *Vb = work, *Mb = work + (size_t)36 * C * tb;
+    for (int t0 = 0; t0 < tiles; t0 += tb) {
+        for (int c = 0; c < C; c++)
+            for (int v = 0; v < nv; v++)
+                input_transform4(x + (size_t)c * HW, H, W, (t0 + 16 * v) / TX, (__mmask16)nf, (__mmask16)nl,
+                                 Vb + (size_t)c * tb + 16 * v, (size_t)C * tb);
+        if (nv == 2) block_products(36, M, C, U, Vb, Mb, 2);
+        else block_products(36, M, C, U, Vb, Mb, 1);
+        for (int m = 0; m < M; m++) {
+            const float bias = ep && ep->bias ? ep->bias[m] : 0.0f;
+            const float *res = ep && ep->res ? ep->res + (size_t)m * ep->ldr : NULL;
+            for (int v = 0; v < nv; v++)
+                output_transform4(Mb + (size_t)m * tb + 16 * v, (size_t)M * tb, W, (t0 + 16 * v) / TX,
+                                  y + (size_t)m * ldc, acc, bias, res, ep && ep->relu);
+        }
+    }
+}
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif
@@ -465,10 +647,18 @@ int conv3x3_wino_available(KernelIsa isa) {
     (void)isa;
     return 0;
 }
+int conv3x3_wino4_available(KernelIsa isa) {
+    (void)isa;
+    return 0;
+}
 void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float *plan, const float *x, float *y,
                          size_t ldc, int acc, const RowsEpilogue *ep, float *work) {
     (void)M, (void)C, (void)H, (void)W, (void)U, (void)plan, (void)x, (void)y, (void)ldc, (void)acc, (void)ep;
     (void)work;
+}
+void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
+                          const RowsEpilogue *ep, float *work) {
+    (void)M, (void)C, (void)H, (void)W, (void)U, (void)x, (void)y, (void)ldc, (void)acc, (void)ep, (void)work;
 }
 void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const float *xT, const float *dy, float *dU,
                             float *work) {

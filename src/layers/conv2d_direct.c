@@ -16,8 +16,10 @@
  * on maps at least 16 wide, for dW (conv3x3_dw_avx512: from x transposed and padded, the same sums as
  * rows_dot_t over the planes). On maps conv3x3_wino.h takes (at least 2 x 4), the AVX-512 path runs
  * forward and dx by Winograd F(2x2, 3x3) instead (2.25x fewer multiplications; weights transformed once per
- * call into the shared scratch), and, with Cin a multiple of 16, dW too: per-thread partials dU (16 x Cout x Cin,
- * in the dW^T area) summed in thread order, then dW += G^T dU G. LOCUS_CONV3X3=direct turns it off.
+ * call into the shared scratch; F(4x4, 3x3) on 16- and 32-wide maps with at least 32 channels in and out, 4x
+ * fewer multiplications), and, with Cin a multiple of 16, dW too (F(2x2, 3x3)): per-thread partials dU
+ * (16 x Cout x Cin, in the dW^T area) summed in thread order, then dW += G^T dU G. LOCUS_CONV3X3=direct turns
+ * Winograd off, =winograd2 keeps F(2x2, 3x3) everywhere.
  * The weight gradient is accumulated transposed (KK x Cout, Cout padded to Mp = 16k) and transposed back
  * in the final reduction.
  *
@@ -53,6 +55,8 @@ typedef struct ConvGeom {
     int dw3;          /* same3 with Cin a multiple of 16 and maps >= 16 wide: dW can too (conv3x3_dw) */
     int wino;         /* same3 on a map conv3x3_wino.h takes: forward and dx by Winograd F(2x2, 3x3) */
     int wino_dw;      /* wino with Cin a multiple of 16: dW by Winograd too */
+    int wino4;        /* wino on a map F(4x4, 3x3) takes, with at least 32 channels in and out: forward and dx by
+                       * F(4x4, 3x3) (with 16 channels its transforms cost more than its products save) */
     int Mp;           /* Cout padded for rows_dot_t */
 } ConvGeom;
 
@@ -71,6 +75,7 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
     g.dw3 = g.same3 && g.cin % 16 == 0 && g.w >= 16;
     g.wino = g.same3 && conv3x3_wino_fits(h, w);
     g.wino_dw = g.wino && g.cin % 16 == 0;
+    g.wino4 = g.wino && conv3x3_wino4_fits(h, w) && g.cin >= 32 && g.cout >= 32;
     g.Mp = rows_pad_m(g.cout);
     return g;
 }
@@ -108,7 +113,8 @@ static SharedArea shared_area(const ConvGeom *g) {
     a.tmp = r16(fwd > bwd ? fwd : bwd);
     a.masks = a.tmp + r16((size_t)g->cout * g->KK);
     a.wino = a.masks + (g->same3 ? r16((conv3x3_mask_count(g->h, g->w) * sizeof(uint16_t) + 3) / 4) : 0);
-    const size_t wf = conv3x3_wino_weight_floats(g->cout, g->cin), wb = conv3x3_wino_weight_floats(g->cin, g->cout);
+    size_t (*weights)(int, int) = g->wino4 ? conv3x3_wino4_weight_floats : conv3x3_wino_weight_floats;
+    const size_t wf = weights(g->cout, g->cin), wb = weights(g->cin, g->cout);
     a.plan = a.wino + (g->wino ? r16(wf > wb ? wf : wb) : 0); /* forward's or dx's */
     a.total = a.plan + (g->wino ? r16(conv3x3_wino_plan_floats(g->h, g->w)) : 0);
     return a;
@@ -122,18 +128,26 @@ static void transpose_padded(const ConvGeom *g, KernelIsa isa, const float *xn, 
                        xT + ((ih + 1) * wp + 1) * g->cin, (size_t)g->cin, g->cin);
 }
 
-/* 1 when this call runs Winograd: its plan in the shared scratch (wino_plan). */
+/* 0: this call runs no Winograd; 2: F(2x2, 3x3); 4: F(4x4, 3x3) for forward and dx (dW is F(2x2, 3x3) either
+ * way). The F(2x2, 3x3) plan goes into the shared scratch (wino_plan). */
 static int use_wino(const ConvGeom *g, KernelIsa isa, float *scratch) {
     if (!g->wino || !conv3x3_wino_available(isa)) return 0;
     conv3x3_wino_plan(g->h, g->w, scratch + shared_area(g).plan);
-    return 1;
+    return g->wino4 && conv3x3_wino4_available(isa) ? 4 : 2;
 }
 static const float *wino_plan(const ConvGeom *g, const float *scratch) { return scratch + shared_area(g).plan; }
-/* The Winograd weights of the M x C (x 9) matrix A in the shared scratch. */
-static const float *wino_weights(const ConvGeom *g, int M, int C, const float *A, float *scratch) {
+/* The Winograd weights (F(kind x kind, 3x3)) of the M x C (x 9) matrix A in the shared scratch. */
+static const float *wino_weights(const ConvGeom *g, int kind, int M, int C, const float *A, float *scratch) {
     float *U = scratch + shared_area(g).wino;
-    conv3x3_wino_weights(M, C, A, (size_t)C * 9, U);
+    if (kind == 4) conv3x3_wino4_weights(M, C, A, (size_t)C * 9, U);
+    else conv3x3_wino_weights(M, C, A, (size_t)C * 9, U);
     return U;
+}
+/* One sample's forward or dx by Winograd of that kind. */
+static void wino_conv(const ConvGeom *g, int kind, int M, int C, const float *U, const float *plan, const float *x,
+                      float *y, size_t ldc, int acc, const RowsEpilogue *ep, float *work) {
+    if (kind == 4) conv3x3_wino4_avx512(M, C, g->h, g->w, U, x, y, ldc, acc, ep, work);
+    else conv3x3_wino_avx512(M, C, g->h, g->w, U, plan, x, y, ldc, acc, ep, work);
 }
 
 /* The conv3x3.h lane masks of this geometry in the shared scratch, or NULL when that kernel does not run. */
@@ -159,7 +173,10 @@ static ThreadArea thread_area(const ConvGeom *g) {
     a.ptr_d = a.ptr_x + pointer_floats((size_t)g->KK);
     a.wino = a.ptr_d + pointer_floats((size_t)dx_rows_count(g));
     /* the same for forward (M = Cout, C = Cin) and dx (M = Cin, C = Cout) */
-    a.total = a.wino + (g->wino ? r16(conv3x3_wino_work_floats(g->cout, g->cin, g->h, g->w)) : 0);
+    size_t work = g->wino ? conv3x3_wino_work_floats(g->cout, g->cin, g->h, g->w) : 0;
+    if (g->wino4 && conv3x3_wino4_work_floats(g->cout, g->cin, g->h, g->w) > work)
+        work = conv3x3_wino4_work_floats(g->cout, g->cin, g->h, g->w);
+    a.total = a.wino + r16(work);
     return a;
 }
 
@@ -192,7 +209,8 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
     float *Ap = ctx->scratch;
     rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap);
     const uint16_t *masks = same3_masks(&g, isa, ctx->scratch);
-    const float *U = use_wino(&g, isa, ctx->scratch) ? wino_weights(&g, g.cout, g.cin, W, ctx->scratch) : NULL;
+    const int wino = use_wino(&g, isa, ctx->scratch);
+    const float *U = wino ? wino_weights(&g, wino, g.cout, g.cin, W, ctx->scratch) : NULL;
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
@@ -205,8 +223,8 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
             const size_t off = (size_t)i * g.cout * g.P;
             const RowsEpilogue ep = {bias, res ? res->data + off : NULL, (size_t)g.P, relu};
             if (U) {
-                conv3x3_wino_avx512(g.cout, g.cin, g.h, g.w, U, wino_plan(&g, ctx->scratch), xn, out->data + off,
-                                    (size_t)g.P, 0, bias || res || relu ? &ep : NULL, area + ta.wino);
+                wino_conv(&g, wino, g.cout, g.cin, U, wino_plan(&g, ctx->scratch), xn, out->data + off, (size_t)g.P, 0,
+                          bias || res || relu ? &ep : NULL, area + ta.wino);
                 continue;
             }
             if (masks) {
@@ -254,12 +272,12 @@ static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float 
 }
 
 /* dx_n (Cin x H x W) += (or, overwrite, =) the input gradient of sample n from dy_n (Cout x Ho x Wo). */
-static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, const float *U, const float *plan,
+static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, int wino, const float *U, const float *plan,
                       const uint16_t *masks, const float *dyn, float *buf, const float **B, float *wino_work,
                       float *dxn, int overwrite) {
     const int HW = g->h * g->w;
     if (U) { /* 3x3 / 1 / 1 by Winograd, with the flipped weights' transform */
-        conv3x3_wino_avx512(g->cin, g->cout, g->h, g->w, U, plan, dyn, dxn, (size_t)HW, !overwrite, NULL, wino_work);
+        wino_conv(g, wino, g->cin, g->cout, U, plan, dyn, dxn, (size_t)HW, !overwrite, NULL, wino_work);
     } else if (masks) { /* 3x3 / 1 / 1: dy -> dx is the same kind of convolution (padding k - 1 - p = 1) */
         conv3x3_avx512(g->cin, g->cout, g->h, g->w, Ap, dyn, dxn, (size_t)HW, !overwrite, NULL, masks);
     } else if (g->rows_direct) {
@@ -296,7 +314,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     /* from the unpacked flipped matrix pack_dx_matrix leaves in tmp (Cin x Cout 9) */
     const int wino = use_wino(&g, isa, ctx->scratch);
     const float *tmp = ctx->scratch + shared_area(&g).tmp;
-    const float *U = dx && wino ? wino_weights(&g, g.cin, g.cout, tmp, ctx->scratch) : NULL;
+    const float *U = dx && wino ? wino_weights(&g, wino, g.cin, g.cout, tmp, ctx->scratch) : NULL;
     const float *plan = wino_plan(&g, ctx->scratch);
     /* dW by Winograd (partials dU as [p][co][ci]) or conv3x3_dw (as [co][tap][ci]), both from x transposed
      * and padded in the x-rows buffer */
@@ -332,7 +350,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
             if (gb)
                 for (int o = 0; o < g.cout; o++) pb[o] += row_sum(dyn + (size_t)o * g.P, g.P);
             if (dx)
-                sample_dx(&g, isa, Ap, U, plan, masks, dyn, dybuf, Bd, area + ta.wino,
+                sample_dx(&g, isa, Ap, wino, U, plan, masks, dyn, dybuf, Bd, area + ta.wino,
                           dx + (size_t)i * g.cin * g.h * g.w, overwrite);
         }
         /* the loop's implicit barrier: every partial is complete; sum them in thread order (dW^T back to dW) */
