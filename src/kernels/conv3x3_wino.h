@@ -75,5 +75,10 @@ void conv3x3_wino4_weights(int M, int C, const float *A, size_t lda, float *U);
 size_t conv3x3_wino4_work_floats(int M, int C, int H, int W);
 void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
                           const RowsEpilogue *ep, float *work);
+/* The weight gradient by F(4x4, 3x3), as conv3x3_wino_dw_avx512 (C a multiple of 16, x^T padded to
+ * (H + 2) x (W + 2)) with dU 36 K C floats and work conv3x3_wino4_work_floats(K, C, H, W); then
+ * conv3x3_wino4_dw_finish: dg[kh * 3 + kw] += (G^T dU G)[kh][kw] of du[p * stride], p < 36. */
+void conv3x3_wino4_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work);
+void conv3x3_wino4_dw_finish(const float *du, size_t stride, float *dg);
 
 #endif

@@ -181,6 +181,29 @@ void conv3x3_wino_dw_finish(const float *du, size_t stride, float *dg) {
 
 /* ---- F(4x4, 3x3): 36 products per 4x4 output tile (16 outputs) instead of 16 per 2x2 tile ---- */
 
+static const float G4[6][3] = {{1.0f / 4, 0, 0},
+                               {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                               {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                               {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                               {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                               {0, 0, 1}};
+
+void conv3x3_wino4_dw_finish(const float *du, size_t stride, float *dg) {
+    float gu[3][6]; /* G^T dU */
+    for (int kh = 0; kh < 3; kh++)
+        for (int j = 0; j < 6; j++) {
+            float acc = 0.0f;
+            for (int i = 0; i < 6; i++) acc += G4[i][kh] * du[(6 * i + j) * stride];
+            gu[kh][j] = acc;
+        }
+    for (int kh = 0; kh < 3; kh++)
+        for (int kw = 0; kw < 3; kw++) {
+            float acc = 0.0f;
+            for (int j = 0; j < 6; j++) acc += gu[kh][j] * G4[j][kw];
+            dg[kh * 3 + kw] += acc;
+        }
+}
+
 int conv3x3_wino4_fits(int H, int W) {
     if (W != 16 && W != 32) return 0;
     const int rows_per_vector = 64 / W; /* tile rows per vector of 16 tiles */
@@ -195,12 +218,7 @@ size_t conv3x3_wino4_work_floats(int M, int C, int H, int W) {
 }
 
 void conv3x3_wino4_weights(int M, int C, const float *A, size_t lda, float *U) {
-    static const float G[6][3] = {{1.0f / 4, 0, 0},
-                                  {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                                  {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-                                  {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                                  {1.0f / 24, -1.0f / 12, 1.0f / 6},
-                                  {0, 0, 1}};
+    const float(*G)[3] = G4;
     const size_t plane = (size_t)(M + 7) / 8 * 8 * C;
     memset(U, 0, sizeof(float) * 36 * plane);
     for (int m = 0; m < M; m++)
@@ -637,6 +655,84 @@ void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const floa
     }
 }
 
+/* ---- F(4x4, 3x3) weight gradient: dU_p[k][c] += sum_t dM_p[k][t] V_p[c][t] over 36 positions, dM = A^T' dy A^T
+ * per 4x4 tile of dy (A^T the forward's 4 x 6 output transform), V from x^T padded (lanes are channels) ---- */
+
+/* V^T[p][t][c .. c + 16) of tile (ty, tx) (patch rows 4 ty .. 4 ty + 5 of x^T padded, rows of Wp pixels). */
+INL void dw_input_transform4(const float *xT, int Wp, int C, int ty, int tx, float *vt, size_t ldp) {
+    const size_t rs = (size_t)Wp * C;
+    const float *b = xT + ((size_t)4 * ty * Wp + 4 * tx) * C;
+    __m512 t[6][6];
+    for (int r = 0; r < 6; r++) {
+        __m512 d[6];
+        for (int j = 0; j < 6; j++) d[j] = _mm512_loadu_ps(b + r * rs + (size_t)j * C);
+        bt6(d, t[r]);
+    }
+    for (int j = 0; j < 6; j++) {
+        const __m512 col[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
+        __m512 o[6];
+        bt6(col, o);
+        for (int i = 0; i < 6; i++) _mm512_storeu_ps(vt + (size_t)(6 * i + j) * ldp, o[i]);
+    }
+}
+
+/* The transpose of A^T (4 values to 6): y -> (y0, y0+y1+y2+y3, y0-y1+y2-y3, y0+2y1+4y2+8y3, y0-2y1+4y2-8y3, y3). */
+INL void a6(const __m512 y[4], __m512 m[6]) {
+    const __m512 two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f), eight = _mm512_set1_ps(8.0f);
+    const __m512 e = _mm512_add_ps(y[0], y[2]), o = _mm512_add_ps(y[1], y[3]);
+    const __m512 e4 = _mm512_fmadd_ps(four, y[2], y[0]), o8 = _mm512_fmadd_ps(eight, y[3], _mm512_mul_ps(two, y[1]));
+    m[0] = y[0], m[1] = _mm512_add_ps(e, o), m[2] = _mm512_sub_ps(e, o);
+    m[3] = _mm512_add_ps(e4, o8), m[4] = _mm512_sub_ps(e4, o8), m[5] = y[3];
+}
+
+/* dM[p][k][16 v ..] of the vector of tiles whose first tile row is ty0, from dy's plane k (stride between p: ldp). */
+INL void dw_output_grad4(const float *dyk, int H, int W, int ty0, float *dm, size_t ldp) {
+    __m512 r[4][6];
+    for (int a = 0; a < 4; a++) {
+        __m512 S[4], y[4];
+        load_rows4(dyk, H, W, 4 * ty0 + a, S);
+        residues(S, y);
+        a6(y, r[a]);
+    }
+    for (int j = 0; j < 6; j++) {
+        const __m512 col[4] = {r[0][j], r[1][j], r[2][j], r[3][j]};
+        __m512 m[6];
+        a6(col, m);
+        for (int i = 0; i < 6; i++) _mm512_storeu_ps(dm + (size_t)(6 * i + j) * ldp, m[i]);
+    }
+}
+
+void conv3x3_wino4_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work) {
+    const int TX = W / 4, tiles = H / 4 * TX, tb = tiles % TILE_BLOCK ? 16 : TILE_BLOCK, nv = tb / 16, Wp = W + 2;
+    const size_t HW = (size_t)H * W;
+    float *Vb = work, *Mb = work + (size_t)36 * C * tb;
+    for (int t0 = 0; t0 < tiles; t0 += tb) {
+        for (int t = 0; t < tb; t++)
+            for (int c = 0; c < C; c += 16)
+                dw_input_transform4(xT + c, Wp, C, (t0 + t) / TX, (t0 + t) % TX, Vb + (size_t)t * C + c,
+                                    (size_t)tb * C);
+        for (int v = 0; v < nv; v++)
+            for (int k = 0; k < K; k++)
+                dw_output_grad4(dy + (size_t)k * HW, H, W, (t0 + 16 * v) / TX, Mb + (size_t)k * tb + 16 * v,
+                                (size_t)K * tb);
+        for (int p = 0; p < 36; p++) {
+            const float *dm = Mb + (size_t)p * K * tb, *vt = Vb + (size_t)p * tb * C;
+            float *du = dU + (size_t)p * K * C;
+            int k = 0;
+            for (; k + 16 <= K; k += 16)
+                for (int c = 0; c < C; c += 16) {
+                    if (nv == 2) dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 16, 32);
+                    else dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 16, 16);
+                }
+            for (; k < K; k++)
+                for (int c = 0; c < C; c += 16) {
+                    if (nv == 2) dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 1, 32);
+                    else dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 1, 16);
+                }
+        }
+    }
+}
+
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif
@@ -659,6 +755,9 @@ void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float
 void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
                           const RowsEpilogue *ep, float *work) {
     (void)M, (void)C, (void)H, (void)W, (void)U, (void)x, (void)y, (void)ldc, (void)acc, (void)ep, (void)work;
+}
+void conv3x3_wino4_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work) {
+    (void)K, (void)C, (void)H, (void)W, (void)xT, (void)dy, (void)dU, (void)work;
 }
 void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const float *xT, const float *dy, float *dU,
                             float *work) {

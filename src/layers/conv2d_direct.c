@@ -17,8 +17,9 @@
  * rows_dot_t over the planes). On maps conv3x3_wino.h takes (at least 2 x 4), the AVX-512 path runs
  * forward and dx by Winograd F(2x2, 3x3) instead (2.25x fewer multiplications; weights transformed once per
  * call into the shared scratch; F(4x4, 3x3) on 16- and 32-wide maps with at least 32 channels in and out, 4x
- * fewer multiplications), and, with Cin a multiple of 16, dW too (F(2x2, 3x3)): per-thread partials dU
- * (16 x Cout x Cin, in the dW^T area) summed in thread order, then dW += G^T dU G. LOCUS_CONV3X3=direct turns
+ * fewer multiplications), and, with Cin a multiple of 16, dW too (F(4x4, 3x3) where forward does, else
+ * F(2x2, 3x3)): per-thread partials dU (36 or 16 x Cout x Cin, in the dW^T area) summed in thread order, then
+ * dW += G^T dU G. LOCUS_CONV3X3=direct turns
  * Winograd off, =winograd2 keeps F(2x2, 3x3) everywhere.
  * The weight gradient is accumulated transposed (KK x Cout, Cout padded to Mp = 16k) and transposed back
  * in the final reduction.
@@ -57,6 +58,7 @@ typedef struct ConvGeom {
     int wino_dw;      /* wino with Cin a multiple of 16: dW by Winograd too */
     int wino4;        /* wino on a map F(4x4, 3x3) takes, with at least 32 channels in and out: forward and dx by
                        * F(4x4, 3x3) (with 16 channels its transforms cost more than its products save) */
+    int wino4_dw;     /* wino_dw and wino4: dW by F(4x4, 3x3) (with 16 channels no faster than F(2x2, 3x3)) */
     int Mp;           /* Cout padded for rows_dot_t */
 } ConvGeom;
 
@@ -76,6 +78,7 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
     g.wino = g.same3 && conv3x3_wino_fits(h, w);
     g.wino_dw = g.wino && g.cin % 16 == 0;
     g.wino4 = g.wino && conv3x3_wino4_fits(h, w) && g.cin >= 32 && g.cout >= 32;
+    g.wino4_dw = g.wino_dw && g.wino4;
     g.Mp = rows_pad_m(g.cout);
     return g;
 }
@@ -167,14 +170,15 @@ static ThreadArea thread_area(const ConvGeom *g) {
     a.dy = r16(xrows_floats(g));
     a.dyt = a.dy + r16(dyrows_floats(g));
     a.part = a.dyt + r16((size_t)g->P * g->Mp);
-    const size_t part = (size_t)g->KK * g->Mp, wino_part = g->wino_dw ? (size_t)16 * g->cout * g->cin : 0;
+    const size_t part = (size_t)g->KK * g->Mp;
+    const size_t wino_part = g->wino_dw ? (size_t)(g->wino4_dw ? 36 : 16) * g->cout * g->cin : 0;
     a.bias = a.part + r16(part > wino_part ? part : wino_part); /* Winograd: dU [p][co][ci] */
     a.ptr_x = a.bias + r16((size_t)g->cout);
     a.ptr_d = a.ptr_x + pointer_floats((size_t)g->KK);
     a.wino = a.ptr_d + pointer_floats((size_t)dx_rows_count(g));
     /* the same for forward (M = Cout, C = Cin) and dx (M = Cin, C = Cout) */
     size_t work = g->wino ? conv3x3_wino_work_floats(g->cout, g->cin, g->h, g->w) : 0;
-    if (g->wino4 && conv3x3_wino4_work_floats(g->cout, g->cin, g->h, g->w) > work)
+    if ((g->wino4 || g->wino4_dw) && conv3x3_wino4_work_floats(g->cout, g->cin, g->h, g->w) > work)
         work = conv3x3_wino4_work_floats(g->cout, g->cin, g->h, g->w);
     a.total = a.wino + r16(work);
     return a;
@@ -319,6 +323,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     /* dW by Winograd (partials dU as [p][co][ci]) or conv3x3_dw (as [co][tap][ci]), both from x transposed
      * and padded in the x-rows buffer */
     const int wdw = gW && g.wino_dw && wino;
+    const int wdw4 = wdw && g.wino4_dw && conv3x3_wino4_available(isa), npos = wdw4 ? 36 : 16;
     const int dw3 = gW && !wdw && g.dw3 && conv3x3_available(isa);
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
@@ -338,7 +343,8 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
             const float *dyn = dy + (size_t)i * g.cout * g.P;
             if (wdw) {
                 transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, (size_t)wp);
-                conv3x3_wino_dw_avx512(g.cout, g.cin, g.h, g.w, plan, area, dyn, pw, area + ta.wino);
+                if (wdw4) conv3x3_wino4_dw_avx512(g.cout, g.cin, g.h, g.w, area, dyn, pw, area + ta.wino);
+                else conv3x3_wino_dw_avx512(g.cout, g.cin, g.h, g.w, plan, area, dyn, pw, area + ta.wino);
             } else if (dw3) {
                 transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, (size_t)wp);
                 conv3x3_dw_avx512(g.cout, g.cin, g.h, g.w, area, dyn, pw);
@@ -359,14 +365,15 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
 #pragma omp for schedule(static)
             for (int o = 0; o < g.cout; o++)
                 for (int ci = 0; ci < g.cin; ci++) {
-                    float du[16];
-                    for (int p = 0; p < 16; p++) {
+                    float du[36];
+                    for (int p = 0; p < npos; p++) {
                         float acc = 0.0f;
                         for (int t = 0; t < g.T; t++)
                             acc += threads_base[(size_t)t * ta.total + ta.part + p * plane + (size_t)o * g.cin + ci];
                         du[p] = acc;
                     }
-                    conv3x3_wino_dw_finish(du, 1, gW + ((size_t)o * g.cin + ci) * 9);
+                    if (wdw4) conv3x3_wino4_dw_finish(du, 1, gW + ((size_t)o * g.cin + ci) * 9);
+                    else conv3x3_wino_dw_finish(du, 1, gW + ((size_t)o * g.cin + ci) * 9);
                 }
         } else if (gW) {
 #pragma omp for schedule(static)
