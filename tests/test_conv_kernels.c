@@ -505,6 +505,93 @@ static void check_conv3x3_wino_dw(Rng *rng, int f4) {
     printf("conv3x3_wino%s_dw: worst relative error %.3g\n", f4 ? "4" : "", worst_all);
 }
 
+/* The 8x8 four-sample F(4x4, 3x3) kernels against sums in double: forward with accumulation, bias, residual and
+ * ReLU on 1..4 present samples (an absent one's y untouched), and the weight gradient of 1..4 samples added
+ * to non-zero values; channel counts 1..40 / 16..48. */
+static void check_conv3x3_wino4_group(Rng *rng) {
+    double worst_all = 0.0;
+    for (int t = 0; t < 12; t++) {
+        const int C = 16 * (1 + t % 3), M = 1 + (int)rng_below(rng, 40), present = 1 + t % 4, N = 64;
+        const int acc = t % 2, use_ep = t % 4 >= 2;
+        float *x = malloc(sizeof(float) * 4 * (size_t)C * N), *y = malloc(sizeof(float) * 4 * (size_t)M * N);
+        float *y0 = malloc(sizeof(float) * 4 * (size_t)M * N), *res = malloc(sizeof(float) * 4 * (size_t)M * N);
+        float *A = malloc(sizeof(float) * (size_t)M * C * 9), *bias = malloc(sizeof(float) * (size_t)M);
+        float *U = malloc(sizeof(float) * conv3x3_wino4_weight_floats(M, C));
+        float *work = malloc(sizeof(float) * conv3x3_wino4_work_floats(M > C ? M : C, M > C ? M : C, 8, 8));
+        float *xT = calloc(4 * (size_t)100 * C, sizeof(float)), *dU = calloc((size_t)36 * M * C, sizeof(float));
+        float *dg = malloc(sizeof(float) * (size_t)M * C * 9), *dg0 = malloc(sizeof(float) * (size_t)M * C * 9);
+        for (size_t i = 0; i < 4 * (size_t)C * N; i++) x[i] = frand(rng);
+        for (size_t i = 0; i < 4 * (size_t)M * N; i++) y[i] = y0[i] = frand(rng), res[i] = frand(rng);
+        for (size_t i = 0; i < (size_t)M * C * 9; i++) A[i] = frand(rng), dg[i] = dg0[i] = frand(rng);
+        for (int i = 0; i < M; i++) bias[i] = frand(rng);
+        const float *xs[4], *rs[4], *xts[4], *dys[4];
+        float *ys[4];
+        for (int n = 0; n < 4; n++) {
+            const int here = n < present;
+            xs[n] = here ? x + (size_t)n * C * N : NULL, ys[n] = y + (size_t)n * M * N, rs[n] = res + (size_t)n * M * N;
+            xts[n] = xT + (size_t)n * 100 * C, dys[n] = here ? y0 + (size_t)n * M * N : NULL; /* y0 as dy */
+            for (int ih = 0; ih < 8; ih++)
+                for (int c = 0; c < C; c++)
+                    for (int iw = 0; iw < 8; iw++)
+                        xT[(size_t)n * 100 * C + ((size_t)(ih + 1) * 10 + iw + 1) * C + c] = x[(((size_t)n * C + c) * 8 + ih) * 8 + iw];
+        }
+        const RowsEpilogue ep = {bias, NULL, (size_t)N, 1};
+        conv3x3_wino4_weights(M, C, A, (size_t)C * 9, U);
+        conv3x3_wino4_group_avx512(M, C, U, xs, ys, (size_t)N, acc, use_ep ? &ep : NULL, use_ep ? rs : NULL, work);
+        double worst = 0.0;
+        int touched = 0;
+        for (int n = 0; n < 4; n++)
+            for (int m = 0; m < M; m++)
+                for (int q = 0; q < N; q++) {
+                    const size_t at = ((size_t)n * M + m) * N + q;
+                    if (n >= present) {
+                        touched += y[at] != y0[at];
+                        continue;
+                    }
+                    double sum = (acc ? y0[at] : 0.0) + (use_ep ? bias[m] + res[at] : 0.0), mag = fabs(sum);
+                    for (int c = 0; c < C; c++)
+                        for (int k = 0; k < 9; k++) {
+                            const int ih = q / 8 + k / 3 - 1, iw = q % 8 + k % 3 - 1;
+                            if (ih < 0 || ih >= 8 || iw < 0 || iw >= 8) continue;
+                            const double term = (double)A[((size_t)m * C + c) * 9 + k] * x[(((size_t)n * C + c) * 8 + ih) * 8 + iw];
+                            sum += term, mag += fabs(term);
+                        }
+                    if (use_ep && sum < 0) sum = 0;
+                    const double e = fabs(y[at] - sum) / (mag + 1e-30);
+                    if (!(e <= worst)) worst = e;
+                }
+        EXPECT(worst <= 1e-4, "conv3x3_wino4_group C%d M%d n%d acc%d ep%d: relative error %.3g", C, M, present, acc,
+               use_ep, worst);
+        EXPECT(!touched, "conv3x3_wino4_group wrote %d values of absent samples", touched);
+        /* weight gradient, dy = y0 of the present samples (K = M output channels, C input channels) */
+        conv3x3_wino4_dw_group_avx512(M, C, xts, dys, dU, work);
+        for (int k = 0; k < M; k++)
+            for (int c = 0; c < C; c++) conv3x3_wino4_dw_finish(dU + (size_t)k * C + c, (size_t)M * C, dg + ((size_t)k * C + c) * 9);
+        double worst_dw = 0.0;
+        for (int k = 0; k < M; k++)
+            for (int c = 0; c < C; c++)
+                for (int tap = 0; tap < 9; tap++) {
+                    const size_t at = ((size_t)k * C + c) * 9 + tap;
+                    double sum = dg0[at], mag = fabs(sum);
+                    for (int n = 0; n < present; n++)
+                        for (int q = 0; q < N; q++) {
+                            const int ih = q / 8 + tap / 3 - 1, iw = q % 8 + tap % 3 - 1;
+                            if (ih < 0 || ih >= 8 || iw < 0 || iw >= 8) continue;
+                            const double term = (double)y0[((size_t)n * M + k) * N + q] * x[(((size_t)n * C + c) * 8 + ih) * 8 + iw];
+                            sum += term, mag += fabs(term);
+                        }
+                    const double e = fabs(dg[at] - sum) / mag;
+                    if (!(e <= worst_dw)) worst_dw = e;
+                }
+        EXPECT(worst_dw <= 1e-4, "conv3x3_wino4_dw_group C%d K%d n%d: relative error %.3g", C, M, present, worst_dw);
+        if (worst > worst_all) worst_all = worst;
+        if (worst_dw > worst_all) worst_all = worst_dw;
+        free(x), free(y), free(y0), free(res), free(A), free(bias), free(U), free(work), free(xT), free(dU), free(dg),
+            free(dg0);
+    }
+    printf("conv3x3_wino4 8x8 groups: worst relative error %.3g\n", worst_all);
+}
+
 int main(void) {
     Rng rng;
     rng_seed(&rng, 20261128);
@@ -516,9 +603,13 @@ int main(void) {
         else printf("note: this CPU cannot run the %s path; not tested here\n", isas[i]);
         if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng), check_im2col((KernelIsa)i, &rng);
     }
-    if (conv3x3_available(KERNEL_ISA_AVX512) && kernel_isa_supported(KERNEL_ISA_AVX512))
-        check_conv3x3(&rng), check_conv3x3_dw(&rng), check_conv3x3_wino(&rng, 0), check_conv3x3_wino(&rng, 1), check_conv3x3_wino_dw(&rng, 0), check_conv3x3_wino_dw(&rng, 1);
-    else printf("note: no AVX-512: conv3x3_avx512 not tested here\n");
+    if (conv3x3_available(KERNEL_ISA_AVX512) && kernel_isa_supported(KERNEL_ISA_AVX512)) {
+        check_conv3x3(&rng), check_conv3x3_dw(&rng);
+        check_conv3x3_wino(&rng, 0), check_conv3x3_wino(&rng, 1), check_conv3x3_wino_dw(&rng, 0);
+        check_conv3x3_wino_dw(&rng, 1), check_conv3x3_wino4_group(&rng);
+    } else {
+        printf("note: no AVX-512: conv3x3_avx512 and the Winograd kernels not tested here\n");
+    }
     /* the ResNet shapes, then random ones */
     Geo fixed[] = {{2, 16, 16, 8, 8, 3, 1, 1, 0}, {2, 16, 32, 8, 8, 3, 2, 1, 0}, {2, 16, 32, 8, 8, 1, 2, 0, 0},
                    {2, 32, 64, 6, 6, 3, 2, 1, 0}, {2, 64, 64, 4, 4, 3, 1, 1, 0}, {2, 3, 16, 7, 9, 3, 1, 1, 1},
@@ -530,7 +621,9 @@ int main(void) {
                    /* and dW (Cin a multiple of 16), output channels off the 16-row tile */
                    {2, 32, 5, 16, 16, 3, 1, 1, 1}, {3, 16, 21, 8, 8, 3, 1, 1, 0},
                    /* F(4x4, 3x3) for forward and dx (>= 32 channels each way, 16 or 32 wide) */
-                   {1, 32, 33, 16, 16, 3, 1, 1, 1}, {2, 48, 32, 8, 32, 3, 1, 1, 0}};
+                   {1, 32, 33, 16, 16, 3, 1, 1, 1}, {2, 48, 32, 8, 32, 3, 1, 1, 0},
+                   /* 8x8 maps, >= 32 channels: 4 samples per F(4x4) vector, the last group part-filled */
+                   {3, 32, 48, 8, 8, 3, 1, 1, 1}, {5, 64, 32, 8, 8, 3, 1, 1, 0}};
     int cases = 0, failed = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed + 40; i++) {
         const Geo g = i < sizeof fixed / sizeof *fixed ? fixed[i] : conv_geo_random(&rng);

@@ -80,5 +80,13 @@ void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const floa
  * conv3x3_wino4_dw_finish: dg[kh * 3 + kw] += (G^T dU G)[kh][kw] of du[p * stride], p < 36. */
 void conv3x3_wino4_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work);
 void conv3x3_wino4_dw_finish(const float *du, size_t stride, float *dg);
+/* 8x8 maps have 4 F(4x4) tiles: these run 4 samples at once (one vector of 16 tiles). Forward / dx of samples
+ * x[s] -> y[s] (channel rows at ldc; res[s] NULL or the residual's planes at ep->ldr; res NULL: none), weight
+ * gradient from xT[s] (x^T padded to 10 x 10) and dy[s]; a NULL x[s] / dy[s] is no sample (nothing stored,
+ * nothing added). ep: bias and ReLU as rows.h (its res unused). Work: conv3x3_wino4_work_floats(M, C, 8, 8). */
+void conv3x3_wino4_group_avx512(int M, int C, const float *U, const float *const x[4], float *const y[4], size_t ldc,
+                                int acc, const RowsEpilogue *ep, const float *const res[4], float *work);
+void conv3x3_wino4_dw_group_avx512(int K, int C, const float *const xT[4], const float *const dy[4], float *dU,
+                                   float *work);
 
 #endif

@@ -544,13 +544,49 @@ INL void interleave4(const __m512 c[4], __m512 S[4]) {
     S[2] = _mm512_permutex2var_ps(a23, lo, b23), S[3] = _mm512_permutex2var_ps(a23, hi, b23);
 }
 
-/* The 4 vectors of 64 floats: rows row0 + s * 4 (s < R) of W floats (0 outside the map). */
-INL void load_rows4(const float *xc, int H, int W, int row0, __m512 S[4]) {
-    const int R = 64 / W, per = W / 16; /* vectors per row */
-    for (int s = 0; s < R; s++) {
-        const int row = row0 + 4 * s;
-        for (int q = 0; q < per; q++)
-            S[s * per + q] = row >= 0 && row < H ? _mm512_loadu_ps(xc + (size_t)row * W + 16 * q) : _mm512_setzero_ps();
+/* Where the 64 floats of a vector of 16 tiles lie on one row offset: n = 64 / W segments of W floats (one tile
+ * row each), segment s in the plane at base[s] + off (NULL: no sample, zeros), row 4 ty[s] + dr of an H-row map.
+ * W = 16 or 32: the tile rows ty0 .. of one sample; W = 8: 4 samples x 2 tile rows (an 8x8 map has 4 tiles). */
+typedef struct Segs {
+    int n, W, H;
+    int ty[8];
+    const float *base[8];
+} Segs;
+
+static Segs segs_one(const float *base, int H, int W, int ty0) {
+    Segs g;
+    g.n = 64 / W, g.W = W, g.H = H;
+    for (int s = 0; s < g.n; s++) g.base[s] = base, g.ty[s] = ty0 + s;
+    return g;
+}
+static Segs segs_group(const float *const base[4], int H) {
+    Segs g;
+    g.n = 8, g.W = 8, g.H = H;
+    for (int s = 0; s < 8; s++) g.base[s] = base[s / 2], g.ty[s] = s % 2;
+    return g;
+}
+
+INL const float *seg_row(const Segs *g, int s, size_t off, int dr) {
+    const int row = 4 * g->ty[s] + dr;
+    return g->base[s] && row >= 0 && row < g->H ? g->base[s] + off + (size_t)row * g->W : NULL;
+}
+
+/* The 4 vectors of 64 floats on row offset dr (0 outside the map). */
+INL void load_segs(const Segs *g, size_t off, int dr, __m512 S[4]) {
+    if (g->W == 8) {
+        for (int q = 0; q < 4; q++) {
+            const float *a = seg_row(g, 2 * q, off, dr), *b = seg_row(g, 2 * q + 1, off, dr);
+            const __m256 lo = a ? _mm256_loadu_ps(a) : _mm256_setzero_ps();
+            const __m256 hi = b ? _mm256_loadu_ps(b) : _mm256_setzero_ps();
+            const __m512d lo512 = _mm512_castpd256_pd512(_mm256_castps_pd(lo));
+            S[q] = _mm512_castpd_ps(_mm512_insertf64x4(lo512, _mm256_castps_pd(hi), 1));
+        }
+        return;
+    }
+    const int per = g->W / 16; /* vectors per segment */
+    for (int q = 0; q < 4; q++) {
+        const float *row = seg_row(g, q / per, off, dr);
+        S[q] = row ? _mm512_loadu_ps(row + 16 * (q % per)) : _mm512_setzero_ps();
     }
 }
 
@@ -575,15 +611,14 @@ INL void at6(const __m512 m[6], __m512 y[4]) {
     y[3] = _mm512_add_ps(_mm512_fmadd_ps(eight, m34, m12), m[5]);
 }
 
-/* V[p][c][0..16) (p = 6 i + j, stride ldp) of the vector of tiles whose first tile row is ty0. */
-INL void input_transform4(const float *xc, int H, int W, int ty0, __mmask16 not_first, __mmask16 not_last, float *v,
-                          size_t ldp) {
+/* V[p][c][0..16) (p = 6 i + j, stride ldp) of the vector of tiles g (channel c at offset off of its planes). */
+INL void input_transform4(const Segs *g, size_t off, __mmask16 not_first, __mmask16 not_last, float *v, size_t ldp) {
     const __m512i prev = _mm512_set_epi32(14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15);
     const __m512i next = _mm512_set_epi32(0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
     __m512 t[6][6];
     for (int r = 0; r < 6; r++) {
         __m512 S[4], c[4], d[6];
-        load_rows4(xc, H, W, 4 * ty0 - 1 + r, S);
+        load_segs(g, off, r - 1, S);
         residues(S, c);
         d[0] = _mm512_maskz_permutexvar_ps(not_first, prev, c[3]);
         d[1] = c[0], d[2] = c[1], d[3] = c[2], d[4] = c[3];
@@ -598,9 +633,10 @@ INL void input_transform4(const float *xc, int H, int W, int ty0, __mmask16 not_
     }
 }
 
-/* y's 4 x 4 tiles of one vector for one output channel from Mb[p][m][16 v ..] (stride between p: ldp). */
-INL void output_transform4(const float *mv, size_t ldp, int W, int ty0, float *ym, int acc, float bias,
-                           const float *res, int relu) {
+/* y's 4 x 4 tiles of one vector for one output channel from Mb[p][m][16 v ..] (stride between p: ldp): the
+ * segments of gy (y planes, channel at offset yoff) and gr (residual planes at roff, or NULL). */
+INL void output_transform4(const float *mv, size_t ldp, const Segs *gy, size_t yoff, int acc, float bias,
+                           const Segs *gr, size_t roff, int relu) {
     __m512 s[4][6]; /* A^T over the rows i of M, per column j */
     for (int j = 0; j < 6; j++) {
         __m512 m[6];
@@ -610,49 +646,87 @@ INL void output_transform4(const float *mv, size_t ldp, int W, int ty0, float *y
         for (int a = 0; a < 4; a++) s[a][j] = y[a];
     }
     const __m512 b = _mm512_set1_ps(bias);
-    const int R = 64 / W, per = W / 16;
     for (int a = 0; a < 4; a++) {
         __m512 c[4], S[4];
         at6(s[a], c);
         for (int k = 0; k < 4; k++) c[k] = _mm512_add_ps(c[k], b);
         interleave4(c, S);
-        for (int sg = 0; sg < R; sg++)
-            for (int q = 0; q < per; q++) {
-                const size_t at = (size_t)(4 * (ty0 + sg) + a) * W + 16 * q;
-                __m512 out = S[sg * per + q];
-                if (acc) out = _mm512_add_ps(out, _mm512_loadu_ps(ym + at));
-                if (res) out = _mm512_add_ps(out, _mm512_loadu_ps(res + at));
+        /* 16 floats at a time: a whole vector of one segment (W >= 16) or half of two (W = 8) */
+        for (int q = 0; q < 4; q++) {
+            const int per = gy->W >= 16 ? gy->W / 16 : 1, s0 = gy->W >= 16 ? q / per : 2 * q;
+            const int halves = gy->W >= 16 ? 1 : 2;
+            for (int hf = 0; hf < halves; hf++) {
+                float *yr = (float *)seg_row(gy, s0 + hf, yoff, a);
+                if (!yr) continue; /* no sample there */
+                const float *rr = gr ? seg_row(gr, s0 + hf, roff, a) : NULL;
+                const size_t col = gy->W >= 16 ? (size_t)16 * (q % per) : 0;
+                const __mmask16 k = gy->W >= 16 ? (__mmask16)0xFFFF : (__mmask16)(hf ? 0xFF00 : 0x00FF);
+                float *yp = yr + col - (hf ? 8 : 0);
+                const float *rp = rr ? rr + col - (hf ? 8 : 0) : NULL;
+                __m512 out = S[q];
+                if (acc) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(k, yp));
+                if (rp) out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(k, rp));
                 if (relu) out = _mm512_max_ps(_mm512_setzero_ps(), out);
-                _mm512_storeu_ps(ym + at, out);
+                _mm512_mask_storeu_ps(yp, k, out);
             }
+        }
     }
+}
+
+/* The F(4x4) convolution of one block of nv vectors of tiles, gx[v] / gy[v] / gr[v] their segments. */
+static void block4(int M, int C, size_t HW, const float *U, const Segs *gx, const Segs *gy, const Segs *gr,
+                   size_t ldc, size_t ldr, int acc, const RowsEpilogue *ep, __mmask16 nf, __mmask16 nl, float *Vb,
+                   float *Mb, int nv) {
+    const size_t tb = (size_t)16 * nv;
+    for (int c = 0; c < C; c++)
+        for (int v = 0; v < nv; v++)
+            input_transform4(&gx[v], (size_t)c * HW, nf, nl, Vb + (size_t)c * tb + 16 * v, C * tb);
+    if (nv == 2) block_products(36, M, C, U, Vb, Mb, 2);
+    else block_products(36, M, C, U, Vb, Mb, 1);
+    for (int m = 0; m < M; m++) {
+        const float bias = ep && ep->bias ? ep->bias[m] : 0.0f;
+        for (int v = 0; v < nv; v++)
+            output_transform4(Mb + (size_t)m * tb + 16 * v, (size_t)M * tb, &gy[v], (size_t)m * ldc, acc, bias,
+                              gr ? &gr[v] : NULL, (size_t)m * ldr, ep && ep->relu);
+    }
+}
+
+/* Lanes with a left (right) neighbour tile in their tile row, TX tiles per row. */
+static __mmask16 lanes_not_first(int TX) {
+    unsigned m = 0;
+    for (int l = 0; l < 16; l++) m |= (l % TX ? 1u : 0u) << l;
+    return (__mmask16)m;
+}
+static __mmask16 lanes_not_last(int TX) {
+    unsigned m = 0;
+    for (int l = 0; l < 16; l++) m |= (l % TX != TX - 1 ? 1u : 0u) << l;
+    return (__mmask16)m;
 }
 
 void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
                           const RowsEpilogue *ep, float *work) {
     const int TX = W / 4, tiles = H / 4 * TX, tb = tiles % TILE_BLOCK ? 16 : TILE_BLOCK, nv = tb / 16;
-    const size_t HW = (size_t)H * W;
-    unsigned nf = 0, nl = 0;
-    for (int l = 0; l < 16; l++) {
-        if (l % TX) nf |= 1u << l;
-        if (l % TX != TX - 1) nl |= 1u << l;
-    }
     float *Vb = work, *Mb = work + (size_t)36 * C * tb;
     for (int t0 = 0; t0 < tiles; t0 += tb) {
-        for (int c = 0; c < C; c++)
-            for (int v = 0; v < nv; v++)
-                input_transform4(x + (size_t)c * HW, H, W, (t0 + 16 * v) / TX, (__mmask16)nf, (__mmask16)nl,
-                                 Vb + (size_t)c * tb + 16 * v, (size_t)C * tb);
-        if (nv == 2) block_products(36, M, C, U, Vb, Mb, 2);
-        else block_products(36, M, C, U, Vb, Mb, 1);
-        for (int m = 0; m < M; m++) {
-            const float bias = ep && ep->bias ? ep->bias[m] : 0.0f;
-            const float *res = ep && ep->res ? ep->res + (size_t)m * ep->ldr : NULL;
-            for (int v = 0; v < nv; v++)
-                output_transform4(Mb + (size_t)m * tb + 16 * v, (size_t)M * tb, W, (t0 + 16 * v) / TX,
-                                  y + (size_t)m * ldc, acc, bias, res, ep && ep->relu);
+        Segs gx[2], gy[2], gr[2];
+        for (int v = 0; v < nv; v++) {
+            const int ty0 = (t0 + 16 * v) / TX;
+            gx[v] = segs_one(x, H, W, ty0), gy[v] = segs_one(y, H, W, ty0);
+            if (ep && ep->res) gr[v] = segs_one(ep->res, H, W, ty0);
         }
+        block4(M, C, (size_t)H * W, U, gx, gy, ep && ep->res ? gr : NULL, ldc, ep ? ep->ldr : 0, acc, ep,
+               lanes_not_first(TX), lanes_not_last(TX), Vb, Mb, nv);
     }
+}
+
+void conv3x3_wino4_group_avx512(int M, int C, const float *U, const float *const x[4], float *const y[4], size_t ldc,
+                                int acc, const RowsEpilogue *ep, const float *const res[4], float *work) {
+    const float *yp[4]; /* no sample, no output */
+    for (int n = 0; n < 4; n++) yp[n] = x[n] ? y[n] : NULL;
+    const Segs gx = segs_group(x, 8), gy = segs_group(yp, 8);
+    const Segs gr = res ? segs_group(res, 8) : gx;
+    block4(M, C, 64, U, &gx, &gy, res ? &gr : NULL, ldc, ep ? ep->ldr : 0, acc, ep, lanes_not_first(2),
+           lanes_not_last(2), work, work + (size_t)36 * C * 16, 1);
 }
 
 /* ---- F(4x4, 3x3) weight gradient: dU_p[k][c] += sum_t dM_p[k][t] V_p[c][t] over 36 positions, dM = A^T' dy A^T
@@ -686,11 +760,11 @@ INL void a6(const __m512 y[4], __m512 m[6]) {
 }
 
 /* dM[p][k][16 v ..] of the vector of tiles whose first tile row is ty0, from dy's plane k (stride between p: ldp). */
-INL void dw_output_grad4(const float *dyk, int H, int W, int ty0, float *dm, size_t ldp) {
+INL void dw_output_grad4(const Segs *g, size_t off, float *dm, size_t ldp) {
     __m512 r[4][6];
     for (int a = 0; a < 4; a++) {
         __m512 S[4], y[4];
-        load_rows4(dyk, H, W, 4 * ty0 + a, S);
+        load_segs(g, off, a, S);
         residues(S, y);
         a6(y, r[a]);
     }
@@ -702,35 +776,59 @@ INL void dw_output_grad4(const float *dyk, int H, int W, int ty0, float *dm, siz
     }
 }
 
+/* dU += one block: its tiles' V^T (xT[t]: tile t's x^T padded, at its (ty, tx)), dM from gd[v] (dy planes). */
+static void dw_block4(int K, int C, size_t HW, int Wp, const float *const *xT, const int *ty, const int *tx,
+                      const Segs *gd, float *dU, float *Vb, float *Mb, int nv) {
+    const int tb = 16 * nv;
+    for (int t = 0; t < tb; t++)
+        for (int c = 0; c < C; c += 16) {
+            float *vt = Vb + (size_t)t * C + c;
+            if (xT[t]) {
+                dw_input_transform4(xT[t] + c, Wp, C, ty[t], tx[t], vt, (size_t)tb * C);
+            } else { /* no sample: dM is 0 there, and V must be (0 x garbage could be NaN) */
+                for (int p = 0; p < 36; p++) _mm512_storeu_ps(vt + (size_t)p * tb * C, _mm512_setzero_ps());
+            }
+        }
+    for (int v = 0; v < nv; v++)
+        for (int k = 0; k < K; k++)
+            dw_output_grad4(&gd[v], (size_t)k * HW, Mb + (size_t)k * tb + 16 * v, (size_t)K * tb);
+    for (int p = 0; p < 36; p++) {
+        const float *dm = Mb + (size_t)p * K * tb, *vt = Vb + (size_t)p * tb * C;
+        float *du = dU + (size_t)p * K * C;
+        int k = 0;
+        for (; k + 16 <= K; k += 16)
+            for (int c = 0; c < C; c += 16) {
+                if (nv == 2) dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 16, 32);
+                else dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 16, 16);
+            }
+        for (; k < K; k++)
+            for (int c = 0; c < C; c += 16) {
+                if (nv == 2) dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 1, 32);
+                else dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 1, 16);
+            }
+    }
+}
+
 void conv3x3_wino4_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work) {
-    const int TX = W / 4, tiles = H / 4 * TX, tb = tiles % TILE_BLOCK ? 16 : TILE_BLOCK, nv = tb / 16, Wp = W + 2;
-    const size_t HW = (size_t)H * W;
+    const int TX = W / 4, tiles = H / 4 * TX, tb = tiles % TILE_BLOCK ? 16 : TILE_BLOCK, nv = tb / 16;
     float *Vb = work, *Mb = work + (size_t)36 * C * tb;
     for (int t0 = 0; t0 < tiles; t0 += tb) {
-        for (int t = 0; t < tb; t++)
-            for (int c = 0; c < C; c += 16)
-                dw_input_transform4(xT + c, Wp, C, (t0 + t) / TX, (t0 + t) % TX, Vb + (size_t)t * C + c,
-                                    (size_t)tb * C);
-        for (int v = 0; v < nv; v++)
-            for (int k = 0; k < K; k++)
-                dw_output_grad4(dy + (size_t)k * HW, H, W, (t0 + 16 * v) / TX, Mb + (size_t)k * tb + 16 * v,
-                                (size_t)K * tb);
-        for (int p = 0; p < 36; p++) {
-            const float *dm = Mb + (size_t)p * K * tb, *vt = Vb + (size_t)p * tb * C;
-            float *du = dU + (size_t)p * K * C;
-            int k = 0;
-            for (; k + 16 <= K; k += 16)
-                for (int c = 0; c < C; c += 16) {
-                    if (nv == 2) dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 16, 32);
-                    else dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 16, 16);
-                }
-            for (; k < K; k++)
-                for (int c = 0; c < C; c += 16) {
-                    if (nv == 2) dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 1, 32);
-                    else dw_gemm_tile(dm + (size_t)k * tb, vt + c, du + (size_t)k * C + c, C, 1, 16);
-                }
-        }
+        const float *xs[TILE_BLOCK];
+        int ty[TILE_BLOCK], tx[TILE_BLOCK];
+        for (int t = 0; t < tb; t++) xs[t] = xT, ty[t] = (t0 + t) / TX, tx[t] = (t0 + t) % TX;
+        Segs gd[2];
+        for (int v = 0; v < nv; v++) gd[v] = segs_one(dy, H, W, (t0 + 16 * v) / TX);
+        dw_block4(K, C, (size_t)H * W, W + 2, xs, ty, tx, gd, dU, Vb, Mb, nv);
     }
+}
+
+void conv3x3_wino4_dw_group_avx512(int K, int C, const float *const xT[4], const float *const dy[4], float *dU,
+                                   float *work) {
+    const float *xs[16];
+    int ty[16], tx[16];
+    for (int t = 0; t < 16; t++) xs[t] = dy[t / 4] ? xT[t / 4] : NULL, ty[t] = t % 4 / 2, tx[t] = t % 2;
+    const Segs gd = segs_group(dy, 8);
+    dw_block4(K, C, 64, 10, xs, ty, tx, &gd, dU, work, work + (size_t)36 * C * 16, 1);
 }
 
 #if defined(__clang__)
@@ -758,6 +856,14 @@ void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const floa
 }
 void conv3x3_wino4_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work) {
     (void)K, (void)C, (void)H, (void)W, (void)xT, (void)dy, (void)dU, (void)work;
+}
+void conv3x3_wino4_group_avx512(int M, int C, const float *U, const float *const x[4], float *const y[4], size_t ldc,
+                                int acc, const RowsEpilogue *ep, const float *const res[4], float *work) {
+    (void)M, (void)C, (void)U, (void)x, (void)y, (void)ldc, (void)acc, (void)ep, (void)res, (void)work;
+}
+void conv3x3_wino4_dw_group_avx512(int K, int C, const float *const xT[4], const float *const dy[4], float *dU,
+                                   float *work) {
+    (void)K, (void)C, (void)xT, (void)dy, (void)dU, (void)work;
 }
 void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const float *xT, const float *dy, float *dU,
                             float *work) {

@@ -20,7 +20,8 @@
  * fewer multiplications), and, with Cin a multiple of 16, dW too (F(4x4, 3x3) where forward does, else
  * F(2x2, 3x3)): per-thread partials dU (36 or 16 x Cout x Cin, in the dW^T area) summed in thread order, then
  * dW += G^T dU G. LOCUS_CONV3X3=direct turns
- * Winograd off, =winograd2 keeps F(2x2, 3x3) everywhere.
+ * Winograd off, =winograd2 keeps F(2x2, 3x3) everywhere. On 8x8 maps (4 F(4x4) tiles) forward, dx and dW
+ * take 4 samples at a time (group_backward, conv3x3_wino4_group_avx512): one vector of tiles per group.
  * The weight gradient is accumulated transposed (KK x Cout, Cout padded to Mp = 16k) and transposed back
  * in the final reduction.
  *
@@ -59,6 +60,8 @@ typedef struct ConvGeom {
     int wino4;        /* wino on a map F(4x4, 3x3) takes, with at least 32 channels in and out: forward and dx by
                        * F(4x4, 3x3) (with 16 channels its transforms cost more than its products save) */
     int wino4_dw;     /* wino_dw and wino4: dW by F(4x4, 3x3) (with 16 channels no faster than F(2x2, 3x3)) */
+    int group4;       /* wino4 on an 8x8 map (4 tiles): 4 samples at a time (conv3x3_wino4_group_avx512), Cin a
+                       * multiple of 16 so that dW goes the same way */
     int Mp;           /* Cout padded for rows_dot_t */
 } ConvGeom;
 
@@ -77,7 +80,8 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
     g.dw3 = g.same3 && g.cin % 16 == 0 && g.w >= 16;
     g.wino = g.same3 && conv3x3_wino_fits(h, w);
     g.wino_dw = g.wino && g.cin % 16 == 0;
-    g.wino4 = g.wino && conv3x3_wino4_fits(h, w) && g.cin >= 32 && g.cout >= 32;
+    g.group4 = g.wino && h == 8 && w == 8 && g.cin >= 32 && g.cout >= 32 && g.cin % 16 == 0;
+    g.wino4 = g.wino && (conv3x3_wino4_fits(h, w) || g.group4) && g.cin >= 32 && g.cout >= 32;
     g.wino4_dw = g.wino_dw && g.wino4;
     g.Mp = rows_pad_m(g.cout);
     return g;
@@ -87,10 +91,11 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
 static size_t xrows_floats(const ConvGeom *g) {
     if (g->rows_direct) return 0;
     size_t n = g->planes ? conv_planes_floats(g->cin, g->h, g->w, g->k, g->p) : (size_t)g->KK * g->P;
-    if (g->wino_dw) { /* or x^T padded for Winograd's dW */
+    if (g->wino_dw) { /* or x^T padded for Winograd's dW (4 samples' in group4) */
         int hp, wp;
         conv3x3_wino_padded(g->h, g->w, &hp, &wp);
-        if ((size_t)hp * wp * g->cin > n) n = (size_t)hp * wp * g->cin;
+        const size_t need = (size_t)(g->group4 ? 4 : 1) * hp * wp * g->cin;
+        if (need > n) n = need;
     }
     return n;
 }
@@ -217,12 +222,29 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
     const float *U = wino ? wino_weights(&g, wino, g.cout, g.cin, W, ctx->scratch) : NULL;
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
+    const int group = wino == 4 && g.group4;
 #pragma omp parallel num_threads(g.T)
     {
         float *area = threads_base + (size_t)omp_get_thread_num() * ta.total;
         const float **B = (const float **)(void *)(area + ta.ptr_x);
+        if (group) { /* 4 samples at a time: one vector of F(4x4) tiles */
 #pragma omp for schedule(static)
-        for (int i = 0; i < g.n; i++) {
+            for (int gi = 0; gi < (g.n + 3) / 4; gi++) {
+                const float *xs[4], *rs[4];
+                float *ys[4];
+                for (int q = 0; q < 4; q++) {
+                    const int i = 4 * gi + q, here = i < g.n;
+                    xs[q] = here ? x->data + (size_t)i * g.cin * g.P : NULL;
+                    ys[q] = here ? out->data + (size_t)i * g.cout * g.P : NULL;
+                    rs[q] = here && res ? res->data + (size_t)i * g.cout * g.P : NULL;
+                }
+                const RowsEpilogue ep = {bias, NULL, (size_t)g.P, relu};
+                conv3x3_wino4_group_avx512(g.cout, g.cin, U, xs, ys, (size_t)g.P, 0, bias || res || relu ? &ep : NULL,
+                                           res ? rs : NULL, area + ta.wino);
+            }
+        }
+#pragma omp for schedule(static)
+        for (int i = 0; i < (group ? 0 : g.n); i++) {
             const float *xn = x->data + (size_t)i * g.cin * g.h * g.w;
             const size_t off = (size_t)i * g.cout * g.P;
             const RowsEpilogue ep = {bias, res ? res->data + off : NULL, (size_t)g.P, relu};
@@ -300,6 +322,25 @@ static void sample_dx(const ConvGeom *g, KernelIsa isa, const float *Ap, int win
     }
 }
 
+/* Samples 4 gi .. 4 gi + 3 of an 8x8 group4 layer: their x^T padded (10 x 10, in area), dW partials dU into pw
+ * (NULL: no dW), bias sums into pb (NULL: none), dx from U (NULL dx: none). */
+static void group_backward(const ConvGeom *g, KernelIsa isa, int gi, const float *x, const float *dy, float *area,
+                           size_t work_at, float *pw, float *pb, const float *U, float *dx, int overwrite) {
+    const size_t xs = (size_t)g->cin * g->P, ys = (size_t)g->cout * g->P, pad = (size_t)100 * g->cin;
+    const float *xT[4], *dys[4];
+    float *dxs[4];
+    for (int q = 0; q < 4; q++) {
+        const int i = 4 * gi + q, here = i < g->n;
+        xT[q] = area + q * pad, dys[q] = here ? dy + i * ys : NULL, dxs[q] = here && dx ? dx + i * xs : NULL;
+        if (here && pw) transpose_padded(g, isa, x + i * xs, area + q * pad, 10);
+        if (here && pb)
+            for (int o = 0; o < g->cout; o++) pb[o] += row_sum(dys[q] + (size_t)o * g->P, g->P);
+    }
+    if (pw) conv3x3_wino4_dw_group_avx512(g->cout, g->cin, xT, dys, pw, area + work_at);
+    if (dx)
+        conv3x3_wino4_group_avx512(g->cin, g->cout, U, dys, dxs, (size_t)g->P, !overwrite, NULL, NULL, area + work_at);
+}
+
 void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const Tensor *out) {
     const Shape *s = &x->shape;
     const ConvGeom g = geom(c, s->d[0], s->d[2], s->d[3], ctx->threads);
@@ -325,6 +366,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     const int wdw = gW && g.wino_dw && wino;
     const int wdw4 = wdw && g.wino4_dw && conv3x3_wino4_available(isa), npos = wdw4 ? 36 : 16;
     const int dw3 = gW && !wdw && g.dw3 && conv3x3_available(isa);
+    const int group = wino == 4 && g.group4; /* 4 samples at a time (group_backward) */
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
 #pragma omp parallel num_threads(g.T)
@@ -337,9 +379,15 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
         memset(pw, 0, sizeof(float) * (ta.ptr_x - ta.part));
         int hp = g.h + 2, wp = g.w + 2; /* x^T's padded map */
         if (wdw) conv3x3_wino_padded(g.h, g.w, &hp, &wp);
-        if (dw3 || wdw) memset(area, 0, sizeof(float) * (size_t)hp * wp * g.cin); /* its zero border */
+        if (dw3 || wdw) memset(area, 0, sizeof(float) * (size_t)(group ? 4 : 1) * hp * wp * g.cin); /* zero border */
+        if (group) {
 #pragma omp for schedule(static)
-        for (int i = 0; i < g.n; i++) {
+            for (int gi = 0; gi < (g.n + 3) / 4; gi++)
+                group_backward(&g, isa, gi, x->data, dy, area, ta.wino, wdw ? pw : NULL, gb ? pb : NULL, U, dx,
+                               overwrite);
+        }
+#pragma omp for schedule(static)
+        for (int i = 0; i < (group ? 0 : g.n); i++) {
             const float *dyn = dy + (size_t)i * g.cout * g.P;
             if (wdw) {
                 transpose_padded(&g, isa, x->data + (size_t)i * g.cin * g.h * g.w, area, (size_t)wp);
