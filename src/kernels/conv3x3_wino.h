@@ -64,7 +64,7 @@ void conv3x3_wino_dw_finish(const float *du, size_t stride, float *dg);
 
 /* F(4x4, 3x3): the same convolution with 36 products per 4x4 output tile (2.25x fewer than F(2x2, 3x3)'s per
  * output, 4x fewer than direct), for maps 16 or 32 wide whose tiles fill whole vectors (H a multiple of 16 or
- * 8). Its transforms have coefficients up to 8 and 1/24, so its rounding error is larger than F(2x2, 3x3)'s
+ * 8; conv3x3_wino4_fits), and 8x8 maps 4 samples at a time (conv3x3_wino4_group_avx512 below). Its transforms have coefficients up to 8 and 1/24, so its rounding error is larger than F(2x2, 3x3)'s
  * (test_conv_kernels bounds it at 1e-4 of the sum of the terms' magnitudes). U: conv3x3_wino4_weights, 36 M' C
  * floats in the same packed layout; work: conv3x3_wino4_work_floats. */
 int conv3x3_wino4_fits(int H, int W);

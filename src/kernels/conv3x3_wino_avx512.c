@@ -51,8 +51,8 @@ Status conv3x3_wino_check_env(ErrorMsg *err) {
 
 const char *conv3x3_algorithm(KernelIsa isa) {
     if (!conv3x3_wino_available(isa)) return "direct";
-    return conv3x3_wino4_available(isa) ? "Winograd F(4x4,3x3) on 16/32-wide maps, F(2x2,3x3) on others >= 2 x 4, "
-                                          "direct elsewhere"
+    return conv3x3_wino4_available(isa) ? "Winograd F(4x4,3x3) on 8/16/32-wide maps with >= 32 channels, "
+                                          "F(2x2,3x3) on other maps >= 2 x 4, direct elsewhere"
                                         : "Winograd F(2x2,3x3) on maps >= 2 x 4, direct elsewhere";
 }
 
@@ -517,9 +517,10 @@ void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const
     }
 }
 
-/* ---- F(4x4, 3x3), AVX-512. A vector holds 16 tiles = R = 64 / W whole tile rows (W = 16, 32; TX = W / 4); on
- * patch row r the 64 floats S[4 l + k] = x[4 ty - 1 + r][4 tx + k] are those R input rows end to end (4 vector
- * loads, 0 outside the map); four permutes and four 128-bit shuffles give the residues k = 0..3 (patch columns
+/* ---- F(4x4, 3x3), AVX-512. A vector holds 16 tiles = 64 / W whole tile rows ("segments"; TX = W / 4): of one
+ * sample when W = 16 or 32, of 4 samples (2 each) on 8x8 maps. On patch row r the 64 floats
+ * S[4 l + k] = x[4 ty - 1 + r][4 tx + k] are those segments' input rows end to end (4 vector loads, or 8 half
+ * ones, 0 outside the map); four permutes and four 128-bit shuffles give the residues k = 0..3 (patch columns
  * 1..4), two more permutes lane l - 1's k = 3 and lane l + 1's k = 0 (columns 0 and 5, 0 at a tile row's ends).
  * The output transform's 4 columns per tile go back the inverse way. ---- */
 
