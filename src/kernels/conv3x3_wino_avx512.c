@@ -140,26 +140,35 @@ size_t conv3x3_wino_work_floats(int M, int C, int H, int W) {
     return (size_t)16 * tb * ((size_t)M + C);
 }
 
+/* The 8 rows m0 .. m0 + 7 of channel c's 3x3 kernels, g[t][j] = A[m0 + j][c * 9 + t] (0 past M): the weight
+ * transforms work on 8 rows at once, the 8 floats U keeps together (a per-row scalar loop cost the predictor's
+ * 16-sample calls more than F(4x4) saved on 64 channels). */
+static void kernels_of_8(int M, int m0, int c, const float *A, size_t lda, float g[9][8]) {
+    for (int j = 0; j < 8; j++)
+        for (int t = 0; t < 9; t++) g[t][j] = m0 + j < M ? A[(size_t)(m0 + j) * lda + (size_t)c * 9 + t] : 0.0f;
+}
+
 void conv3x3_wino_weights(int M, int C, const float *A, size_t lda, float *U) {
     const size_t plane = (size_t)(M + 7) / 8 * 8 * C; /* floats of one position p */
-    memset(U, 0, sizeof(float) * 16 * plane);           /* the padding rows of the last block */
-    for (int m = 0; m < M; m++)
+    for (int m0 = 0; m0 < M; m0 += 8)
         for (int c = 0; c < C; c++) {
-            const float *g = A + (size_t)m * lda + (size_t)c * 9;
-            float gg[4][3]; /* G g: rows */
-            for (int kw = 0; kw < 3; kw++) {
-                gg[0][kw] = g[kw];
-                gg[1][kw] = 0.5f * (g[kw] + g[3 + kw] + g[6 + kw]);
-                gg[2][kw] = 0.5f * (g[kw] - g[3 + kw] + g[6 + kw]);
-                gg[3][kw] = g[6 + kw];
-            }
-            float *u = U + ((size_t)(m / 8) * C + c) * 8 + m % 8;
-            for (int i = 0; i < 4; i++) {
-                u[(4 * i + 0) * plane] = gg[i][0];
-                u[(4 * i + 1) * plane] = 0.5f * (gg[i][0] + gg[i][1] + gg[i][2]);
-                u[(4 * i + 2) * plane] = 0.5f * (gg[i][0] - gg[i][1] + gg[i][2]);
-                u[(4 * i + 3) * plane] = gg[i][2];
-            }
+            float g[9][8], gg[4][3][8]; /* G g: rows */
+            kernels_of_8(M, m0, c, A, lda, g);
+            for (int kw = 0; kw < 3; kw++)
+                for (int j = 0; j < 8; j++) {
+                    gg[0][kw][j] = g[kw][j];
+                    gg[1][kw][j] = 0.5f * (g[kw][j] + g[3 + kw][j] + g[6 + kw][j]);
+                    gg[2][kw][j] = 0.5f * (g[kw][j] - g[3 + kw][j] + g[6 + kw][j]);
+                    gg[3][kw][j] = g[6 + kw][j];
+                }
+            float *u = U + ((size_t)(m0 / 8) * C + c) * 8;
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 8; j++) {
+                    u[(4 * i + 0) * plane + j] = gg[i][0][j];
+                    u[(4 * i + 1) * plane + j] = 0.5f * (gg[i][0][j] + gg[i][1][j] + gg[i][2][j]);
+                    u[(4 * i + 2) * plane + j] = 0.5f * (gg[i][0][j] - gg[i][1][j] + gg[i][2][j]);
+                    u[(4 * i + 3) * plane + j] = gg[i][2][j];
+                }
         }
 }
 
@@ -218,19 +227,21 @@ size_t conv3x3_wino4_work_floats(int M, int C, int H, int W) {
 }
 
 void conv3x3_wino4_weights(int M, int C, const float *A, size_t lda, float *U) {
-    const float(*G)[3] = G4;
     const size_t plane = (size_t)(M + 7) / 8 * 8 * C;
-    memset(U, 0, sizeof(float) * 36 * plane);
-    for (int m = 0; m < M; m++)
+    for (int m0 = 0; m0 < M; m0 += 8)
         for (int c = 0; c < C; c++) {
-            const float *g = A + (size_t)m * lda + (size_t)c * 9;
-            float gg[6][3]; /* G g */
+            float g[9][8], gg[6][3][8]; /* G g */
+            kernels_of_8(M, m0, c, A, lda, g);
             for (int i = 0; i < 6; i++)
-                for (int kw = 0; kw < 3; kw++) gg[i][kw] = G[i][0] * g[kw] + G[i][1] * g[3 + kw] + G[i][2] * g[6 + kw];
-            float *u = U + ((size_t)(m / 8) * C + c) * 8 + m % 8;
+                for (int kw = 0; kw < 3; kw++)
+                    for (int j = 0; j < 8; j++)
+                        gg[i][kw][j] = G4[i][0] * g[kw][j] + G4[i][1] * g[3 + kw][j] + G4[i][2] * g[6 + kw][j];
+            float *u = U + ((size_t)(m0 / 8) * C + c) * 8;
             for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    u[(6 * i + j) * plane] = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
+                for (int q = 0; q < 6; q++)
+                    for (int j = 0; j < 8; j++)
+                        u[(6 * i + q) * plane + j] =
+                            gg[i][0][j] * G4[q][0] + gg[i][1][j] * G4[q][1] + gg[i][2][j] * G4[q][2];
         }
 }
 
