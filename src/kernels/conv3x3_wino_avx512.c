@@ -288,6 +288,20 @@ INL void split(const Runs *R, const float *plane, __m512 *even_lanes, __m512 *od
     *odd_lanes = _mm512_permutex2var_ps(lo, odd, hi);
 }
 
+/* 1-D B^T of 4 values: (d0 - d2, d1 + d2, d2 - d1, d1 - d3). */
+INL void bt4(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 t[4]) {
+    t[0] = _mm512_sub_ps(d0, d2), t[1] = _mm512_add_ps(d1, d2);
+    t[2] = _mm512_sub_ps(d2, d1), t[3] = _mm512_sub_ps(d1, d3);
+}
+/* B^T over the rows r of t[r][j] (each row already transformed), V[4 i + j] stored at v + (4 i + j) ldp. */
+INL void bt4_columns_store(__m512 t[4][4], float *v, size_t ldp) {
+    for (int j = 0; j < 4; j++) {
+        __m512 o[4];
+        bt4(t[0][j], t[1][j], t[2][j], t[3][j], o);
+        for (int i = 0; i < 4; i++) _mm512_storeu_ps(v + (size_t)(4 * i + j) * ldp, o[i]);
+    }
+}
+
 /* V[p][c][0..16) of one vector of tiles from channel plane xc (p = 4 i + j; stride between p: ldp floats). */
 INL void input_transform(const VectorRuns *vr, const float *xc, float *v, size_t ldp, const int runs) {
     const __m512i prev = _mm512_set_epi32(14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15);
@@ -300,17 +314,9 @@ INL void input_transform(const VectorRuns *vr, const float *xc, float *v, size_t
         __m512 d3 = _mm512_maskz_permutexvar_ps(vr->not_last, next, e);
         if (vr->edge_lo[r] >= 0) d0 = _mm512_mask_broadcastss_ps(d0, 1, _mm_load_ss(xc + vr->edge_lo[r]));
         if (vr->edge_hi[r] >= 0) d3 = _mm512_mask_broadcastss_ps(d3, 0x8000, _mm_load_ss(xc + vr->edge_hi[r]));
-        t[r][0] = _mm512_sub_ps(d0, o);
-        t[r][1] = _mm512_add_ps(e, o);
-        t[r][2] = _mm512_sub_ps(o, e);
-        t[r][3] = _mm512_sub_ps(e, d3);
+        bt4(d0, e, o, d3, t[r]);
     }
-    for (int j = 0; j < 4; j++) {
-        _mm512_storeu_ps(v + (0 + j) * ldp, _mm512_sub_ps(t[0][j], t[2][j]));
-        _mm512_storeu_ps(v + (4 + j) * ldp, _mm512_add_ps(t[1][j], t[2][j]));
-        _mm512_storeu_ps(v + (8 + j) * ldp, _mm512_sub_ps(t[2][j], t[1][j]));
-        _mm512_storeu_ps(v + (12 + j) * ldp, _mm512_sub_ps(t[1][j], t[3][j]));
-    }
+    bt4_columns_store(t, v, ldp);
 }
 
 /* Mo[m][0..16 nv) = sum_c u[m][c] V[c][0..16 nv) for the nb blocks of 8 rows of u (packed: [block][c][8]),
@@ -438,17 +444,9 @@ INL void dw_input_transform(const float *xT, int Wp, int C, int ty, int tx, floa
     for (int r = 0; r < 4; r++) {
         const __m512 d0 = _mm512_loadu_ps(b + r * rs), d1 = _mm512_loadu_ps(b + r * rs + C);
         const __m512 d2 = _mm512_loadu_ps(b + r * rs + 2 * (size_t)C), d3 = _mm512_loadu_ps(b + r * rs + 3 * (size_t)C);
-        t[r][0] = _mm512_sub_ps(d0, d2);
-        t[r][1] = _mm512_add_ps(d1, d2);
-        t[r][2] = _mm512_sub_ps(d2, d1);
-        t[r][3] = _mm512_sub_ps(d1, d3);
+        bt4(d0, d1, d2, d3, t[r]);
     }
-    for (int j = 0; j < 4; j++) {
-        _mm512_storeu_ps(vt + (0 + j) * ldp, _mm512_sub_ps(t[0][j], t[2][j]));
-        _mm512_storeu_ps(vt + (4 + j) * ldp, _mm512_add_ps(t[1][j], t[2][j]));
-        _mm512_storeu_ps(vt + (8 + j) * ldp, _mm512_sub_ps(t[2][j], t[1][j]));
-        _mm512_storeu_ps(vt + (12 + j) * ldp, _mm512_sub_ps(t[1][j], t[3][j]));
-    }
+    bt4_columns_store(t, vt, ldp);
 }
 
 /* dM[p][k][16 v ..] of one vector of tiles from dy's plane k (out: the runs of its 2 output rows, 0 outside
