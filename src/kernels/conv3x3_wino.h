@@ -16,7 +16,8 @@
  * 2 x 4 (odd sizes: the last tile row / column is half outside and not stored). The input transform gathers
  * the columns of 16 tiles with masked loads and four permutes per input row; the products run as 16 small GEMMs
  * (8 output channels x 32 tiles per register tile) over blocks of up to 32 tiles whose V and M stay in the
- * core's cache (the caller's work area, conv3x3_wino_work_floats). */
+ * core's cache (the caller's work area, conv3x3_wino_work_floats). Portable parts in conv3x3_wino.c, kernels in
+ * conv3x3_wino_avx512.c. */
 #ifndef LOCUS_KERNELS_CONV3X3_WINO_H
 #define LOCUS_KERNELS_CONV3X3_WINO_H
 
@@ -64,9 +65,10 @@ void conv3x3_wino_dw_finish(const float *du, size_t stride, float *dg);
 
 /* F(4x4, 3x3): the same convolution with 36 products per 4x4 output tile (2.25x fewer than F(2x2, 3x3)'s per
  * output, 4x fewer than direct), for maps 16 or 32 wide whose tiles fill whole vectors (H a multiple of 16 or
- * 8; conv3x3_wino4_fits), and 8x8 maps 4 samples at a time (conv3x3_wino4_group_avx512 below). Its transforms have coefficients up to 8 and 1/24, so its rounding error is larger than F(2x2, 3x3)'s
- * (test_conv_kernels bounds it at 1e-4 of the sum of the terms' magnitudes). U: conv3x3_wino4_weights, 36 M' C
- * floats in the same packed layout; work: conv3x3_wino4_work_floats. */
+ * 8; conv3x3_wino4_fits), and 8x8 maps 4 samples at a time (conv3x3_wino4_group_avx512 below). Its transforms
+ * have coefficients up to 8 and 1/24, so its rounding error is larger than F(2x2, 3x3)'s (test_conv_kernels
+ * bounds it at 1e-4 of the sum of the terms' magnitudes). U: conv3x3_wino4_weights, 36 M' C floats in the same
+ * packed layout; work: conv3x3_wino4_work_floats. Kernels in conv3x3_wino4_avx512.c. */
 int conv3x3_wino4_fits(int H, int W);
 /* 1 when isa runs it and LOCUS_CONV3X3 says neither "direct" nor "winograd2". */
 int conv3x3_wino4_available(KernelIsa isa);
