@@ -19,9 +19,9 @@
  * call into the shared scratch; F(4x4, 3x3) on 16- and 32-wide maps with at least 32 channels in and out, 4x
  * fewer multiplications), and, with Cin a multiple of 16, dW too (F(4x4, 3x3) where forward does, else
  * F(2x2, 3x3)): per-thread partials dU (36 or 16 x Cout x Cin, in the dW^T area) summed in thread order, then
- * dW += G^T dU G. LOCUS_CONV3X3=direct turns
- * Winograd off, =winograd2 keeps F(2x2, 3x3) everywhere. On 8x8 maps (4 F(4x4) tiles) forward, dx and dW
- * take 4 samples at a time (group_backward, conv3x3_wino4_group_avx512): one vector of tiles per group.
+ * dW += G^T dU G. On 8x8 maps (4 F(4x4) tiles) forward, dx and dW take 4 samples at a time
+ * (conv3x3_wino4_group_avx512, group_backward): one vector of tiles per group. LOCUS_CONV3X3=direct turns
+ * Winograd off, =winograd2 keeps F(2x2, 3x3) everywhere.
  * The weight gradient is accumulated transposed (KK x Cout, Cout padded to Mp = 16k) and transposed back
  * in the final reduction.
  *
@@ -32,7 +32,7 @@
  *                  | pointers | Winograd: V and M of one block of tiles ]
  *   (conv3x3_dw and Winograd's dW: x^T padded, (H+2)(W+2) Cin or, for Winograd, H+2 and W+2 rounded up to even,
  *   in the x-rows buffer, which holds 3 (H+2) W Cin or more;
- *   their partials as [Cout][9][Cin] or [16][Cout][Cin] in the dW^T one)
+ *   their partials as [Cout][9][Cin] or [16 or 36][Cout][Cin] in the dW^T one)
  * Per-thread partials are summed in thread order: results are deterministic for a thread count; forward and
  * dx do not depend on it (each sample is computed the same way by whichever thread). */
 #include "layers/conv_direct.h"
@@ -110,7 +110,7 @@ static int dx_rows_count(const ConvGeom *g) { return g->dx_planes ? g->cout * g-
 static int dx_m(const ConvGeom *g) { return g->dx_planes ? g->cin : g->KK; }
 
 /* Offsets (floats) of the shared scratch: [ packed matrix | unpacked dx matrix | conv3x3 lane masks
- * | Winograd weights ]. */
+ * | Winograd weights | F(2x2) plan ]. */
 typedef struct SharedArea {
     size_t tmp, masks, wino, plan, total;
 } SharedArea;
@@ -136,8 +136,8 @@ static void transpose_padded(const ConvGeom *g, KernelIsa isa, const float *xn, 
                        xT + ((ih + 1) * wp + 1) * g->cin, (size_t)g->cin, g->cin);
 }
 
-/* 0: this call runs no Winograd; 2: F(2x2, 3x3); 4: F(4x4, 3x3) for forward and dx (dW is F(2x2, 3x3) either
- * way). The F(2x2, 3x3) plan goes into the shared scratch (wino_plan). */
+/* 0: this call runs no Winograd; 2: F(2x2, 3x3); 4: F(4x4, 3x3) for forward and dx (and dW where wino4_dw).
+ * The F(2x2, 3x3) plan goes into the shared scratch (wino_plan). */
 static int use_wino(const ConvGeom *g, KernelIsa isa, float *scratch) {
     if (!g->wino || !conv3x3_wino_available(isa)) return 0;
     conv3x3_wino_plan(g->h, g->w, scratch + shared_area(g).plan);
