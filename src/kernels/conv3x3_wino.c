@@ -38,11 +38,11 @@ const char *conv3x3_algorithm(KernelIsa isa) {
                                         : "Winograd F(2x2,3x3) on maps >= 2 x 4, direct elsewhere";
 }
 
-size_t conv3x3_wino_weight_floats(int M, int C) { return (size_t)16 * ((M + 7) / 8 * 8) * C; }
+size_t conv3x3_wino_weight_floats(int M, int C) { return 16 * rows8(M) * C; }
 
-/* The runs of the vector of tiles t0 .. t0 + 15: position 2 l + k is row 2 ty + dr, column 2 tx + dc + k of tile
+/* The runs of the vector of tiles t0 .. t0 + 15: position 2 l + k is row 2 ty + dr, column 2 tx + k of tile
  * t0 + l (ty, tx), present when that tile exists and the position is inside the map. */
-static Runs runs_of(int H, int W, int t0, int dr, int dc) {
+static Runs runs_of(int H, int W, int t0, int dr) {
     Runs R;
     const int TX = tiles_x(W), tiles = tiles_of(H, W);
     for (int h = 0; h < 2; h++) {
@@ -51,7 +51,7 @@ static Runs runs_of(int H, int W, int t0, int dr, int dc) {
         long prev = -2; /* plane offset of the previous present position of this half, -2: none */
         for (int f = 0; f < 16; f++) {
             const int pos = 16 * h + f, t = t0 + pos / 2;
-            const int row = 2 * (t / TX) + dr, col = 2 * (t % TX) + dc + pos % 2;
+            const int row = 2 * (t / TX) + dr, col = 2 * (t % TX) + pos % 2;
             if (t >= tiles || row < 0 || row >= H || col < 0 || col >= W) {
                 prev = -2;
                 continue;
@@ -80,8 +80,8 @@ void conv3x3_wino_plan(int H, int W, float *plan) {
     for (size_t v = 0; v < vectors_of(H, W); v++) {
         const int t0 = (int)(16 * v), t15 = t0 + 15;
         VectorRuns *r = &vr[v];
-        for (int i = 0; i < 4; i++) r->in[i] = runs_of(H, W, t0, i - 1, 0);
-        for (int i = 0; i < 2; i++) r->out[i] = runs_of(H, W, t0, i, 0);
+        for (int i = 0; i < 4; i++) r->in[i] = runs_of(H, W, t0, i - 1);
+        for (int i = 0; i < 2; i++) r->out[i] = runs_of(H, W, t0, i);
         r->not_first = r->not_last = 0;
         for (int l = 0; l < 16; l++) {
             if (l > 0 && (t0 + l) % TX) r->not_first |= (uint16_t)(1u << l);
@@ -97,8 +97,7 @@ void conv3x3_wino_plan(int H, int W, float *plan) {
 }
 
 size_t conv3x3_wino_work_floats(int M, int C, int H, int W) {
-    const int tiles = tiles_of(H, W), tb = tiles <= 16 ? 16 : TILE_BLOCK;
-    return (size_t)16 * tb * ((size_t)M + C);
+    return (size_t)16 * block_tiles(tiles_of(H, W)) * ((size_t)M + C);
 }
 
 /* The 8 rows m0 .. m0 + 7 of channel c's 3x3 kernels, g[t][j] = A[m0 + j][c * 9 + t] (0 past M): the weight
@@ -110,7 +109,7 @@ static void kernels_of_8(int M, int m0, int c, const float *A, size_t lda, float
 }
 
 void conv3x3_wino_weights(int M, int C, const float *A, size_t lda, float *U) {
-    const size_t plane = (size_t)(M + 7) / 8 * 8 * C; /* floats of one position p */
+    const size_t plane = rows8(M) * C; /* floats of one position p */
     for (int m0 = 0; m0 < M; m0 += 8)
         for (int c = 0; c < C; c++) {
             float g[9][8], gg[4][3][8]; /* G g: rows */
@@ -180,15 +179,14 @@ int conv3x3_wino4_fits(int H, int W) {
     return H % 4 == 0 && (H / 4) % rows_per_vector == 0;
 }
 
-size_t conv3x3_wino4_weight_floats(int M, int C) { return (size_t)36 * ((M + 7) / 8 * 8) * C; }
+size_t conv3x3_wino4_weight_floats(int M, int C) { return 36 * rows8(M) * C; }
 
 size_t conv3x3_wino4_work_floats(int M, int C, int H, int W) {
-    const int tiles = H / 4 * (W / 4), tb = tiles % TILE_BLOCK ? 16 : TILE_BLOCK;
-    return (size_t)36 * tb * ((size_t)M + C);
+    return (size_t)36 * block_tiles4(H / 4 * (W / 4)) * ((size_t)M + C);
 }
 
 void conv3x3_wino4_weights(int M, int C, const float *A, size_t lda, float *U) {
-    const size_t plane = (size_t)(M + 7) / 8 * 8 * C;
+    const size_t plane = rows8(M) * C;
     for (int m0 = 0; m0 < M; m0 += 8)
         for (int c = 0; c < C; c++) {
             float g[9][8], gg[6][3][8]; /* G g */

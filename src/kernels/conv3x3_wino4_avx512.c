@@ -97,6 +97,15 @@ INL void bt6(const __m512 d[6], __m512 t[6]) {
     t[4] = _mm512_fnmadd_ps(two, _mm512_sub_ps(d[3], d[1]), _mm512_sub_ps(d[4], d[2]));
     t[5] = _mm512_fmadd_ps(four, d[1], _mm512_fnmadd_ps(five, d[3], d[5]));
 }
+/* B^T over the rows r of t[r][j] (each row already transformed), V[6 i + j] stored at v + (6 i + j) ldp. */
+INL void bt6_columns_store(__m512 t[6][6], float *v, size_t ldp) {
+    for (int j = 0; j < 6; j++) {
+        const __m512 col[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
+        __m512 o[6];
+        bt6(col, o);
+        for (int i = 0; i < 6; i++) _mm512_storeu_ps(v + (size_t)(6 * i + j) * ldp, o[i]);
+    }
+}
 /* 1-D A^T of 6 values to 4. */
 INL void at6(const __m512 m[6], __m512 y[4]) {
     const __m512 two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f), eight = _mm512_set1_ps(8.0f);
@@ -122,12 +131,7 @@ INL void input_transform4(const Segs *g, size_t off, __mmask16 not_first, __mmas
         d[5] = _mm512_maskz_permutexvar_ps(not_last, next, c[0]);
         bt6(d, t[r]);
     }
-    for (int j = 0; j < 6; j++) {
-        const __m512 col[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
-        __m512 o[6];
-        bt6(col, o);
-        for (int i = 0; i < 6; i++) _mm512_storeu_ps(v + (size_t)(6 * i + j) * ldp, o[i]);
-    }
+    bt6_columns_store(t, v, ldp);
 }
 
 /* y's 4 x 4 tiles of one vector for one output channel from Mb[p][m][16 v ..] (stride between p: ldp): the
@@ -178,8 +182,7 @@ static void block4(int M, int C, size_t HW, const float *U, const Segs *gx, cons
     for (int c = 0; c < C; c++)
         for (int v = 0; v < nv; v++)
             input_transform4(&gx[v], (size_t)c * HW, nf, nl, Vb + (size_t)c * tb + 16 * v, C * tb);
-    if (nv == 2) block_products(36, M, C, U, Vb, Mb, 2);
-    else block_products(36, M, C, U, Vb, Mb, 1);
+    block_products(36, M, C, U, Vb, Mb, nv);
     for (int m = 0; m < M; m++) {
         const float bias = ep && ep->bias ? ep->bias[m] : 0.0f;
         for (int v = 0; v < nv; v++)
@@ -202,7 +205,7 @@ static __mmask16 lanes_not_last(int TX) {
 
 void conv3x3_wino4_avx512(int M, int C, int H, int W, const float *U, const float *x, float *y, size_t ldc, int acc,
                           const RowsEpilogue *ep, float *work) {
-    const int TX = W / 4, tiles = H / 4 * TX, tb = tiles % TILE_BLOCK ? 16 : TILE_BLOCK, nv = tb / 16;
+    const int TX = W / 4, tiles = H / 4 * TX, tb = block_tiles4(tiles), nv = tb / 16;
     float *Vb = work, *Mb = work + (size_t)36 * C * tb;
     for (int t0 = 0; t0 < tiles; t0 += tb) {
         Segs gx[2], gy[2], gr[2];
@@ -239,12 +242,7 @@ INL void dw_input_transform4(const float *xT, int Wp, int C, int ty, int tx, flo
         for (int j = 0; j < 6; j++) d[j] = _mm512_loadu_ps(b + r * rs + (size_t)j * C);
         bt6(d, t[r]);
     }
-    for (int j = 0; j < 6; j++) {
-        const __m512 col[6] = {t[0][j], t[1][j], t[2][j], t[3][j], t[4][j], t[5][j]};
-        __m512 o[6];
-        bt6(col, o);
-        for (int i = 0; i < 6; i++) _mm512_storeu_ps(vt + (size_t)(6 * i + j) * ldp, o[i]);
-    }
+    bt6_columns_store(t, vt, ldp);
 }
 
 /* The transpose of A^T (4 values to 6): y -> (y0, y0+y1+y2+y3, y0-y1+y2-y3, y0+2y1+4y2+8y3, y0-2y1+4y2-8y3, y3). */
@@ -256,7 +254,7 @@ INL void a6(const __m512 y[4], __m512 m[6]) {
     m[3] = _mm512_add_ps(e4, o8), m[4] = _mm512_sub_ps(e4, o8), m[5] = y[3];
 }
 
-/* dM[p][k][16 v ..] of the vector of tiles whose first tile row is ty0, from dy's plane k (stride between p: ldp). */
+/* dM[p][k][..] of the vector of tiles g, from dy's plane k at offset off of its planes (stride between p: ldp). */
 INL void dw_output_grad4(const Segs *g, size_t off, float *dm, size_t ldp) {
     __m512 r[4][6];
     for (int a = 0; a < 4; a++) {
@@ -293,7 +291,7 @@ static void dw_block4(int K, int C, size_t HW, int Wp, const float *const *xT, c
 }
 
 void conv3x3_wino4_dw_avx512(int K, int C, int H, int W, const float *xT, const float *dy, float *dU, float *work) {
-    const int TX = W / 4, tiles = H / 4 * TX, tb = tiles % TILE_BLOCK ? 16 : TILE_BLOCK, nv = tb / 16;
+    const int TX = W / 4, tiles = H / 4 * TX, tb = block_tiles4(tiles), nv = tb / 16;
     float *Vb = work, *Mb = work + (size_t)36 * C * tb;
     for (int t0 = 0; t0 < tiles; t0 += tb) {
         const float *xs[TILE_BLOCK];

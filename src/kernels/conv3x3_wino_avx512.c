@@ -151,7 +151,7 @@ INL void block(int M, int C, int H, int W, const float *U, const float *x, float
 
 void conv3x3_wino_avx512(int M, int C, int H, int W, const float *U, const float *plan, const float *x, float *y,
                          size_t ldc, int acc, const RowsEpilogue *ep, float *work) {
-    const int tiles = tiles_of(H, W), tb = tiles <= 16 ? 16 : TILE_BLOCK;
+    const int tiles = tiles_of(H, W), tb = block_tiles(tiles);
     const VectorRuns *vr = (const VectorRuns *)(const void *)plan;
     float *Vb = work, *Mb = work + (size_t)16 * C * tb;
     for (int t0 = 0; t0 < tiles; t0 += TILE_BLOCK) {
@@ -221,7 +221,7 @@ INL void dw_block(int K, int C, int H, int W, const float *xT, const float *dy, 
 
 void conv3x3_wino_dw_avx512(int K, int C, int H, int W, const float *plan, const float *xT, const float *dy, float *dU,
                             float *work) {
-    const int tiles = tiles_of(H, W), tb = tiles <= 16 ? 16 : TILE_BLOCK;
+    const int tiles = tiles_of(H, W), tb = block_tiles(tiles);
     const VectorRuns *vr = (const VectorRuns *)(const void *)plan;
     float *Vb = work, *Mb = work + (size_t)16 * C * tb;
     for (int t0 = 0; t0 < tiles; t0 += TILE_BLOCK) {

@@ -7,6 +7,8 @@
 #include <immintrin.h>
 #include <stddef.h>
 
+#include "kernels/conv3x3_wino_internal.h"
+
 #define INL static inline __attribute__((always_inline))
 
 /* Mo[m][0..16 nv) = sum_c u[m][c] V[c][0..16 nv) for the nb blocks of 8 rows of u (packed: [block][c][8]),
@@ -37,7 +39,7 @@ INL void gemm_tile(const float *u, int C, const float *V, float *Mo, int rows, c
 
 /* The P products of one block: Mb[p][m][..] = U_p V_p (U_p: M x C packed in blocks of 8 rows, V_p: C x 16 nv). */
 static void block_products(int P, int M, int C, const float *U, const float *Vb, float *Mb, const int nv) {
-    const size_t tb = (size_t)16 * nv, up_floats = (size_t)(M + 7) / 8 * 8 * C;
+    const size_t tb = (size_t)16 * nv, up_floats = rows8(M) * C;
     for (int p = 0; p < P; p++) {
         const float *up = U + (size_t)p * up_floats, *vp = Vb + (size_t)p * C * tb;
         float *mp = Mb + (size_t)p * M * tb;

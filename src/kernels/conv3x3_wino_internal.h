@@ -3,6 +3,7 @@
 #ifndef LOCUS_KERNELS_CONV3X3_WINO_INTERNAL_H
 #define LOCUS_KERNELS_CONV3X3_WINO_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define TILE_BLOCK 32 /* tiles per block (2 vectors) */
@@ -10,6 +11,12 @@
 /* F(2x2, 3x3) tiles per tile row, and in all. */
 static inline int tiles_x(int W) { return (W + 1) / 2; }
 static inline int tiles_of(int H, int W) { return (H + 1) / 2 * tiles_x(W); }
+/* Tiles per block: F(2x2) (2 vectors, or 1 on maps of at most 16 tiles), F(4x4) (2 vectors when they divide the
+ * map's tiles, whole vectors of which it always has, else 1). */
+static inline int block_tiles(int tiles) { return tiles <= 16 ? 16 : TILE_BLOCK; }
+static inline int block_tiles4(int tiles) { return tiles % TILE_BLOCK ? 16 : TILE_BLOCK; }
+/* Rows of the packed U: M rounded up to the 8-row blocks the products broadcast from. */
+static inline size_t rows8(int M) { return (size_t)(M + 7) / 8 * 8; }
 
 #define MAX_RUNS 8 /* runs per half-layout: with TX >= 2, 8 lanes touch at most 5 tile rows, one run each */
 

@@ -57,9 +57,9 @@ typedef struct ConvGeom {
     int dw3;          /* same3 with Cin a multiple of 16 and maps >= 16 wide: dW can too (conv3x3_dw) */
     int wino;         /* same3 on a map conv3x3_wino.h takes: forward and dx by Winograd F(2x2, 3x3) */
     int wino_dw;      /* wino with Cin a multiple of 16: dW by Winograd too */
-    int wino4;        /* wino on a map F(4x4, 3x3) takes, with at least 32 channels in and out: forward and dx by
-                       * F(4x4, 3x3) (with 16 channels its transforms cost more than its products save) */
-    int wino4_dw;     /* wino_dw and wino4: dW by F(4x4, 3x3) (with 16 channels no faster than F(2x2, 3x3)) */
+    int wino4;        /* wino on a map F(4x4, 3x3) takes, with at least 32 channels in and out: forward, dx and
+                       * (wino_dw) dW by F(4x4, 3x3) (with 16 channels its transforms cost more than its
+                       * products save) */
     int group4;       /* wino4 on an 8x8 map (4 tiles): 4 samples at a time (conv3x3_wino4_group_avx512), Cin a
                        * multiple of 16 so that dW goes the same way */
     int Mp;           /* Cout padded for rows_dot_t */
@@ -82,7 +82,6 @@ static ConvGeom geom(const Conv2d *c, int n, int h, int w, int threads) {
     g.wino_dw = g.wino && g.cin % 16 == 0;
     g.group4 = g.wino && h == 8 && w == 8 && g.cin >= 32 && g.cout >= 32 && g.cin % 16 == 0;
     g.wino4 = g.wino && (conv3x3_wino4_fits(h, w) || g.group4) && g.cin >= 32 && g.cout >= 32;
-    g.wino4_dw = g.wino_dw && g.wino4;
     g.Mp = rows_pad_m(g.cout);
     return g;
 }
@@ -136,12 +135,13 @@ static void transpose_padded(const ConvGeom *g, KernelIsa isa, const float *xn, 
                        xT + ((ih + 1) * wp + 1) * g->cin, (size_t)g->cin, g->cin);
 }
 
-/* 0: this call runs no Winograd; 2: F(2x2, 3x3); 4: F(4x4, 3x3) for forward and dx (and dW where wino4_dw).
- * The F(2x2, 3x3) plan goes into the shared scratch (wino_plan). */
+/* 0: this call runs no Winograd; 2: F(2x2, 3x3), its plan then in the shared scratch (wino_plan); 4: F(4x4, 3x3)
+ * for forward and dx (and dW where wino_dw). */
 static int use_wino(const ConvGeom *g, KernelIsa isa, float *scratch) {
     if (!g->wino || !conv3x3_wino_available(isa)) return 0;
+    if (g->wino4 && conv3x3_wino4_available(isa)) return 4; /* (which needs no plan) */
     conv3x3_wino_plan(g->h, g->w, scratch + shared_area(g).plan);
-    return g->wino4 && conv3x3_wino4_available(isa) ? 4 : 2;
+    return 2;
 }
 static const float *wino_plan(const ConvGeom *g, const float *scratch) { return scratch + shared_area(g).plan; }
 /* The Winograd weights (F(kind x kind, 3x3)) of the M x C (x 9) matrix A in the shared scratch. */
@@ -176,14 +176,14 @@ static ThreadArea thread_area(const ConvGeom *g) {
     a.dyt = a.dy + r16(dyrows_floats(g));
     a.part = a.dyt + r16((size_t)g->P * g->Mp);
     const size_t part = (size_t)g->KK * g->Mp;
-    const size_t wino_part = g->wino_dw ? (size_t)(g->wino4_dw ? 36 : 16) * g->cout * g->cin : 0;
+    const size_t wino_part = g->wino_dw ? (size_t)(g->wino4 ? 36 : 16) * g->cout * g->cin : 0;
     a.bias = a.part + r16(part > wino_part ? part : wino_part); /* Winograd: dU [p][co][ci] */
     a.ptr_x = a.bias + r16((size_t)g->cout);
     a.ptr_d = a.ptr_x + pointer_floats((size_t)g->KK);
     a.wino = a.ptr_d + pointer_floats((size_t)dx_rows_count(g));
     /* the same for forward (M = Cout, C = Cin) and dx (M = Cin, C = Cout) */
     size_t work = g->wino ? conv3x3_wino_work_floats(g->cout, g->cin, g->h, g->w) : 0;
-    if ((g->wino4 || g->wino4_dw) && conv3x3_wino4_work_floats(g->cout, g->cin, g->h, g->w) > work)
+    if (g->wino4 && conv3x3_wino4_work_floats(g->cout, g->cin, g->h, g->w) > work)
         work = conv3x3_wino4_work_floats(g->cout, g->cin, g->h, g->w);
     a.total = a.wino + r16(work);
     return a;
@@ -216,10 +216,10 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
     CHECK(!res || tensor_numel(res) == tensor_numel(out), "%s: residual of another size", c->base.name);
     const KernelIsa isa = kernel_isa();
     float *Ap = ctx->scratch;
-    rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap);
-    const uint16_t *masks = same3_masks(&g, isa, ctx->scratch);
     const int wino = use_wino(&g, isa, ctx->scratch);
     const float *U = wino ? wino_weights(&g, wino, g.cout, g.cin, W, ctx->scratch) : NULL;
+    if (!U) rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap); /* (Winograd needs neither this nor the masks) */
+    const uint16_t *masks = U ? NULL : same3_masks(&g, isa, ctx->scratch);
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
     const int group = wino == 4 && g.group4;
@@ -280,8 +280,8 @@ static float row_sum(const float *restrict v, int n) {
     return acc;
 }
 
-/* The packed matrix of the dx product (see the file comment); tmp holds the unpacked one. */
-static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float *Ap) {
+/* The dx product's matrix (see the file comment) unpacked into tmp and, with pack, packed into Ap. */
+static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float *Ap, int pack) {
     const int k = g->k, kk = k * k;
     if (g->dx_planes) { /* W'[ci][(co, kh, kw)] = W[co][ci][k-1-kh][k-1-kw] */
         const int cols = g->cout * kk;
@@ -289,11 +289,11 @@ static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float 
             for (int co = 0; co < g->cout; co++)
                 for (int t = 0; t < kk; t++)
                     tmp[(size_t)ci * cols + (size_t)co * kk + t] = W[((size_t)co * g->cin + ci) * kk + (kk - 1 - t)];
-        rows_pack(g->cin, cols, tmp, (size_t)cols, Ap);
+        if (pack) rows_pack(g->cin, cols, tmp, (size_t)cols, Ap);
     } else { /* W^T: KK x Cout */
         for (int j = 0; j < g->KK; j++)
             for (int co = 0; co < g->cout; co++) tmp[(size_t)j * g->cout + co] = W[(size_t)co * g->KK + j];
-        rows_pack(g->KK, g->cout, tmp, (size_t)g->cout, Ap);
+        if (pack) rows_pack(g->KK, g->cout, tmp, (size_t)g->cout, Ap);
     }
 }
 
@@ -353,18 +353,17 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     const float *dy = out->grad;
     float *dx = x->grad;
     const int overwrite = dx && layer_grad_overwrite(x); /* samples are disjoint: all write or all add */
-    float *Ap = ctx->scratch;
-    if (dx) pack_dx_matrix(&g, W, ctx->scratch + shared_area(&g).tmp, Ap);
-    const uint16_t *masks = dx ? same3_masks(&g, isa, ctx->scratch) : NULL;
-    /* from the unpacked flipped matrix pack_dx_matrix leaves in tmp (Cin x Cout 9) */
+    float *Ap = ctx->scratch, *tmp = ctx->scratch + shared_area(&g).tmp;
     const int wino = use_wino(&g, isa, ctx->scratch);
-    const float *tmp = ctx->scratch + shared_area(&g).tmp;
+    /* Winograd's dx weights come from the unpacked flipped matrix (Cin x Cout 9) in tmp, not the packed one */
+    if (dx) pack_dx_matrix(&g, W, tmp, Ap, !wino);
+    const uint16_t *masks = dx && !wino ? same3_masks(&g, isa, ctx->scratch) : NULL;
     const float *U = dx && wino ? wino_weights(&g, wino, g.cin, g.cout, tmp, ctx->scratch) : NULL;
     const float *plan = wino_plan(&g, ctx->scratch);
-    /* dW by Winograd (partials dU as [p][co][ci]) or conv3x3_dw (as [co][tap][ci]), both from x transposed
-     * and padded in the x-rows buffer */
+    /* dW by Winograd (partials dU as [p][co][ci]; F(4x4) wherever the forward is) or conv3x3_dw (as
+     * [co][tap][ci]), both from x transposed and padded in the x-rows buffer */
     const int wdw = gW && g.wino_dw && wino;
-    const int wdw4 = wdw && g.wino4_dw && conv3x3_wino4_available(isa), npos = wdw4 ? 36 : 16;
+    const int wdw4 = wdw && wino == 4, npos = wdw4 ? 36 : 16;
     const int dw3 = gW && !wdw && g.dw3 && conv3x3_available(isa);
     const int group = wino == 4 && g.group4; /* 4 samples at a time (group_backward) */
     float *threads_base = ctx->scratch + shared_floats(&g);
