@@ -23,7 +23,7 @@ bin="$build/tests/fuzz_idx"
 
 base=/tmp
 [ -w /dev/shm ] && base=/dev/shm
-work=$(mktemp -d "$base/locus-fuzz-data.XXXXXX")
+work=$(mktemp -d -p "$base") # (GNU mktemp: a fresh private directory under $base)
 trap 'rm -rf "$work"' EXIT INT TERM
 
 /usr/bin/python3 - "$work" "$count" "$seed" <<'EOF'
