@@ -20,6 +20,7 @@
 
 #include "kernels/conv3x3.h"
 #include "kernels/conv3x3_wino.h"
+#include "kernels/dense.h"
 #include "kernels/rows.h"
 
 #define SAMPLES 128
@@ -67,7 +68,7 @@ static void conv_fwd(int C, int H, double peak, int wino) {
     float *A = filled((size_t)M * K, 1), *x = filled((size_t)C * N * SAMPLES, 2);
     float *y = filled((size_t)M * N * SAMPLES, 3);
     float *Ap = filled(rows_pack_floats(M, K), 4);
-    rows_pack(M, K, A, (size_t)K, Ap);
+    rows_pack(KERNEL_ISA_AVX512, M, K, A, (size_t)K, Ap);
     uint16_t *masks = malloc(conv3x3_mask_count(H, W) * sizeof *masks);
     conv3x3_masks(H, W, masks);
     float *U = filled(conv3x3_wino_weight_floats(M, C), 8), *work = filled(conv3x3_wino_work_floats(M, C, H, W), 9);
@@ -118,6 +119,36 @@ static void conv_dw(int C, int H, double peak) {
     free(xT), free(dy), free(part);
 }
 
+/* dense_forward / dense_backward (dx and dW, no db) on one thread over R rows: ViT-tiny's projections at
+ * batch 128 (R = 128 x 65 tokens). Data is as cold as in a training step (R rows stream through). */
+static void dense(int R, int in, int out, double peak) {
+    float *x = filled((size_t)R * in, 1), *W = filled((size_t)out * in, 2), *b = filled((size_t)out, 3);
+    float *y = filled((size_t)R * out, 4), *dx = filled((size_t)R * in, 5), *dW = filled((size_t)out * in, 6);
+    float *scratch = filled(dense_scratch_bytes(in, out, 1) / sizeof(float), 7);
+    const KernelIsa isa = KERNEL_ISA_AVX512;
+    double best[3] = {1e9, 1e9, 1e9};
+    for (int pass = 0; pass < PASSES; pass++) {
+        double t = now_s();
+        dense_forward(isa, 1, R, in, out, x, W, b, y, scratch);
+        t = now_s() - t;
+        if (t < best[0]) best[0] = t;
+        t = now_s();
+        dense_backward(isa, 1, R, in, out, x, W, y, dx, NULL, NULL, scratch);
+        t = now_s() - t;
+        if (t < best[1]) best[1] = t;
+        t = now_s();
+        dense_backward(isa, 1, R, in, out, x, W, y, NULL, dW, NULL, scratch);
+        t = now_s() - t;
+        if (t < best[2]) best[2] = t;
+    }
+    const double flop = 2.0 * R * in * (double)out * 1e-9;
+    const char *names[3] = {"fwd", "dx", "dW"};
+    for (int i = 0; i < 3; i++)
+        printf("| dense %s | %d x %d -> %d | %.1f (%.0f%%) | |\n", names[i], R, in, out, flop / best[i],
+               100 * flop / best[i] / peak);
+    free(x), free(W), free(b), free(y), free(dx), free(dW), free(scratch);
+}
+
 int main(void) {
     if (!kernel_isa_supported(KERNEL_ISA_AVX512) || !conv3x3_available(KERNEL_ISA_AVX512)) {
         puts("bench/kernels: this CPU has no AVX-512; the direct 3x3 kernels do not run here");
@@ -133,6 +164,8 @@ int main(void) {
     for (int i = 0; i < 6; i++) conv_fwd(shapes[i][0], shapes[i][1], peak, 1);
     for (int i = 0; i < 2; i++) conv_fwd(shapes[i][0], shapes[i][1], peak, 2); /* F(4x4): 16- and 32-wide maps */
     for (int i = 0; i < 3; i++) conv_dw(shapes[i][0], shapes[i][1], peak);
+    const int dshapes[4][2] = {{192, 576}, {192, 192}, {192, 768}, {768, 192}}; /* ViT-tiny: qkv, proj, fc1, fc2 */
+    for (int i = 0; i < 4; i++) dense(128 * 65, dshapes[i][0], dshapes[i][1], peak);
     return 0;
 }
 #else

@@ -136,6 +136,30 @@ static int run_case(const Geo *g, const char *engine, const char *isa, int threa
     return ok;
 }
 
+/* rows_pack: blocks of ROWS_PACK_MR rows stored k-major, the last block's missing rows zero, for M and K on both
+ * sides of the 8 x 8 register blocks and a row stride wider than K. */
+static void check_pack(KernelIsa isa, Rng *rng) {
+    enum { MMAX = 70, KMAX = 40, LDA = KMAX + 3 };
+    static float A[MMAX * LDA], Ap[(MMAX + ROWS_PACK_MR) * KMAX];
+    for (int i = 0; i < MMAX * LDA; i++) A[i] = frand(rng);
+    const int Ms[] = {1, 7, 8, 11, 70}, Ks[] = {1, 7, 8, 19, 40};
+    for (int mi = 0; mi < 5; mi++)
+        for (int ki = 0; ki < 5; ki++) {
+            const int M = Ms[mi], K = Ks[ki];
+            for (int i = 0; i < (MMAX + ROWS_PACK_MR) * KMAX; i++) Ap[i] = NAN;
+            rows_pack(isa, M, K, A, LDA, Ap);
+            int bad = 0;
+            for (int m0 = 0; m0 < M; m0 += ROWS_PACK_MR)
+                for (int k = 0; k < K; k++)
+                    for (int r = 0; r < ROWS_PACK_MR; r++) {
+                        const float want = m0 + r < M ? A[(size_t)(m0 + r) * LDA + k] : 0.0f;
+                        bad += Ap[(size_t)m0 * K + (size_t)k * ROWS_PACK_MR + r] != want;
+                    }
+            EXPECT(!bad, "rows_pack %s M=%d K=%d: %d of %zu values wrong", kernel_isa_name(isa), M, K, bad,
+                   rows_pack_floats(M, K));
+        }
+}
+
 /* rows_gemm (plain and with each epilogue: bias, residual, ReLU), rows_transpose and rows_dot_t at every N
  * around the vector widths (and M across the dot_t tile widths: 1 to 5 vectors of m), against double sums;
  * nothing is written past N or M. */
@@ -153,7 +177,7 @@ static void check_rows(KernelIsa isa, Rng *rng) {
     const int Ms[] = {11, 16, 40, 70};
     for (int mi = 0; mi < 4; mi++) {
         const int M = Ms[mi], Mp = rows_pad_m(M);
-        rows_pack(M, K, A, K, Ap);
+        rows_pack(isa, M, K, A, K, Ap);
         for (int N = 1; N <= NMAX; N++) {
             /* variant: 0 plain rows_gemm; 1 bias; 2 residual + ReLU; 3 bias + residual + ReLU; 4 ReLU only */
             for (int variant = 0; variant <= 4; variant++)
@@ -313,7 +337,7 @@ static void check_conv3x3(Rng *rng) {
         for (size_t i = 0; i < (size_t)M * N; i++) res[i] = frand(rng);
         for (int i = 0; i < M; i++) bias[i] = frand(rng);
         for (size_t i = 0; i < (size_t)M * N + 16; i++) ya[i] = yb[i] = i < (size_t)M * N ? frand(rng) : -7.0f;
-        rows_pack(M, C * 9, A, (size_t)C * 9, Ap);
+        rows_pack(KERNEL_ISA_AVX512, M, C * 9, A, (size_t)C * 9, Ap);
         conv_planes_fill(KERNEL_ISA_AVX512, x, C, H, W, 3, 1, pl);
         conv_planes_rows(pl, C, H, W, 3, 1, B);
         const RowsEpilogue ep = {bias, res, (size_t)N, 1};
@@ -601,7 +625,7 @@ int main(void) {
     for (int i = 0; i < 3; i++) {
         if (kernel_isa_supported((KernelIsa)i)) run_isas[n_isa++] = isas[i];
         else printf("note: this CPU cannot run the %s path; not tested here\n", isas[i]);
-        if (kernel_isa_supported((KernelIsa)i)) check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng), check_im2col((KernelIsa)i, &rng);
+        if (kernel_isa_supported((KernelIsa)i)) check_pack((KernelIsa)i, &rng), check_rows((KernelIsa)i, &rng), check_planes((KernelIsa)i, &rng), check_im2col((KernelIsa)i, &rng);
     }
     if (conv3x3_available(KERNEL_ISA_AVX512) && kernel_isa_supported(KERNEL_ISA_AVX512)) {
         check_conv3x3(&rng), check_conv3x3_dw(&rng);

@@ -74,7 +74,7 @@ void dense_forward_prepared(KernelIsa isa, int threads, int R, int in, int out, 
         for (int r = r0; r < r1; r += DENSE_MB) {
             const int mb = r1 - r < DENSE_MB ? r1 - r : DENSE_MB;
             float *yc = y + (size_t)r * out;
-            rows_pack(mb, in, x + (size_t)r * in, (size_t)in, Ap);
+            rows_pack(isa, mb, in, x + (size_t)r * in, (size_t)in, Ap);
             if (b)
                 for (int i = 0; i < mb; i++) memcpy(yc + (size_t)i * out, b, sizeof(float) * (size_t)out);
             rows_gemm(isa, mb, out, in, Ap, Bt, yc, (size_t)out, b != NULL);
@@ -107,7 +107,7 @@ void dense_backward(KernelIsa isa, int threads, int R, int in, int out, const fl
             split(R, t, nt, &lo, &hi);
             for (int r = lo; r < hi; r += DENSE_MB) {
                 const int mb = hi - r < DENSE_MB ? hi - r : DENSE_MB;
-                rows_pack(mb, out, dy + (size_t)r * out, (size_t)out, Ap);
+                rows_pack(isa, mb, out, dy + (size_t)r * out, (size_t)out, Ap);
                 rows_gemm(isa, mb, in, out, Ap, Bw, dx + (size_t)r * in, (size_t)in, 1);
             }
         }

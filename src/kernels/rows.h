@@ -29,7 +29,7 @@
 /* Floats of a packed M x K matrix. */
 size_t rows_pack_floats(int M, int K);
 /* Ap <- A (M x K, element (m, k) at A[m * lda + k]), packed. */
-void rows_pack(int M, int K, const float *A, size_t lda, float *Ap);
+void rows_pack(KernelIsa isa, int M, int K, const float *A, size_t lda, float *Ap);
 
 void rows_gemm(KernelIsa isa, int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc,
                int acc);

@@ -70,17 +70,22 @@ ROWS_INLINE void FN(gemm_tail)(int K, const float *restrict ap, const float *con
     V c[GEMM_MR];
     for (int r = 0; r < GEMM_MR; r++) c[r] = acc && r < rows ? V_LOADM(C + (size_t)r * ldc + q, mk) : V_ZERO();
     if (ep && ep->bias)
-        for (int r = 0; r < rows; r++) c[r] = V_ADD(c[r], V_BCAST(ep->bias + r));
+        for (int r = 0; r < GEMM_MR; r++)
+            if (r < rows) c[r] = V_ADD(c[r], V_BCAST(ep->bias + r));
     for (int k = 0; k < K; k++) {
         const V bv = V_LOADM(B[k] + q, mk);
         const float *a = ap + (size_t)k * ROWS_PACK_MR;
         for (int r = 0; r < GEMM_MR; r++) c[r] = V_FMA(V_BCAST(a + r), bv, c[r]);
     }
     if (ep && ep->res)
-        for (int r = 0; r < rows; r++) c[r] = V_ADD(c[r], V_LOADM(ep->res + (size_t)r * ep->ldr + q, mk));
+        for (int r = 0; r < GEMM_MR; r++)
+            if (r < rows) c[r] = V_ADD(c[r], V_LOADM(ep->res + (size_t)r * ep->ldr + q, mk));
     if (ep && ep->relu)
         for (int r = 0; r < GEMM_MR; r++) c[r] = V_RELU(c[r]);
-    for (int r = 0; r < rows; r++) V_STOREM(C + (size_t)r * ldc + q, mk, c[r]);
+    /* (every loop over r runs to the constant GEMM_MR and tests rows inside: with `r < rows` as the bound, GCC
+     * kept c[] on the stack and stored all of it at every k, 2.7x slower than a full tile) */
+    for (int r = 0; r < GEMM_MR; r++)
+        if (r < rows) V_STOREM(C + (size_t)r * ldc + q, mk, c[r]);
 }
 
 void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,

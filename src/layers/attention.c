@@ -88,9 +88,9 @@ static void head_mm(KernelIsa isa, int M, int N, int K, const float *a, size_t l
     const float **B = (const float **)(void *)(tr + round16((size_t)mk * ld));
     if (a_t) { /* tr[m][k] = a[k][m] */
         rows_transpose(isa, K, M, a, lda, tr, (size_t)ld, ld);
-        rows_pack(M, K, tr, (size_t)ld, Ap);
+        rows_pack(isa, M, K, tr, (size_t)ld, Ap);
     } else {
-        rows_pack(M, K, a, lda, Ap);
+        rows_pack(isa, M, K, a, lda, Ap);
     }
     if (b_t) { /* tr[k][n] = b[n][k] */
         rows_transpose(isa, N, K, b, ldb, tr, (size_t)ld, ld);
@@ -139,6 +139,24 @@ static void attn_linear(const float *x, int rows, int in, const float *w, const 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
 }
 
+/* row (n values) = softmax(scale row), in place. The maximum and the sum are vector reductions (omp simd: the
+ * sum's order is the vector lanes', not the row's). */
+static void softmax_row(KernelIsa isa, float *row, int n, float scale) {
+    float mx = row[0];
+#pragma omp simd reduction(max : mx)
+    for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    const float shift = mx * scale;
+#pragma omp simd
+    for (int j = 0; j < n; j++) row[j] = row[j] * scale - shift;
+    exp_nonpos_rows(isa, row, (size_t)n); /* vectorised exp (kernels/gelu.h) */
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < n; j++) sum += row[j];
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int j = 0; j < n; j++) row[j] *= inv;
+}
+
 /* One head of one sample: P (T x T) = softmax(scale q k^T), ctx_h = P v. qkv_n is T x 3D. On the rows kernels
  * (work: attn_head_floats) unless blas: S = q k^T with A = q packed and rows of k^T, the scale applied in the
  * softmax; ctx_h = P v with A = P packed and rows of v in place. */
@@ -152,30 +170,18 @@ static void attn_head(KernelIsa isa, int blas, const float *qkv_n, int t, int d,
     if (blas) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, scale, q, 3 * d, k, 3 * d, 0.0f, p, t);
     } else {
-        rows_pack(t, dh, q, (size_t)(3 * d), Ap);
+        rows_pack(isa, t, dh, q, (size_t)(3 * d), Ap);
         rows_transpose(isa, t, dh, k, (size_t)(3 * d), kT, (size_t)ldk, ldk);
         for (int c = 0; c < dh; c++) B[c] = kT + (size_t)c * ldk;
         rows_gemm(isa, t, t, dh, Ap, B, p, (size_t)t, 0);
         row_scale = scale;
     }
-    for (int i = 0; i < t; i++) {
-        float *row = p + (size_t)i * t;
-        if (row_scale != 1.0f)
-            for (int j = 0; j < t; j++) row[j] *= row_scale;
-        float mx = row[0];
-        for (int j = 1; j < t; j++) mx = row[j] > mx ? row[j] : mx;
-        float sum = 0.0f;
-        for (int j = 0; j < t; j++) row[j] -= mx;
-        exp_nonpos_rows(isa, row, (size_t)t); /* vectorised exp (kernels/gelu.h) */
-        for (int j = 0; j < t; j++) sum += row[j];
-        float inv = 1.0f / sum;
-        for (int j = 0; j < t; j++) row[j] *= inv;
-    }
+    for (int i = 0; i < t; i++) softmax_row(isa, p + (size_t)i * t, t, row_scale);
     if (blas) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, v, 3 * d, 0.0f, ctx_n + h * dh, d);
         return;
     }
-    rows_pack(t, t, p, (size_t)t, Ap);
+    rows_pack(isa, t, t, p, (size_t)t, Ap);
     for (int j = 0; j < t; j++) B[j] = v + (size_t)j * 3 * d;
     rows_gemm(isa, t, dh, t, Ap, B, ctx_n + h * dh, (size_t)d, 0);
 }
@@ -304,7 +310,9 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
         for (int i = 0; i < t; i++) {
             const float *pr = p + (size_t)i * t;
             float *dr = dp + (size_t)i * t, dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
             for (int j = 0; j < t; j++) dot += dr[j] * pr[j];
+#pragma omp simd
             for (int j = 0; j < t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
         }
         if (blas) {

@@ -218,7 +218,7 @@ void conv_direct_forward_ep(const Conv2d *c, const StepCtx *ctx, const Tensor *x
     float *Ap = ctx->scratch;
     const int wino = use_wino(&g, isa, ctx->scratch);
     const float *U = wino ? wino_weights(&g, wino, g.cout, g.cin, W, ctx->scratch) : NULL;
-    if (!U) rows_pack(g.cout, g.KK, W, (size_t)g.KK, Ap); /* (Winograd needs neither this nor the masks) */
+    if (!U) rows_pack(isa, g.cout, g.KK, W, (size_t)g.KK, Ap); /* (Winograd needs neither this nor the masks) */
     const uint16_t *masks = U ? NULL : same3_masks(&g, isa, ctx->scratch);
     float *threads_base = ctx->scratch + shared_floats(&g);
     const ThreadArea ta = thread_area(&g);
@@ -281,7 +281,7 @@ static float row_sum(const float *restrict v, int n) {
 }
 
 /* The dx product's matrix (see the file comment) unpacked into tmp and, with pack, packed into Ap. */
-static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float *Ap, int pack) {
+static void pack_dx_matrix(KernelIsa isa, const ConvGeom *g, const float *W, float *tmp, float *Ap, int pack) {
     const int k = g->k, kk = k * k;
     if (g->dx_planes) { /* W'[ci][(co, kh, kw)] = W[co][ci][k-1-kh][k-1-kw] */
         const int cols = g->cout * kk;
@@ -289,11 +289,11 @@ static void pack_dx_matrix(const ConvGeom *g, const float *W, float *tmp, float 
             for (int co = 0; co < g->cout; co++)
                 for (int t = 0; t < kk; t++)
                     tmp[(size_t)ci * cols + (size_t)co * kk + t] = W[((size_t)co * g->cin + ci) * kk + (kk - 1 - t)];
-        if (pack) rows_pack(g->cin, cols, tmp, (size_t)cols, Ap);
+        if (pack) rows_pack(isa, g->cin, cols, tmp, (size_t)cols, Ap);
     } else { /* W^T: KK x Cout */
         for (int j = 0; j < g->KK; j++)
             for (int co = 0; co < g->cout; co++) tmp[(size_t)j * g->cout + co] = W[(size_t)co * g->KK + j];
-        if (pack) rows_pack(g->KK, g->cout, tmp, (size_t)g->cout, Ap);
+        if (pack) rows_pack(isa, g->KK, g->cout, tmp, (size_t)g->cout, Ap);
     }
 }
 
@@ -356,7 +356,7 @@ void conv_direct_backward(const Conv2d *c, const StepCtx *ctx, Tensor *x, const 
     float *Ap = ctx->scratch, *tmp = ctx->scratch + shared_area(&g).tmp;
     const int wino = use_wino(&g, isa, ctx->scratch);
     /* Winograd's dx weights come from the unpacked flipped matrix (Cin x Cout 9) in tmp, not the packed one */
-    if (dx) pack_dx_matrix(&g, W, tmp, Ap, !wino);
+    if (dx) pack_dx_matrix(isa, &g, W, tmp, Ap, !wino);
     const uint16_t *masks = dx && !wino ? same3_masks(&g, isa, ctx->scratch) : NULL;
     const float *U = dx && wino ? wino_weights(&g, wino, g.cin, g.cout, tmp, ctx->scratch) : NULL;
     const float *plan = wino_plan(&g, ctx->scratch);
