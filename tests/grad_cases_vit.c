@@ -1,5 +1,6 @@
 /* grad_cases_vit.c — gradient checks for the Vision Transformer pieces: layernorm (3-D and 2-D inputs),
- * attention (D = 8, 2 heads, T = 5, N = 2; also 1 head and a single token), patch_embed (2x3x8x8,
+ * attention (D = 8, 2 heads, T = 5, N = 2; also 1 head and a single token) and its class-token row
+ * attention_cls (the same, and D = 16), patch_embed (2x3x8x8,
  * p = 4, and a non-square 1x2x4x8 with p = 2), token_select, a whole pre-norm ViT block
  * (x + attn(norm1(x)), then + fc2(gelu(fc1(norm2(x))))), and the whole vit-micro model on 2x3x8x8.
  *
@@ -66,21 +67,27 @@ static int attention_cases(void) {
     int bad = 0;
     struct {
         int n, t, d, heads;
-    } cases[] = {{2, 5, 8, 2}, {2, 4, 6, 1}, {3, 1, 4, 2}};
-    for (int i = 0; i < 3; i++) {
+    } cases[] = {{2, 5, 8, 2}, {2, 4, 6, 1}, {3, 1, 4, 2}, {2, 5, 16, 2}};
+    for (int i = 0; i < 4; i++) {
         MemTracker mt = {0};
         ParamStore ps;
         params_init(&ps, &mt);
-        Attention at;
+        Attention at, cls;
         attention_init(&at, &ps, "attn", cases[i].d, cases[i].heads);
+        attention_cls_view(&cls, &at);
         finalize(&ps);
         grad_randomize_params(&ps, 0.5f, 31 + i);
-        char name[64];
-        snprintf(name, sizeof name, "attention N=%d T=%d D=%d H=%d", cases[i].n, cases[i].t, cases[i].d,
-                 cases[i].heads);
-        bad += gradcheck_run(&(GradcheckCase){.name = name, .fn = one_layer, .user = &at, .params = &ps,
-                                              .n_in = 1, .in_shape = {shape3(cases[i].n, cases[i].t, cases[i].d)},
-                                              .seed = 41 + i});
+        /* the full layer on the first three; the class token's row on all (D = 16: weight gradients on the dense
+         * kernels, the others on OpenBLAS) */
+        for (int only_cls = i == 3; only_cls <= 1; only_cls++) {
+            char name[64];
+            snprintf(name, sizeof name, "%s N=%d T=%d D=%d H=%d", only_cls ? "attention_cls" : "attention", cases[i].n,
+                     cases[i].t, cases[i].d, cases[i].heads);
+            bad += gradcheck_run(&(GradcheckCase){.name = name, .fn = one_layer, .user = only_cls ? &cls : &at,
+                                                  .params = &ps, .n_in = 1,
+                                                  .in_shape = {shape3(cases[i].n, cases[i].t, cases[i].d)},
+                                                  .seed = 41 + i});
+        }
         params_free(&ps);
     }
     return bad;

@@ -7,7 +7,8 @@
  *    double-precision reference; the eval path (no cache, scratch) gives the training path's output;
  *    gradients do not depend on the thread count;
  *  - layernorm: each output row has mean 0 and variance 1 with weight 1, bias 0;
- *  - the whole vit-micro model in eval mode equals training mode (no dropout, no batch statistics). */
+ *  - the whole vit-micro model in eval mode equals training mode (no dropout, no batch statistics);
+ *  - model_forward's class-token tail (the last block for token 0 only) gives the units' logits and gradients. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,11 +360,79 @@ static void micro_eval_equals_train(void) {
     params_free(&ps);
 }
 
+/* vit-micro: model_forward, which runs the last block for the class token only (vit.c's tail), gives the logits
+ * and parameter gradients of the units run one by one (every token), in training mode; and it did take the
+ * tail (an attention_cls record on the tape). */
+static void tail_equals_units(void) {
+    enum { N = 3, CLASSES = 5 };
+    MemTracker mt = {0};
+    ParamStore ps;
+    params_init(&ps, &mt);
+    Model m;
+    ErrorMsg err;
+    ModelSpec spec = {.arch = "vit-micro", .in_c = 3, .in_h = 16, .in_w = 12, .classes = CLASSES};
+    CHECK(model_create(&m, &spec, &ps, &err) == LOCUS_OK, "%s", err.text);
+    CHECK(params_finalize(&ps, &err) == LOCUS_OK, "%s", err.text);
+    Rng rng;
+    rng_seed(&rng, 3);
+    model_init_weights(&m, &rng);
+    static float x[N * 3 * 16 * 12];
+    float dout[N * CLASSES], logits[2][N * CLASSES];
+    fill_normal(x, sizeof x / sizeof x[0], 1.0f, 4);
+    fill_normal(dout, N * CLASSES, 1.0f, 5);
+    float *grads[2];
+    int took_tail = 0;
+    for (int way = 0; way < 2; way++) {
+        Env e;
+        env_init(&e, &ps, 1, 2);
+        params_zero_grads(&ps);
+        TapeMark mark = tape_mark(&e.tape);
+        Tensor *y = tape_wrap(&e.tape, shape4(N, 3, 16, 12), x, 0);
+        if (way == 0) y = model_forward(&m, &e.tape, y);
+        else
+            for (int u = 0; u < m.n_units; u++) y = m.unit_forward(&m, &e.tape, u, y);
+        CHECK(y && tape_ok(&e.tape) && tensor_numel(y) == N * CLASSES, "%s", e.tape.err.text);
+        for (const TapeRecord *r = e.tape.top; way == 0 && r; r = r->prev)
+            took_tail |= !strcmp(r->layer->ops->type, "attention_cls");
+        memcpy(logits[way], y->data, sizeof logits[way]);
+        CHECK(tape_backward_from(&e.tape, y, dout, mark) == LOCUS_OK, "%s", e.tape.err.text);
+        grads[way] = malloc(sizeof(float) * ps.numel_trainable);
+        memcpy(grads[way], ps.grads, sizeof(float) * ps.numel_trainable);
+        env_free(&e);
+    }
+    EXPECT(took_tail, "model_forward did not run vit-micro's last block for the class token only");
+    double worst = 0, worst_g = 0;
+    for (int i = 0; i < N * CLASSES; i++) {
+        double d = fabs(logits[0][i] - logits[1][i]) / (1.0 + fabs(logits[1][i]));
+        if (d > worst) worst = d;
+    }
+    for (int p = 0; p < ps.count; p++) {
+        const float *a = params_grad(&ps, p);
+        if (!a) continue;
+        const size_t off = (size_t)(a - ps.grads), n = ps.info[p].numel;
+        double diff = 0, norm = 0;
+        for (size_t i = 0; i < n; i++) {
+            const double g0 = grads[0][off + i], g1 = grads[1][off + i];
+            diff += (g0 - g1) * (g0 - g1), norm += g1 * g1;
+        }
+        const double rel = sqrt(diff) / (sqrt(norm) + 1e-12);
+        EXPECT(norm > 0, "%s: no gradient on the unit-by-unit path", ps.info[p].name);
+        if (rel > worst_g) worst_g = rel;
+    }
+    printf("vit-micro: class-token tail vs units: logits differ by %.2g, gradients by %.2g (relative norm)\n", worst,
+           worst_g);
+    EXPECT(worst < 1e-5 && worst_g < 1e-5, "tail vs units: logits %g, gradients %g", worst, worst_g);
+    free(grads[0]), free(grads[1]);
+    model_free(&m);
+    params_free(&ps);
+}
+
 int main(void) {
     tiny_params();
     names_and_errors();
     attention_values();
     layernorm_values();
     micro_eval_equals_train();
+    tail_equals_units();
     return expect_report();
 }

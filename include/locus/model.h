@@ -37,6 +37,10 @@ struct Model {
     void *impl;          /* architecture-specific layers */
     /* Runs unit u on x (output of unit u-1, or the image for u = 0). */
     Tensor *(*unit_forward)(Model *m, Tape *t, int u, Tensor *x);
+    /* Optional (NULL: none): units n_units - 2 and n_units - 1 (the last block and the head) as one, computing only
+     * what the logits read (vit.c: the class token's row of the last block). model_forward takes it when nothing
+     * wraps unit_forward (Replacement Learning); same logits and gradients as the two units, to rounding. */
+    Tensor *(*tail_forward)(Model *m, Tape *t, Tensor *x);
     void (*free_impl)(Model *m);
     /* Copies (NULL where the architecture has none): build, run, initialise like the model's units. */
     void *(*copy_create)(Model *m, int u, ParamStore *ps, const char *prefix);
@@ -46,6 +50,9 @@ struct Model {
      * off. Owned and freed by replace_close, not by model_free. */
     struct Replacement *replace;
 };
+
+/* 1 when model_forward runs the last two units through m->tail_forward. */
+static inline int model_has_tail(const Model *m) { return m->tail_forward && !m->replace && m->n_units >= 2; }
 
 typedef struct ModelSpec {
     const char *arch; /* resnet20|32|44|56|110, resnet8 (n = 1, for quick tests), vit-tiny */

@@ -15,6 +15,21 @@ void exp_nonpos_rows(KernelIsa isa, float *x, size_t n) {
     }
 }
 
+void softmax_row(KernelIsa isa, float *row, size_t n, float scale) {
+    float mx = row[0];
+    for (size_t j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    const float shift = mx * scale;
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) row[j] = row[j] * scale - shift;
+    exp_nonpos_rows(isa, row, n);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (size_t j = 0; j < n; j++) sum += row[j];
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) row[j] *= inv;
+}
+
 void gelu_rows_forward(KernelIsa isa, const float *x, float *y, size_t n) {
     switch (isa) {
     case KERNEL_ISA_AVX512: gelu_rows_forward_avx512(x, y, n); break;

@@ -24,6 +24,9 @@ void gelu_rows_backward(KernelIsa isa, const float *x, const float *dy, float *d
 /* x[i] = exp(x[i]) for x[i] <= 0 (a softmax row after subtracting its maximum; positive values are taken as 0),
  * with the same exp: < 1 ulp, 0 below -87, NaN stays NaN. */
 void exp_nonpos_rows(KernelIsa isa, float *x, size_t n);
+/* row (n >= 1 values) = softmax(scale row) in place (scale > 0), with this exp; the maximum and the sum are
+ * vector reductions (omp simd: the sum runs in the lanes' order, not the row's). */
+void softmax_row(KernelIsa isa, float *row, size_t n, float scale);
 void exp_nonpos_rows_generic(float *x, size_t n);
 void exp_nonpos_rows_avx2(float *x, size_t n);
 void exp_nonpos_rows_avx512(float *x, size_t n);

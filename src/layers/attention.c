@@ -139,24 +139,6 @@ static void attn_linear(const float *x, int rows, int in, const float *w, const 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
 }
 
-/* row (n values) = softmax(scale row), in place. The maximum and the sum are vector reductions (omp simd: the
- * sum's order is the vector lanes', not the row's). */
-static void softmax_row(KernelIsa isa, float *row, int n, float scale) {
-    float mx = row[0];
-#pragma omp simd reduction(max : mx)
-    for (int j = 0; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-    const float shift = mx * scale;
-#pragma omp simd
-    for (int j = 0; j < n; j++) row[j] = row[j] * scale - shift;
-    exp_nonpos_rows(isa, row, (size_t)n); /* vectorised exp (kernels/gelu.h) */
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < n; j++) sum += row[j];
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (int j = 0; j < n; j++) row[j] *= inv;
-}
-
 /* One head of one sample: P (T x T) = softmax(scale q k^T), ctx_h = P v. qkv_n is T x 3D. On the rows kernels
  * (work: attn_head_floats) unless blas: S = q k^T with A = q packed and rows of k^T, the scale applied in the
  * softmax; ctx_h = P v with A = P packed and rows of v in place. */
@@ -176,7 +158,7 @@ static void attn_head(KernelIsa isa, int blas, const float *qkv_n, int t, int d,
         rows_gemm(isa, t, t, dh, Ap, B, p, (size_t)t, 0);
         row_scale = scale;
     }
-    for (int i = 0; i < t; i++) softmax_row(isa, p + (size_t)i * t, t, row_scale);
+    for (int i = 0; i < t; i++) softmax_row(isa, p + (size_t)i * t, (size_t)t, row_scale);
     if (blas) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, v, 3 * d, 0.0f, ctx_n + h * dh, d);
         return;

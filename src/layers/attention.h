@@ -26,6 +26,10 @@ typedef struct Attention {
 /* Registers the four parameters under "<name>.qkv.*" and "<name>.proj.*". CHECKs d % heads == 0. */
 void attention_init(Attention *l, ParamStore *ps, const char *name, int d, int heads);
 
+/* view = the class token's row of `of` (attention_cls.c): the same parameters, output N x D (token 0 only), for a
+ * last block whose other tokens nothing reads. */
+void attention_cls_view(Attention *view, const Attention *of);
+
 /* The attention probabilities of sample n, head h in a training-mode cache (T x T, rows sum to 1), for
  * tests and visualisation. */
 const float *attention_cached_probs(const Attention *l, const void *cache, int n_batch, int t, int n, int h);

@@ -9,7 +9,7 @@ static const char *const layer_types[] = {
     "gelu", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "global_avgpool", "resize_bilinear", "resize_conv2d", "dropout",
     "softmax_ce", "sigmoid_bce", "supcon", "crop2d",
     "conv2d", "batchnorm2d", "batchnorm2d_relu", "batchnorm2d_add_relu", "batchnorm1d", "linear", "add", "add_relu", "concat",
-    "layernorm", "attention", "patch_embed", "token_select",
+    "layernorm", "attention", "attention_cls", "patch_embed", "token_select",
     "flatten", "scaled_pair",
 };
 

@@ -25,16 +25,18 @@ Status e2e_recompute_step(Model *m, Tape *t, const Layer *loss_layer, Tensor *x,
     TapeMark at[RECOMPUTE_MAX_UNITS]; /* at[u]: the tape just before in[u] (u >= 1) */
     const TapeMark m0 = tape_mark(t);
     in[0] = x;
-    for (int u = 0; u + 1 < n; u++) {
+    const int last = model_has_tail(m) ? n - 2 : n - 1; /* the units recorded once, with the loss: last .. n-1 */
+    for (int u = 0; u < last; u++) {
         at[u + 1] = tape_mark(t);
         Tensor *h = m->unit_forward(m, t, u, in[u]);
         if (!h || !(in[u + 1] = tape_barrier(t, h, at[u + 1]))) return tape_error(t, err);
     }
-    /* the last unit (with the classifier) and the loss: recorded once, backpropagated at once */
+    /* the last unit (with the classifier; with the model's tail, the last two as model_forward runs them) and the
+     * loss: recorded once, backpropagated at once */
     const TapeMark ml = tape_mark(t);
-    Tensor *last_in = in[n - 1];
-    if (n > 1) last_in->requires_grad = 1;
-    Tensor *logits = m->unit_forward(m, t, n - 1, last_in);
+    Tensor *last_in = in[last];
+    if (last > 0) last_in->requires_grad = 1;
+    Tensor *logits = last < n - 1 ? m->tail_forward(m, t, last_in) : m->unit_forward(m, t, last, last_in);
     Tensor *loss = logits ? tape_call2(t, loss_layer, logits, labels) : NULL;
     if (!loss) return tape_error(t, err);
     Status st = method_check_loss(t, loss, ml, err);
@@ -42,8 +44,8 @@ Status e2e_recompute_step(Model *m, Tape *t, const Layer *loss_layer, Tensor *x,
     if (!st && (st = tape_backward(t, &loss, &one, 1, ml))) st = tape_error(t, err);
     if (!st) method_fill_result(loss, logits, labels, r);
     tape_release(t, ml);
-    TapeGrad g = n > 1 && !st ? tape_grad_take(t, last_in) : (TapeGrad){0};
-    for (int u = n - 2; u >= 0 && !st; u--) {
+    TapeGrad g = last > 0 && !st ? tape_grad_take(t, last_in) : (TapeGrad){0};
+    for (int u = last - 1; u >= 0 && !st; u--) {
         const TapeMark mr = tape_mark(t);
         in[u]->requires_grad = u > 0;
         t->ctx->frozen_stats = 1;

@@ -46,14 +46,12 @@ void model_free(Model *m) {
 Tensor *model_forward(Model *m, Tape *t, Tensor *x) {
     const TapeMark base = tape_mark(t);
     for (int u = 0; u < m->n_units && x; u++) {
-        if (t->recording) {
-            x = m->unit_forward(m, t, u, x);
-            continue;
-        }
+        const int tail = model_has_tail(m) && u == m->n_units - 2; /* the last two units as one */
+        Tensor *y = tail ? m->tail_forward(m, t, x) : m->unit_forward(m, t, u, x);
         /* inference keeps nothing for a backward: once a unit is done, its intermediates and its input go
          * (the barrier moves the unit's output down to base), so the peak is one unit, not the net */
-        Tensor *y = m->unit_forward(m, t, u, x);
-        x = y ? tape_barrier(t, y, base) : NULL;
+        x = t->recording || !y ? y : tape_barrier(t, y, base);
+        if (tail) break;
     }
     return x;
 }

@@ -116,6 +116,13 @@ double bench_record_macs(const TapeRecord *r) {
         double patches = (double)r->in[0]->shape.d[0] * p->grid_h * p->grid_w;
         return patches * p->d * p->in_c * p->patch * p->patch;
     }
+    if (!strcmp(type, "attention_cls")) { /* token 0's row only (attention_cls.c) */
+        const Shape *s = &r->in[0]->shape;   /* N x T x D */
+        double n = s->d[0], t = s->d[1], d = ((const Attention *)l)->d;
+        return n * t * d * 2 * d /* keys and values of every token */
+               + 2 * n * d * d   /* token 0's query, output projection */
+               + 2 * n * t * d;  /* its scores and context over all heads */
+    }
     if (!strcmp(type, "attention")) {
         const Shape *s = &r->in[0]->shape; /* N x T x D */
         double n = s->d[0], t = s->d[1], d = ((const Attention *)l)->d;
