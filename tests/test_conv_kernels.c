@@ -165,7 +165,7 @@ static void check_pack(KernelIsa isa, Rng *rng) {
  * nothing is written past N or M. */
 static void check_rows(KernelIsa isa, Rng *rng) {
     enum { K = 7, G = 2, NMAX = 40, MMAX = 70, MPMAX = 80 };
-    static float A[MMAX * K], Ap[MPMAX * K], C[MMAX * NMAX], D[G * MMAX * NMAX], Bd[G * K * (NMAX + 3)];
+    static float A[MMAX * K], AT[MMAX * K], Ap[MPMAX * K], C[MMAX * NMAX], D[G * MMAX * NMAX], Bd[G * K * (NMAX + 3)];
     static float DT[G * NMAX * MPMAX], CT[K * MPMAX], bias[MMAX], res[MMAX * (NMAX + 5)];
     const float *B[G * K];
     for (int i = 0; i < MMAX * K; i++) A[i] = frand(rng);
@@ -178,14 +178,21 @@ static void check_rows(KernelIsa isa, Rng *rng) {
     for (int mi = 0; mi < 4; mi++) {
         const int M = Ms[mi], Mp = rows_pad_m(M);
         rows_pack(isa, M, K, A, K, Ap);
+        for (int i = 0; i < M * K; i++) AT[MMAX * K - M * K + (i % K) * M + i / K] = A[MMAX * K - M * K + i];
         for (int N = 1; N <= NMAX; N++) {
             /* variant: 0 plain rows_gemm; 1 bias; 2 residual + ReLU; 3 bias + residual + ReLU; 4 ReLU only */
+            /* A packed (way 0), or read in place by rows_gemm_strided: row-major (1) or transposed (2), both at
+             * the end of their arrays (no slack: a read past M x K lands past the array, as ASan would see) */
             for (int variant = 0; variant <= 4; variant++)
-                for (int acc = 0; acc <= 1; acc++) {
+                for (int acc = 0; acc <= 1; acc++)
+                for (int way = 0; way < 3; way++) {
                     for (int i = 0; i < MMAX * NMAX; i++) C[i] = 0.5f;
                     const RowsEpilogue ep = {variant == 1 || variant == 3 ? bias : NULL,
                                              variant == 2 || variant == 3 ? res : NULL, NMAX + 5, variant >= 2};
-                    if (variant) rows_gemm_ep(isa, M, N, K, Ap, B, C, NMAX, acc, &ep);
+                    if (way == 1) rows_gemm_strided(isa, M, N, K, A + MMAX * K - M * K, K, 1, B, C, NMAX, acc, &ep);
+                    else if (way == 2) rows_gemm_strided(isa, M, N, K, AT + MMAX * K - M * K, 1, (size_t)M, B, C, NMAX,
+                                                         acc, &ep);
+                    else if (variant) rows_gemm_ep(isa, M, N, K, Ap, B, C, NMAX, acc, &ep);
                     else rows_gemm(isa, M, N, K, Ap, B, C, NMAX, acc);
                     double worst = 0;
                     for (int m = 0; m < MMAX; m++)
@@ -193,7 +200,10 @@ static void check_rows(KernelIsa isa, Rng *rng) {
                             double want = q >= N || m >= M ? 0.5 : (acc ? 0.5 : 0.0);
                             if (q < N && m < M) {
                                 if (ep.bias) want += ep.bias[m];
-                                for (int k = 0; k < K; k++) want += (double)A[m * K + k] * B[k][q];
+                                for (int k = 0; k < K; k++)
+                                    want += (double)(way == 1   ? A[MMAX * K - M * K + m * K + k]
+                                                     : way == 2 ? AT[MMAX * K - M * K + k * M + m]
+                                                                : A[m * K + k]) * B[k][q];
                                 if (ep.res) want += ep.res[(size_t)m * ep.ldr + q];
                                 if (variant >= 2 && want < 0) want = 0;
                             }
@@ -201,7 +211,7 @@ static void check_rows(KernelIsa isa, Rng *rng) {
                             if (!(e <= worst)) worst = e;
                         }
                     EXPECT(worst < 1e-5, "rows_gemm%s %s M=%d N=%d acc=%d variant %d: off by %g (or wrote past M, N)",
-                           variant ? "_ep" : "", kernel_isa_name(isa), M, N, acc, variant, worst);
+                           way ? "_strided" : variant ? "_ep" : "", kernel_isa_name(isa), M, N, acc, variant, worst);
                 }
             if (N == 5) { /* the ReLU keeps a NaN (as relu.c), on the vector and the scalar columns */
                 float nanres[MMAX * (NMAX + 5)];

@@ -26,6 +26,16 @@ void rows_gemm_ep(KernelIsa isa, int M, int N, int K, const float *Ap, const flo
     }
 }
 
+void rows_gemm_strided(KernelIsa isa, int M, int N, int K, const float *A, size_t ars, size_t aks,
+                       const float *const *B, float *C, size_t ldc, int acc, const RowsEpilogue *ep) {
+    if (ep && !ep->bias && !ep->res && !ep->relu) ep = NULL;
+    switch (isa) {
+    case KERNEL_ISA_AVX512: rows_gemm_strided_avx512(M, N, K, A, ars, aks, B, C, ldc, acc, ep); break;
+    case KERNEL_ISA_AVX2: rows_gemm_strided_avx2(M, N, K, A, ars, aks, B, C, ldc, acc, ep); break;
+    default: rows_gemm_strided_generic(M, N, K, A, ars, aks, B, C, ldc, acc, ep); break;
+    }
+}
+
 void rows_gemm(KernelIsa isa, int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc,
                int acc) {
     rows_gemm_ep(isa, M, N, K, Ap, B, C, ldc, acc, NULL);

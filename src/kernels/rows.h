@@ -51,6 +51,12 @@ typedef struct RowsEpilogue {
 void rows_gemm_ep(KernelIsa isa, int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc,
                   int acc, const RowsEpilogue *ep);
 
+/* rows_gemm_ep with A read in place instead of packed: A[m][k] = A[m * ars + k * aks] (row-major: ars = lda,
+ * aks = 1; transposed: ars = 1, aks = lda). Nothing outside the M x K elements is read. Saves the packing pass
+ * where A is used once (the dense layers' row chunks, the attention heads); the same sums as rows_gemm_ep. */
+void rows_gemm_strided(KernelIsa isa, int M, int N, int K, const float *A, size_t ars, size_t aks,
+                       const float *const *B, float *C, size_t ldc, int acc, const RowsEpilogue *ep);
+
 /* CT (K x Mp, row stride ldc) += the transposed product; DT_g = DT + g * dtg is N x Mp (row stride ldt);
  * Mp is a multiple of 16; B holds G * K row pointers. */
 void rows_dot_t(KernelIsa isa, int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg,
@@ -75,5 +81,11 @@ void rows_transpose_generic(int M, int N, const float *D, size_t ldd, float *DT,
 void rows_transpose_avx2(int M, int N, const float *D, size_t ldd, float *DT, size_t ldt, int Mp);
 void rows_gemm_avx512(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
                       const RowsEpilogue *ep);
+void rows_gemm_strided_generic(int M, int N, int K, const float *A, size_t ars, size_t aks, const float *const *B,
+                               float *C, size_t ldc, int acc, const RowsEpilogue *ep);
+void rows_gemm_strided_avx2(int M, int N, int K, const float *A, size_t ars, size_t aks, const float *const *B,
+                            float *C, size_t ldc, int acc, const RowsEpilogue *ep);
+void rows_gemm_strided_avx512(int M, int N, int K, const float *A, size_t ars, size_t aks, const float *const *B,
+                              float *C, size_t ldc, int acc, const RowsEpilogue *ep);
 
 #endif

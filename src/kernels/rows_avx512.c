@@ -41,6 +41,10 @@ void rows_gemm_avx512(int M, int N, int K, const float *Ap, const float *const *
                     const RowsEpilogue *ep) {
     rows_gemm_generic(M, N, K, Ap, B, C, ldc, acc, ep);
 }
+void rows_gemm_strided_avx512(int M, int N, int K, const float *A, size_t ars, size_t aks, const float *const *B,
+                            float *C, size_t ldc, int acc, const RowsEpilogue *ep) {
+    rows_gemm_strided_generic(M, N, K, A, ars, aks, B, C, ldc, acc, ep);
+}
 void rows_dot_t_avx512(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
                        float *CT, size_t ldc) {
     rows_dot_t_generic(Mp, K, N, G, DT, ldt, dtg, B, CT, ldc);

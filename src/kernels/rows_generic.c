@@ -2,17 +2,18 @@
  * summation order as the SIMD paths (k ascending per output element), for CPUs without AVX2. */
 #include "kernels/rows.h"
 
-void rows_gemm_generic(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
-                       const RowsEpilogue *ep) {
+/* Row m of A starts at A + (m / lay_rows) lay_stride + (m % lay_rows) ars; A[m][k] = that[k aks] (rows_simd.h). */
+static void gemm_rows(int M, int N, int K, const float *A, int lay_rows, size_t lay_stride, size_t ars, size_t aks,
+                      const float *const *B, float *C, size_t ldc, int acc, const RowsEpilogue *ep) {
     for (int m = 0; m < M; m++) {
-        const float *a = Ap + (size_t)(m / ROWS_PACK_MR) * ROWS_PACK_MR * K + m % ROWS_PACK_MR;
+        const float *a = A + (size_t)(m / lay_rows) * lay_stride + (size_t)(m % lay_rows) * ars;
         float *restrict c = C + (size_t)m * ldc;
         if (!acc)
             for (int q = 0; q < N; q++) c[q] = 0.0f;
         if (ep && ep->bias)
             for (int q = 0; q < N; q++) c[q] += ep->bias[m];
         for (int k = 0; k < K; k++) {
-            const float av = a[(size_t)k * ROWS_PACK_MR];
+            const float av = a[(size_t)k * aks];
             const float *restrict b = B[k];
             for (int q = 0; q < N; q++) c[q] += av * b[q];
         }
@@ -23,6 +24,15 @@ void rows_gemm_generic(int M, int N, int K, const float *Ap, const float *const 
     }
 }
 
+void rows_gemm_generic(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
+                       const RowsEpilogue *ep) {
+    gemm_rows(M, N, K, Ap, ROWS_PACK_MR, (size_t)ROWS_PACK_MR * K, 1, ROWS_PACK_MR, B, C, ldc, acc, ep);
+}
+
+void rows_gemm_strided_generic(int M, int N, int K, const float *A, size_t ars, size_t aks, const float *const *B,
+                               float *C, size_t ldc, int acc, const RowsEpilogue *ep) {
+    gemm_rows(M, N, K, A, 1, ars, ars, aks, B, C, ldc, acc, ep);
+}
 
 void rows_dot_t_generic(int Mp, int K, int N, int G, const float *DT, size_t ldt, size_t dtg, const float *const *B,
                         float *CT, size_t ldc) {

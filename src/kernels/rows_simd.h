@@ -14,10 +14,20 @@
 
 #define ROWS_INLINE static inline __attribute__((always_inline))
 
-/* C[r][q .. q + nv VL) for r < rows (the packed block's rows past M are zero and not stored); ep (NULL or
- * with its pointers already offset to this block's first row) as in rows.h. */
-ROWS_INLINE void FN(gemm_tile)(int K, const float *restrict ap, const float *const *B, size_t q, float *restrict C,
-                               size_t ldc, int rows, int acc, const RowsEpilogue *ep, const int nv) {
+/* The block's A rows: A[r][k] = ar[r][k * aks]. Packed (ars = 1, aks = ROWS_PACK_MR, the rows past M zero-padded:
+ * constants, so every address is the block base plus a displacement) or in place (rows_gemm_strided: the rows past
+ * M read row 0 instead, and their sums are not stored). */
+ROWS_INLINE void FN(block_rows)(const float *a, size_t ars, int rows, const int in_place, const float **ar) {
+    for (int r = 0; r < GEMM_MR; r++) ar[r] = a + (size_t)(in_place && r >= rows ? 0 : r) * ars;
+}
+
+/* C[r][q .. q + nv VL) for r < rows (rows past M are not stored); A as block_rows; ep (NULL or with its pointers
+ * already offset to this block's first row) as in rows.h. */
+ROWS_INLINE void FN(gemm_tile)(int K, const float *restrict a0, size_t ars, size_t aks, const int in_place,
+                               const float *const *B, size_t q, float *restrict C, size_t ldc, int rows, int acc,
+                               const RowsEpilogue *ep, const int nv) {
+    const float *ar[GEMM_MR];
+    FN(block_rows)(a0, ars, rows, in_place, ar);
     V c[GEMM_MR][GEMM_NV];
     for (int r = 0; r < GEMM_MR; r++)
         for (int v = 0; v < nv; v++)
@@ -33,11 +43,10 @@ ROWS_INLINE void FN(gemm_tile)(int K, const float *restrict ap, const float *con
             }
     for (int k = 0; k < K; k++) {
         const float *b = B[k] + q;
-        const float *a = ap + (size_t)k * ROWS_PACK_MR;
         V bv[GEMM_NV];
         for (int v = 0; v < nv; v++) bv[v] = V_LOAD(b + (size_t)v * VL);
         for (int r = 0; r < GEMM_MR; r++) {
-            const V av = V_BCAST(a + r);
+            const V av = V_BCAST(ar[r] + (size_t)k * aks);
             for (int v = 0; v < nv; v++) c[r][v] = V_FMA(av, bv[v], c[r][v]);
         }
     }
@@ -65,8 +74,11 @@ ROWS_INLINE const RowsEpilogue *block_ep(const RowsEpilogue *ep, int m0, RowsEpi
 
 /* gemm_tile for one vector of which only the lanes in mk exist (the last N % VL positions of q): the same sums in
  * the same order, so the results are those of a full tile, and nothing past N is read or written. */
-ROWS_INLINE void FN(gemm_tail)(int K, const float *restrict ap, const float *const *B, size_t q, float *restrict C,
-                               size_t ldc, int rows, int acc, const RowsEpilogue *ep, V_MASK_T mk) {
+ROWS_INLINE void FN(gemm_tail)(int K, const float *restrict a0, size_t ars, size_t aks, const int in_place,
+                               const float *const *B, size_t q, float *restrict C, size_t ldc, int rows, int acc,
+                               const RowsEpilogue *ep, V_MASK_T mk) {
+    const float *ar[GEMM_MR];
+    FN(block_rows)(a0, ars, rows, in_place, ar);
     V c[GEMM_MR];
     for (int r = 0; r < GEMM_MR; r++) c[r] = acc && r < rows ? V_LOADM(C + (size_t)r * ldc + q, mk) : V_ZERO();
     if (ep && ep->bias)
@@ -74,8 +86,7 @@ ROWS_INLINE void FN(gemm_tail)(int K, const float *restrict ap, const float *con
             if (r < rows) c[r] = V_ADD(c[r], V_BCAST(ep->bias + r));
     for (int k = 0; k < K; k++) {
         const V bv = V_LOADM(B[k] + q, mk);
-        const float *a = ap + (size_t)k * ROWS_PACK_MR;
-        for (int r = 0; r < GEMM_MR; r++) c[r] = V_FMA(V_BCAST(a + r), bv, c[r]);
+        for (int r = 0; r < GEMM_MR; r++) c[r] = V_FMA(V_BCAST(ar[r] + (size_t)k * aks), bv, c[r]);
     }
     if (ep && ep->res)
         for (int r = 0; r < GEMM_MR; r++)
@@ -88,37 +99,50 @@ ROWS_INLINE void FN(gemm_tail)(int K, const float *restrict ap, const float *con
         if (r < rows) V_STOREM(C + (size_t)r * ldc + q, mk, c[r]);
 }
 
-void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
-                   const RowsEpilogue *ep) {
+/* rows_gemm over A as block_rows says; row m0 of A starts at A + (m0 / lay_rows) lay_stride + (m0 % lay_rows) ars:
+ * packed, lay_rows = ROWS_PACK_MR rows every ROWS_PACK_MR K floats (GEMM_MR divides it); in place, 1 row every ars. */
+ROWS_INLINE void FN(gemm_blocks)(int M, int N, int K, const float *A, int lay_rows, size_t lay_stride, size_t ars,
+                                 size_t aks, const int in_place, const float *const *B, float *C, size_t ldc, int acc,
+                                 const RowsEpilogue *ep) {
     const int step = GEMM_NV * VL, nvec = N / VL * VL;
     /* q blocks outside, row blocks inside: one block's B strip (K x step floats) stays in L1 across the rows */
     for (int q = 0; q < nvec; q += step) {
         const int nv = (nvec - q) / VL < GEMM_NV ? (nvec - q) / VL : GEMM_NV;
         for (int m0 = 0; m0 < M; m0 += GEMM_MR) {
-            const float *ap = Ap + (size_t)(m0 / ROWS_PACK_MR) * ROWS_PACK_MR * K + m0 % ROWS_PACK_MR;
+            const float *a = A + (size_t)(m0 / lay_rows) * lay_stride + (size_t)(m0 % lay_rows) * ars;
             const int rows = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
             float *c = C + (size_t)m0 * ldc;
             RowsEpilogue e;
             const RowsEpilogue *ep0 = block_ep(ep, m0, &e);
             switch (nv) {
 #if GEMM_NV >= 4
-            case 4: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, ep0, 4); break;
+            case 4: FN(gemm_tile)(K, a, ars, aks, in_place, B, (size_t)q, c, ldc, rows, acc, ep0, 4); break;
 #endif
-            case 3: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, ep0, 3); break;
-            case 2: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, ep0, 2); break;
-            default: FN(gemm_tile)(K, ap, B, (size_t)q, c, ldc, rows, acc, ep0, 1); break;
+            case 3: FN(gemm_tile)(K, a, ars, aks, in_place, B, (size_t)q, c, ldc, rows, acc, ep0, 3); break;
+            case 2: FN(gemm_tile)(K, a, ars, aks, in_place, B, (size_t)q, c, ldc, rows, acc, ep0, 2); break;
+            default: FN(gemm_tile)(K, a, ars, aks, in_place, B, (size_t)q, c, ldc, rows, acc, ep0, 1); break;
             }
         }
     }
     if (nvec == N) return;
     const V_MASK_T mk = V_MASK(N - nvec); /* the last N % VL positions: one masked vector */
     for (int m0 = 0; m0 < M; m0 += GEMM_MR) {
-        const float *ap = Ap + (size_t)(m0 / ROWS_PACK_MR) * ROWS_PACK_MR * K + m0 % ROWS_PACK_MR;
+        const float *a = A + (size_t)(m0 / lay_rows) * lay_stride + (size_t)(m0 % lay_rows) * ars;
         const int rows = M - m0 < GEMM_MR ? M - m0 : GEMM_MR;
         RowsEpilogue e;
         const RowsEpilogue *ep0 = block_ep(ep, m0, &e);
-        FN(gemm_tail)(K, ap, B, (size_t)nvec, C + (size_t)m0 * ldc, ldc, rows, acc, ep0, mk);
+        FN(gemm_tail)(K, a, ars, aks, in_place, B, (size_t)nvec, C + (size_t)m0 * ldc, ldc, rows, acc, ep0, mk);
     }
+}
+
+void FN(rows_gemm)(int M, int N, int K, const float *Ap, const float *const *B, float *C, size_t ldc, int acc,
+                   const RowsEpilogue *ep) {
+    FN(gemm_blocks)(M, N, K, Ap, ROWS_PACK_MR, (size_t)ROWS_PACK_MR * K, 1, ROWS_PACK_MR, 0, B, C, ldc, acc, ep);
+}
+
+void FN(rows_gemm_strided)(int M, int N, int K, const float *A, size_t ars, size_t aks, const float *const *B,
+                           float *C, size_t ldc, int acc, const RowsEpilogue *ep) {
+    FN(gemm_blocks)(M, N, K, A, 1, ars, ars, aks, 1, B, C, ldc, acc, ep);
 }
 
 /* CT[k0 + j][m0 + v VL + lane] += sum_g sum_q B_{g, k0 + j}[q] DT_g[q][m0 + v VL + lane], j < kr, v < mv: the

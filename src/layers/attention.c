@@ -70,35 +70,28 @@ static int attn_use_blas(void) {
     return v && !strcmp(v, "blas");
 }
 
-/* Floats of one thread's work area for the per-head products on the rows kernels (attn_head, head_mm): a packed
- * A of up to mk x mk, a transposed operand of up to mk x pad(mk), mk row pointers; mk = max(T, Dh). */
+/* Floats of one thread's work area for the per-head products on the rows kernels (attn_head, head_mm): a transposed
+ * operand of up to mk x pad(mk) and mk row pointers; mk = max(T, Dh). */
 static size_t attn_head_floats(size_t t, size_t dh) {
     const size_t mk = t > dh ? t : dh;
-    return round16(rows_pack_floats((int)mk, (int)mk)) + round16(mk * (size_t)rows_pad_m((int)mk)) +
-           round16(mk * sizeof(float *) / sizeof(float) + 1);
+    return round16(mk * (size_t)rows_pad_m((int)mk)) + round16(mk * sizeof(float *) / sizeof(float) + 1);
 }
 
 /* C (M x N, row stride ldc) = A B on the rows kernels, overwriting C. A[m][k] = a[m lda + k], or with a_t
- * a[k lda + m]; B[k][n] = b[k ldb + n], or with b_t b[n ldb + k] (a_t and b_t not both). work:
- * attn_head_floats for M, N, K <= max(T, Dh). */
+ * a[k lda + m] (read in place either way); B[k][n] = b[k ldb + n], or with b_t b[n ldb + k] (transposed into
+ * work first). work: attn_head_floats for M, N, K <= max(T, Dh). */
 static void head_mm(KernelIsa isa, int M, int N, int K, const float *a, size_t lda, int a_t, const float *b,
                     size_t ldb, int b_t, float *c, size_t ldc, float *work) {
     const int mk = M > N ? (M > K ? M : K) : (N > K ? N : K), ld = rows_pad_m(mk);
-    float *Ap = work, *tr = Ap + round16(rows_pack_floats(mk, mk));
+    float *tr = work;
     const float **B = (const float **)(void *)(tr + round16((size_t)mk * ld));
-    if (a_t) { /* tr[m][k] = a[k][m] */
-        rows_transpose(isa, K, M, a, lda, tr, (size_t)ld, ld);
-        rows_pack(isa, M, K, tr, (size_t)ld, Ap);
-    } else {
-        rows_pack(isa, M, K, a, lda, Ap);
-    }
     if (b_t) { /* tr[k][n] = b[n][k] */
         rows_transpose(isa, N, K, b, ldb, tr, (size_t)ld, ld);
         for (int k = 0; k < K; k++) B[k] = tr + (size_t)k * ld;
     } else {
         for (int k = 0; k < K; k++) B[k] = b + (size_t)k * ldb;
     }
-    rows_gemm(isa, M, N, K, Ap, B, c, ldc, 0);
+    rows_gemm_strided(isa, M, N, K, a, a_t ? 1 : lda, a_t ? lda : 1, B, c, ldc, 0, NULL);
 }
 
 /* Scratch floats of the dense kernels for both projections (qkv: D -> 3D, proj: D -> D). */
@@ -140,22 +133,21 @@ static void attn_linear(const float *x, int rows, int in, const float *w, const 
 }
 
 /* One head of one sample: P (T x T) = softmax(scale q k^T), ctx_h = P v. qkv_n is T x 3D. On the rows kernels
- * (work: attn_head_floats) unless blas: S = q k^T with A = q packed and rows of k^T, the scale applied in the
- * softmax; ctx_h = P v with A = P packed and rows of v in place. */
+ * (work: attn_head_floats) unless blas: S = q k^T with A = q and rows of k^T, the scale applied in the softmax;
+ * ctx_h = P v with A = P and rows of v, A read in place (rows_gemm_strided). */
 static void attn_head(KernelIsa isa, int blas, const float *qkv_n, int t, int d, int dh, int h, float scale, float *p,
                       float *ctx_n, float *work) {
     const float *q = qkv_n + h * dh, *k = qkv_n + d + h * dh, *v = qkv_n + 2 * d + h * dh;
-    const int mk = t > dh ? t : dh, ldk = rows_pad_m(t);
-    float *Ap = work, *kT = Ap + round16(rows_pack_floats(t, mk));
-    const float **B = (const float **)(void *)(kT + round16((size_t)dh * ldk));
+    const int mk = t > dh ? t : dh, ldk = rows_pad_m(mk);
+    float *kT = work;
+    const float **B = (const float **)(void *)(kT + round16((size_t)mk * ldk));
     float row_scale = 1.0f;
     if (blas) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, t, dh, scale, q, 3 * d, k, 3 * d, 0.0f, p, t);
     } else {
-        rows_pack(isa, t, dh, q, (size_t)(3 * d), Ap);
         rows_transpose(isa, t, dh, k, (size_t)(3 * d), kT, (size_t)ldk, ldk);
         for (int c = 0; c < dh; c++) B[c] = kT + (size_t)c * ldk;
-        rows_gemm(isa, t, t, dh, Ap, B, p, (size_t)t, 0);
+        rows_gemm_strided(isa, t, t, dh, q, (size_t)(3 * d), 1, B, p, (size_t)t, 0, NULL);
         row_scale = scale;
     }
     for (int i = 0; i < t; i++) softmax_row(isa, p + (size_t)i * t, (size_t)t, row_scale);
@@ -163,9 +155,8 @@ static void attn_head(KernelIsa isa, int blas, const float *qkv_n, int t, int d,
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, p, t, v, 3 * d, 0.0f, ctx_n + h * dh, d);
         return;
     }
-    rows_pack(isa, t, t, p, (size_t)t, Ap);
     for (int j = 0; j < t; j++) B[j] = v + (size_t)j * 3 * d;
-    rows_gemm(isa, t, dh, t, Ap, B, ctx_n + h * dh, (size_t)d, 0);
+    rows_gemm_strided(isa, t, dh, t, p, (size_t)t, 1, B, ctx_n + h * dh, (size_t)d, 0, NULL);
 }
 
 static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out,
