@@ -3,10 +3,10 @@
  * may pin to AVX2 with OPENBLAS_CORETYPE=Haswell; spec performance.md).
  *
  * x is R x in, W out x in, y and dy R x out (row-major). Rows are taken in chunks of DENSE_MB:
- *   forward  y[r] = b + x[r] W^T:     rows_gemm_ep, A = the chunk of x (packed), rows B_k = row k of W^T
- *                                     (W transposed once per call), the bias in the epilogue... per column,
- *                                     so y's chunk starts as the bias and the product accumulates onto it
- *   dx      dx[r] += dy[r] W:          rows_gemm, A = the chunk of dy, rows B_k = row k of W (no copy)
+ *   forward  y[r] = b + x[r] W^T:     rows_gemm_strided, A = the chunk of x (read in place), rows B_k = row k
+ *                                     of W^T (W transposed once per call); the bias is per column, so y's
+ *                                     chunk starts as the bias and the product accumulates onto it
+ *   dx      dx[r] += dy[r] W:          rows_gemm_strided, A = the chunk of dy, rows B_k = row k of W (no copy)
  *   dW      dW[o] += sum_r dy[r][o] x[r]: rows_dot_t with D^T = x's chunk (its rows run along `in`, which
  *                                     must be a multiple of 16) and rows B_o = the chunk of dy transposed
  *   db      db[o] += sum_r dy[r][o]
@@ -33,13 +33,11 @@ void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const flo
                    float *y, float *scratch);
 /* The forward in two parts, for callers that apply one W to many small row blocks (attention's eval forward,
  * a sample at a time): dense_prepare writes W^T and its row pointers into area (dense_prepared_floats) and
- * returns the pointers; dense_forward_prepared then needs threads x dense_forward_thread_floats(in) floats of
- * areas. dense_forward = both, W^T at the start of its scratch. */
+ * returns the pointers, which dense_forward_prepared takes. dense_forward = both, W^T in its scratch. */
 size_t dense_prepared_floats(int in, int out);
-size_t dense_forward_thread_floats(int in);
 const float *const *dense_prepare(KernelIsa isa, int in, int out, const float *W, float *area);
 void dense_forward_prepared(KernelIsa isa, int threads, int R, int in, int out, const float *x,
-                            const float *const *Bt, const float *b, float *y, float *areas);
+                            const float *const *Bt, const float *b, float *y);
 /* g[j] += sum over the rows of m (row stride ld) of column j, for j0 <= j < j1: each column's sum in double,
  * rows in order (so the result does not depend on how callers split the columns). */
 void dense_colsum_add(const float *m, int rows, size_t ld, int j0, int j1, float *g);

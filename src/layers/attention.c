@@ -4,7 +4,7 @@
  * threads, S = scale q k^T and P = softmax(S) into the cache and ctx_h = P v into the cache, then one
  * GEMM for the output projection. The per-(n, h) GEMMs run single-threaded inside the parallel region
  * (OpenBLAS's OpenMP build does that on its own); the big projections use OpenBLAS's threads.
- * Eval forward (no cache): per sample, on per-thread scratch [qkv_n | P | ctx_n | dense kernels' scratch].
+ * Eval forward (no cache): per sample, on per-thread scratch [qkv_n | P | ctx_n | the heads' work].
  * Backward (dY = out->grad, N*T x D; scale = 1/sqrt(Dh)):
  *   dW_proj += dY^T ctx,  db_proj += colsum dY,  dctx = dY W_proj                 (batch GEMMs)
  *   per (n, h):  dP = dctx_h v_h^T,  dv_h = P^T dctx_h,
@@ -101,13 +101,12 @@ static size_t attn_dense_floats(int d, int threads) {
 }
 
 /* Eval forward scratch: W^T of both projections, shared ([qkv | proj], dense_prepare), then per thread
- * [qkv_n (T x 3D) | P (T x T) | ctx_n (T x D) | the dense kernels' packing area | attn_head's work]. */
+ * [qkv_n (T x 3D) | P (T x T) | ctx_n (T x D) | attn_head's work]. */
 static size_t attn_eval_shared_floats(int d) {
     return round16(dense_prepared_floats(d, 3 * d)) + round16(dense_prepared_floats(d, d));
 }
 static size_t attn_eval_thread_floats(int d, size_t t, size_t dh) {
-    return round16(t * 3 * (size_t)d) + round16(t * t) + round16(t * (size_t)d) +
-           round16(dense_forward_thread_floats(d)) + attn_head_floats(t, dh);
+    return round16(t * 3 * (size_t)d) + round16(t * t) + round16(t * (size_t)d) + attn_head_floats(t, dh);
 }
 
 static size_t attn_scratch(const Layer *l, Tensor *const *in, int n_in, int threads) {
@@ -210,13 +209,12 @@ static void attn_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
     for (int s = 0; s < n; s++) {
         float *qkv = threads_base + (size_t)omp_get_thread_num() * per;
-        float *p = qkv + round16(tqkv), *cx = p + round16(ttt), *ds = cx + round16(ttd);
-        float *hw = ds + round16(dense_forward_thread_floats(d));
+        float *p = qkv + round16(tqkv), *cx = p + round16(ttt), *hw = cx + round16(ttd);
         if (blas) attn_linear(x + s * ttd, t, d, wq, bq, 3 * d, qkv);
-        else dense_forward_prepared(isa, 1, t, d, 3 * d, x + s * ttd, btq, bq, qkv, ds);
+        else dense_forward_prepared(isa, 1, t, d, 3 * d, x + s * ttd, btq, bq, qkv);
         for (int h = 0; h < hh; h++) attn_head(isa, blas, qkv, t, d, dh, h, scale, p, cx, hw);
         if (blas) attn_linear(cx, t, d, wp, bp, d, y + s * ttd);
-        else dense_forward_prepared(isa, 1, t, d, d, cx, btp, bp, y + s * ttd, ds);
+        else dense_forward_prepared(isa, 1, t, d, d, cx, btp, bp, y + s * ttd);
     }
 }
 

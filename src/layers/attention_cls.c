@@ -69,9 +69,9 @@ static size_t dense_floats(int d, int threads) {
 }
 static int nthreads(int threads) { return threads < 1 ? 1 : threads; }
 
-/* Eval scratch: [dense scratch (q0, proj) | W_kv^T prepared | x0 | q0 | ctx | per thread: kv_n | p | packing]. */
+/* Eval scratch: [dense scratch (q0, proj) | W_kv^T prepared | x0 | q0 | ctx | per thread: kv_n | p]. */
 static size_t eval_thread_floats(int d, size_t t) {
-    return r16(t * 2 * (size_t)d) + r16(t) + r16(dense_forward_thread_floats(d));
+    return r16(t * 2 * (size_t)d) + r16(t);
 }
 static size_t eval_floats(int d, size_t n, size_t t, int threads) {
     return dense_floats(d, threads) + r16(dense_prepared_floats(d, 2 * d)) + 3 * r16(n * (size_t)d) +
@@ -154,8 +154,8 @@ static void cls_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
     const float *const *bt = dense_prepare(isa, d, 2 * d, wq + (size_t)d * d, prep);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
     for (int s = 0; s < n; s++) {
-        float *kv = threads_base + (size_t)omp_get_thread_num() * per, *p = kv + r16(ntd), *pack = p + r16((size_t)t);
-        dense_forward_prepared(isa, 1, t, d, 2 * d, x + (size_t)s * t * d, bt, bq + d, kv, pack);
+        float *kv = threads_base + (size_t)omp_get_thread_num() * per, *p = kv + r16(ntd);
+        dense_forward_prepared(isa, 1, t, d, 2 * d, x + (size_t)s * t * d, bt, bq + d, kv);
         for (int h = 0; h < hh; h++) cls_head(isa, kv, q0 + (size_t)s * d, t, d, dh, h, scale, p, cx + (size_t)s * d);
     }
     dense_forward(isa, ctx->threads, n, d, d, cx, wp, bp, out->data, ds);
