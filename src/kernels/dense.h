@@ -9,7 +9,7 @@
  *   dx      dx[r] += dy[r] W:          rows_gemm_strided, A = the chunk of dy, rows B_k = row k of W (no copy)
  *   dW      dW[o] += sum_r dy[r][o] x[r]: rows_dot_t with D^T = x's chunk (its rows run along `in`, which
  *                                     must be a multiple of 16) and rows B_o = the chunk of dy transposed
- *   db      db[o] += sum_r dy[r][o]
+ *   db      db[o] += sum_r dy[r][o]: with dW, per chunk from the transposed chunk (float), chunks added in double
  * Threads: forward and dx split the rows, dW and db split the output features (disjoint gradient rows: no
  * reduction, results independent of the thread count). Sums run in a fixed order; they differ from
  * OpenBLAS's by rounding only. */
@@ -20,7 +20,7 @@
 
 #include "kernels/isa.h"
 
-#define DENSE_MB 64 /* rows per chunk: the packed chunk of x (or dy) stays in L2 */
+#define DENSE_MB 64 /* rows per chunk: the chunk of x (or dy) stays in L2 */
 
 /* 1 when dense_backward can compute dW for this width (rows_dot_t runs along `in` in vectors of 16). */
 static inline int dense_dw_ok(int in) { return in % 16 == 0; }
