@@ -6,7 +6,8 @@
  *    times |x| / 2 (forward) or 1/2 (backward);
  *  - odd lengths and unaligned starts (the vector loops' remainders), nothing written past the end;
  *  - NaN in gives NaN out; +inf gives +inf; the backward accumulates onto what dx held;
- *  - exp_nonpos_rows (the softmax's exp) over [-100, 0] against exp in double.
+ *  - exp_nonpos_rows (the softmax's exp) over [-100, 0] against exp in double;
+ *  - softmax_row and its backward softmax_grad_row against double, lengths across the vector widths.
  * It fails for libm-free shortcuts such as the tanh approximation (errors ~1e-3).
  * The layer (gelu.c) is covered by the gradient checks (test_gradcheck) and the ViT golden test. */
 #include <math.h>
@@ -80,10 +81,48 @@ static void check_isa(KernelIsa isa) {
     free(e), free(src);
 }
 
+/* softmax_row and softmax_grad_row against double, for lengths around the vector widths (the lanes' maximum, the
+ * remainders), with scores spread over [-20, 20] and a score far above the rest (the shift); nothing written past
+ * n. */
+static void check_softmax(KernelIsa isa) {
+    enum { NMAX = 70 };
+    const int ns[] = {1, 5, 16, 17, 33, 65};
+    double worst = 0, worst_g = 0;
+    for (int c = 0; c < 6; c++) {
+        const int n = ns[c];
+        float row[NMAX + 1], p[NMAX + 1], dp[NMAX + 1], g[NMAX];
+        for (int j = 0; j < n; j++) row[j] = 20.0f * sinf(1.7f * (float)(j + c)), g[j] = cosf(0.9f * (float)j);
+        if (n > 3) row[n - 2] = 90.0f;
+        row[n] = p[n] = dp[n] = -7.0f;
+        const float scale = 0.125f;
+        double ref[NMAX], mx = -1e300, sum = 0;
+        for (int j = 0; j < n; j++) mx = fmax(mx, (double)row[j] * scale);
+        for (int j = 0; j < n; j++) sum += ref[j] = exp((double)row[j] * scale - mx);
+        memcpy(p, row, sizeof(float) * (size_t)n);
+        softmax_row(isa, p, (size_t)n, scale);
+        double dot = 0;
+        for (int j = 0; j < n; j++) {
+            ref[j] /= sum;
+            worst = fmax(worst, fabs(p[j] - ref[j]) / (ref[j] + 1e-30) * (ref[j] > 1e-30));
+            worst = fmax(worst, fabs(p[j] - ref[j]) > 1e-37 && ref[j] <= 1e-30 ? 1 : 0);
+            dot += (double)g[j] * p[j];
+        }
+        memcpy(dp, g, sizeof(float) * (size_t)n);
+        softmax_grad_row(isa, p, dp, (size_t)n, scale);
+        for (int j = 0; j < n; j++)
+            worst_g = fmax(worst_g, fabs(dp[j] - (double)p[j] * (g[j] - dot) * scale) / (1e-6 + fabs(p[j] * scale)));
+        EXPECT(row[n] == -7.0f && p[n] == -7.0f && dp[n] == -7.0f, "softmax %s n=%d: wrote past the row",
+               kernel_isa_name(isa), n);
+    }
+    printf("softmax %s: worst relative error %.2g, its gradient %.2g\n", kernel_isa_name(isa), worst, worst_g);
+    EXPECT(worst < 1e-5 && worst_g < 1e-5, "softmax %s: off by %g, gradient by %g", kernel_isa_name(isa), worst,
+           worst_g);
+}
+
 int main(void) {
     const char *names[] = {"generic", "avx2", "avx512"};
     for (int i = 0; i < 3; i++) {
-        if (kernel_isa_supported((KernelIsa)i)) check_isa((KernelIsa)i);
+        if (kernel_isa_supported((KernelIsa)i)) check_isa((KernelIsa)i), check_softmax((KernelIsa)i);
         else printf("note: this CPU cannot run the %s path; not tested here\n", names[i]);
     }
     return expect_report();

@@ -16,18 +16,19 @@ void exp_nonpos_rows(KernelIsa isa, float *x, size_t n) {
 }
 
 void softmax_row(KernelIsa isa, float *row, size_t n, float scale) {
-    float mx = row[0];
-    for (size_t j = 1; j < n; j++) mx = row[j] > mx ? row[j] : mx;
-    const float shift = mx * scale;
-#pragma omp simd
-    for (size_t j = 0; j < n; j++) row[j] = row[j] * scale - shift;
-    exp_nonpos_rows(isa, row, n);
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (size_t j = 0; j < n; j++) sum += row[j];
-    const float inv = 1.0f / sum;
-#pragma omp simd
-    for (size_t j = 0; j < n; j++) row[j] *= inv;
+    switch (isa) {
+    case KERNEL_ISA_AVX512: softmax_row_avx512(row, n, scale); break;
+    case KERNEL_ISA_AVX2: softmax_row_avx2(row, n, scale); break;
+    default: softmax_row_generic(row, n, scale); break;
+    }
+}
+
+void softmax_grad_row(KernelIsa isa, const float *p, float *dp, size_t n, float scale) {
+    switch (isa) {
+    case KERNEL_ISA_AVX512: softmax_grad_row_avx512(p, dp, n, scale); break;
+    case KERNEL_ISA_AVX2: softmax_grad_row_avx2(p, dp, n, scale); break;
+    default: softmax_grad_row_generic(p, dp, n, scale); break;
+    }
 }
 
 void gelu_rows_forward(KernelIsa isa, const float *x, float *y, size_t n) {

@@ -27,6 +27,15 @@ void exp_nonpos_rows(KernelIsa isa, float *x, size_t n);
 /* row (n >= 1 values) = softmax(scale row) in place (scale > 0), with this exp; the maximum and the sum are
  * vector reductions (omp simd: the sum runs in the lanes' order, not the row's). */
 void softmax_row(KernelIsa isa, float *row, size_t n, float scale);
+/* The softmax's backward for one row p (n values): dp <- p .* (dp - p . dp) * scale (dp: the gradient at p, in,
+ * the gradient at the scaled scores, out). */
+void softmax_grad_row(KernelIsa isa, const float *p, float *dp, size_t n, float scale);
+void softmax_row_generic(float *row, size_t n, float scale);
+void softmax_row_avx2(float *row, size_t n, float scale);
+void softmax_row_avx512(float *row, size_t n, float scale);
+void softmax_grad_row_generic(const float *p, float *dp, size_t n, float scale);
+void softmax_grad_row_avx2(const float *p, float *dp, size_t n, float scale);
+void softmax_grad_row_avx512(const float *p, float *dp, size_t n, float scale);
 void exp_nonpos_rows_generic(float *x, size_t n);
 void exp_nonpos_rows_avx2(float *x, size_t n);
 void exp_nonpos_rows_avx512(float *x, size_t n);

@@ -19,6 +19,10 @@
 /* not an x86-64 GCC build: isa.c never selects this path; these only satisfy the linker */
 void gelu_rows_forward_avx2(const float *x, float *y, size_t n) { gelu_rows_forward_generic(x, y, n); }
 void exp_nonpos_rows_avx2(float *x, size_t n) { exp_nonpos_rows_generic(x, n); }
+void softmax_row_avx2(float *row, size_t n, float scale) { softmax_row_generic(row, n, scale); }
+void softmax_grad_row_avx2(const float *p, float *dp, size_t n, float scale) {
+    softmax_grad_row_generic(p, dp, n, scale);
+}
 void gelu_rows_backward_avx2(const float *x, const float *dy, float *dx, size_t n) {
     gelu_rows_backward_generic(x, dy, dx, n);
 }

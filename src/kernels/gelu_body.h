@@ -1,4 +1,4 @@
-/* gelu_body.h — the loops of gelu.h (and its exp for softmax), written once and compiled per instruction set: gelu.c (portable C),
+/* gelu_body.h — the loops of gelu.h (and its exp for softmax, and the softmax rows), written once and compiled per instruction set: gelu.c (portable C),
  * gelu_avx2.c and gelu_avx512.c define FN(name) (the ISA suffix) and MADD(a, b, c) = a * b + c (fmaf where the
  * ISA has FMA) and include this under their target pragma. Plain scalar code in `omp simd` loops: the
  * compiler vectorises it with the ISA's registers (both branches of each select are computed). */
@@ -78,6 +78,36 @@ static inline void FN(gelu_fwd_span)(const float *restrict x, float *restrict y,
         const float v = x[i];
         y[i] = 0.5f * v * FN(gelu_one_plus_erf)(v * 0.70710678118654752f);
     }
+}
+
+void FN(softmax_row)(float *restrict row, size_t n, float scale) {
+    float lane[GELU_BLOCK], mx = row[0]; /* the maximum over 16 lanes, then across them: elementwise, vectorised */
+    size_t j = 0;
+    for (int l = 0; l < GELU_BLOCK; l++) lane[l] = row[0];
+    for (; j + GELU_BLOCK <= n; j += GELU_BLOCK)
+#pragma omp simd
+        for (int l = 0; l < GELU_BLOCK; l++) lane[l] = row[j + l] > lane[l] ? row[j + l] : lane[l];
+    for (; j < n; j++) mx = row[j] > mx ? row[j] : mx;
+    for (int l = 0; l < GELU_BLOCK; l++) mx = lane[l] > mx ? lane[l] : mx;
+    const float shift = mx * scale;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (j = 0; j < n; j++) {
+        const float v = row[j] * scale - shift;
+        row[j] = FN(gelu_exp)(v > 0.0f ? 0.0f : v);
+        sum += row[j];
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (j = 0; j < n; j++) row[j] *= inv;
+}
+
+void FN(softmax_grad_row)(const float *restrict p, float *restrict dp, size_t n, float scale) {
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (size_t j = 0; j < n; j++) dot += dp[j] * p[j];
+#pragma omp simd
+    for (size_t j = 0; j < n; j++) dp[j] = p[j] * (dp[j] - dot) * scale;
 }
 
 void FN(gelu_rows_forward)(const float *restrict x, float *restrict y, size_t n) {

@@ -278,14 +278,7 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
             head_mm(isa, t, t, dh, dc, (size_t)d, 0, v, (size_t)(3 * d), 1, dp, (size_t)t, work);       /* dc v^T */
             head_mm(isa, t, dh, t, p, (size_t)t, 1, dc, (size_t)d, 0, dv, (size_t)(3 * d), work);       /* P^T dc */
         }
-        for (int i = 0; i < t; i++) {
-            const float *pr = p + (size_t)i * t;
-            float *dr = dp + (size_t)i * t, dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-            for (int j = 0; j < t; j++) dot += dr[j] * pr[j];
-#pragma omp simd
-            for (int j = 0; j < t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
-        }
+        for (int i = 0; i < t; i++) softmax_grad_row(isa, p + (size_t)i * t, dp + (size_t)i * t, (size_t)t, scale);
         if (blas) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, k, 3 * d, 0.0f, dq, 3 * d);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t, dh, t, 1.0f, dp, t, q, 3 * d, 0.0f, dk, 3 * d);
