@@ -133,11 +133,11 @@ static void dense(int R, int in, int out, double peak) {
         t = now_s() - t;
         if (t < best[0]) best[0] = t;
         t = now_s();
-        dense_backward(isa, 1, R, in, out, x, W, y, dx, NULL, NULL, scratch);
+        dense_backward(isa, 1, R, in, out, x, W, y, dx, 0, NULL, NULL, scratch);
         t = now_s() - t;
         if (t < best[1]) best[1] = t;
         t = now_s();
-        dense_backward(isa, 1, R, in, out, x, W, y, NULL, dW, NULL, scratch);
+        dense_backward(isa, 1, R, in, out, x, W, y, NULL, 0, dW, NULL, scratch);
         t = now_s() - t;
         if (t < best[2]) best[2] = t;
     }

@@ -87,7 +87,7 @@ void dense_forward(KernelIsa isa, int threads, int R, int in, int out, const flo
 }
 
 void dense_backward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W,
-                    const float *dy, float *dx, float *dW, float *db, float *scratch) {
+                    const float *dy, float *dx, int dx_overwrite, float *dW, float *db, float *scratch) {
     const int T = dense_threads(threads, R, in, out), MBp = rows_pad_m(DENSE_MB);
     const float **Bw = (const float **)(void *)scratch;
     float *areas = scratch + ptr_floats((size_t)out);
@@ -105,7 +105,7 @@ void dense_backward(KernelIsa isa, int threads, int R, int in, int out, const fl
             for (int r = lo; r < hi; r += DENSE_MB) {
                 const int mb = hi - r < DENSE_MB ? hi - r : DENSE_MB;
                 rows_gemm_strided(isa, mb, in, out, dy + (size_t)r * out, (size_t)out, 1, Bw, dx + (size_t)r * in,
-                                  (size_t)in, 1, NULL);
+                                  (size_t)in, !dx_overwrite, NULL);
             }
         }
         split(out, t, nt, &lo, &hi);

@@ -41,8 +41,9 @@ void dense_forward_prepared(KernelIsa isa, int threads, int R, int in, int out, 
 /* g[j] += sum over the rows of m (row stride ld) of column j, for j0 <= j < j1: each column's sum in double,
  * rows in order (so the result does not depend on how callers split the columns). */
 void dense_colsum_add(const float *m, int rows, size_t ld, int j0, int j1, float *g);
-/* dx += dy W, dW += dy^T x, db += colsum(dy); each may be NULL (not wanted). dW needs dense_dw_ok(in). */
+/* dx += dy W (dx = dy W with dx_overwrite: dx's old values are not read), dW += dy^T x, db += colsum(dy); each may
+ * be NULL (not wanted). dW needs dense_dw_ok(in). */
 void dense_backward(KernelIsa isa, int threads, int R, int in, int out, const float *x, const float *W,
-                    const float *dy, float *dx, float *dW, float *db, float *scratch);
+                    const float *dy, float *dx, int dx_overwrite, float *dW, float *db, float *scratch);
 
 #endif

@@ -39,10 +39,10 @@ void gelu_rows_forward(KernelIsa isa, const float *x, float *y, size_t n) {
     }
 }
 
-void gelu_rows_backward(KernelIsa isa, const float *x, const float *dy, float *dx, size_t n) {
+void gelu_rows_backward(KernelIsa isa, const float *x, const float *dy, float *dx, size_t n, int overwrite) {
     switch (isa) {
-    case KERNEL_ISA_AVX512: gelu_rows_backward_avx512(x, dy, dx, n); break;
-    case KERNEL_ISA_AVX2: gelu_rows_backward_avx2(x, dy, dx, n); break;
-    default: gelu_rows_backward_generic(x, dy, dx, n); break;
+    case KERNEL_ISA_AVX512: gelu_rows_backward_avx512(x, dy, dx, n, overwrite); break;
+    case KERNEL_ISA_AVX2: gelu_rows_backward_avx2(x, dy, dx, n, overwrite); break;
+    default: gelu_rows_backward_generic(x, dy, dx, n, overwrite); break;
     }
 }

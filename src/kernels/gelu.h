@@ -18,8 +18,8 @@
 
 /* y[i] = gelu(x[i]), i < n. */
 void gelu_rows_forward(KernelIsa isa, const float *x, float *y, size_t n);
-/* dx[i] += dy[i] gelu'(x[i]), i < n. */
-void gelu_rows_backward(KernelIsa isa, const float *x, const float *dy, float *dx, size_t n);
+/* dx[i] += dy[i] gelu'(x[i]), i < n; with overwrite, dx[i] = dy[i] gelu'(x[i]) (dx's old values are not read). */
+void gelu_rows_backward(KernelIsa isa, const float *x, const float *dy, float *dx, size_t n, int overwrite);
 
 /* x[i] = exp(x[i]) for x[i] <= 0 (a softmax row after subtracting its maximum; positive values are taken as 0),
  * with the same exp: < 1 ulp, 0 below -87, NaN stays NaN. */
@@ -41,10 +41,10 @@ void exp_nonpos_rows_avx2(float *x, size_t n);
 void exp_nonpos_rows_avx512(float *x, size_t n);
 
 void gelu_rows_forward_generic(const float *x, float *y, size_t n);
-void gelu_rows_backward_generic(const float *x, const float *dy, float *dx, size_t n);
+void gelu_rows_backward_generic(const float *x, const float *dy, float *dx, size_t n, int overwrite);
 void gelu_rows_forward_avx2(const float *x, float *y, size_t n);
-void gelu_rows_backward_avx2(const float *x, const float *dy, float *dx, size_t n);
+void gelu_rows_backward_avx2(const float *x, const float *dy, float *dx, size_t n, int overwrite);
 void gelu_rows_forward_avx512(const float *x, float *y, size_t n);
-void gelu_rows_backward_avx512(const float *x, const float *dy, float *dx, size_t n);
+void gelu_rows_backward_avx512(const float *x, const float *dy, float *dx, size_t n, int overwrite);
 
 #endif

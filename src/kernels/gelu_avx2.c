@@ -23,7 +23,7 @@ void softmax_row_avx2(float *row, size_t n, float scale) { softmax_row_generic(r
 void softmax_grad_row_avx2(const float *p, float *dp, size_t n, float scale) {
     softmax_grad_row_generic(p, dp, n, scale);
 }
-void gelu_rows_backward_avx2(const float *x, const float *dy, float *dx, size_t n) {
-    gelu_rows_backward_generic(x, dy, dx, n);
+void gelu_rows_backward_avx2(const float *x, const float *dy, float *dx, size_t n, int overwrite) {
+    gelu_rows_backward_generic(x, dy, dx, n, overwrite);
 }
 #endif

@@ -127,21 +127,28 @@ void FN(gelu_rows_forward)(const float *restrict x, float *restrict y, size_t n)
 }
 
 static inline void FN(gelu_bwd_span)(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n,
-                                     const int poly) {
+                                     const int poly, const int overwrite) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
         const float v = x[i], z = v * 0.70710678118654752f;
         const float cdf = 0.5f * (poly ? 1.0f + FN(gelu_erf_poly)(z) : FN(gelu_one_plus_erf)(z));
-        const float pdf = 0.39894228040143268f * FN(gelu_exp)(-0.5f * v * v);
-        dx[i] += dy[i] * MADD(v, pdf, cdf);
+        const float pdf = 0.39894228040143268f * FN(gelu_exp)(-0.5f * v * v), g = dy[i] * MADD(v, pdf, cdf);
+        dx[i] = overwrite ? g : dx[i] + g;
     }
 }
 
-void FN(gelu_rows_backward)(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n) {
+static inline void FN(gelu_bwd)(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n,
+                                const int overwrite) {
     size_t i = 0;
     for (; i + GELU_BLOCK <= n; i += GELU_BLOCK) {
-        if (FN(gelu_block_poly)(x + i)) FN(gelu_bwd_span)(x + i, dy + i, dx + i, GELU_BLOCK, 1);
-        else FN(gelu_bwd_span)(x + i, dy + i, dx + i, GELU_BLOCK, 0);
+        if (FN(gelu_block_poly)(x + i)) FN(gelu_bwd_span)(x + i, dy + i, dx + i, GELU_BLOCK, 1, overwrite);
+        else FN(gelu_bwd_span)(x + i, dy + i, dx + i, GELU_BLOCK, 0, overwrite);
     }
-    FN(gelu_bwd_span)(x + i, dy + i, dx + i, n - i, 0);
+    FN(gelu_bwd_span)(x + i, dy + i, dx + i, n - i, 0, overwrite);
+}
+
+void FN(gelu_rows_backward)(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n,
+                            int overwrite) {
+    if (overwrite) FN(gelu_bwd)(x, dy, dx, n, 1);
+    else FN(gelu_bwd)(x, dy, dx, n, 0);
 }

@@ -255,8 +255,7 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     const int blas = attn_use_blas(), dense = !blas && dense_dw_ok(d);
     const KernelIsa isa = kernel_isa();
     if (dense) {
-        memset(dcx, 0, sizeof(float) * (size_t)nt * d);
-        dense_backward(kernel_isa(), ctx->threads, nt, d, d, cx, wp, dy, dcx, dwp, dbp, dense_scratch);
+        dense_backward(kernel_isa(), ctx->threads, nt, d, d, cx, wp, dy, dcx, 1, dwp, dbp, dense_scratch);
     } else {
         if (dwp) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nt, 1.0f, dy, d, cx, d, 1.0f, dwp, d);
         if (dbp) attn_colsum(dy, nt, d, dbp, ctx->threads);
@@ -289,7 +288,7 @@ static void attn_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     }
 
     if (dense) {
-        dense_backward(kernel_isa(), ctx->threads, nt, d, 3 * d, x, wq, dqkv, dx, dwq, dbq, dense_scratch);
+        dense_backward(kernel_isa(), ctx->threads, nt, d, 3 * d, x, wq, dqkv, dx, 0, dwq, dbq, dense_scratch);
         return;
     }
     if (dwq) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3 * d, d, nt, 1.0f, dqkv, 3 * d, x, d, 1.0f, dwq, d);

@@ -161,12 +161,12 @@ static void cls_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
     dense_forward(isa, ctx->threads, n, d, d, cx, wp, bp, out->data, ds);
 }
 
-/* dx += dy W, dW += dy^T x, db += colsum dy over R rows (each may be NULL): the dense kernels, with dW on OpenBLAS
- * where they cannot take it (in not a multiple of 16). */
+/* dx += dy W (= with dx_overwrite), dW += dy^T x, db += colsum dy over R rows (each may be NULL): the dense
+ * kernels, with dW on OpenBLAS where they cannot take it (in not a multiple of 16). */
 static void lin_backward(int threads, int R, int in, int out, const float *x, const float *W, const float *dy,
-                         float *dx, float *dW, float *db, float *scratch) {
+                         float *dx, int dx_overwrite, float *dW, float *db, float *scratch) {
     const int ok = dense_dw_ok(in);
-    dense_backward(kernel_isa(), threads, R, in, out, x, W, dy, dx, ok ? dW : NULL, db, scratch);
+    dense_backward(kernel_isa(), threads, R, in, out, x, W, dy, dx, dx_overwrite, ok ? dW : NULL, db, scratch);
     if (dW && !ok) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, R, 1.0f, dy, out, x, in, 1.0f, dW, in);
 }
 
@@ -188,8 +188,7 @@ static void cls_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
     const size_t nd = r16((size_t)n * d), ntd = (size_t)t * 2 * d, ld = 2 * (size_t)d;
     float *dcx = ctx->scratch, *dq0 = dcx + nd, *dx0 = dq0 + nd, *dkv = dx0 + nd;
     float *dp_base = dkv + r16((size_t)n * ntd), *ds = dp_base + (size_t)nthreads(ctx->threads) * r16((size_t)t);
-    memset(dcx, 0, sizeof(float) * (size_t)n * d);
-    lin_backward(ctx->threads, n, d, d, c.cx, wp, dy, dcx, dwp, dbp, ds);
+    lin_backward(ctx->threads, n, d, d, c.cx, wp, dy, dcx, 1, dwp, dbp, ds);
 #pragma omp parallel for schedule(static) num_threads(ctx->threads)
     for (int nh = 0; nh < n * hh; nh++) {
         const int s = nh / hh, h = nh % hh;
@@ -217,10 +216,9 @@ static void cls_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
             }
         }
     }
-    if (dx) memset(dx0, 0, sizeof(float) * (size_t)n * d);
-    lin_backward(ctx->threads, n * t, d, 2 * d, x, wq + (size_t)d * d, dkv, dx, dwq ? dwq + (size_t)d * d : NULL,
+    lin_backward(ctx->threads, n * t, d, 2 * d, x, wq + (size_t)d * d, dkv, dx, 0, dwq ? dwq + (size_t)d * d : NULL,
                  dbq ? dbq + d : NULL, ds);
-    lin_backward(ctx->threads, n, d, d, c.x0, wq, dq0, dx ? dx0 : NULL, dwq, dbq, ds);
+    lin_backward(ctx->threads, n, d, d, c.x0, wq, dq0, dx ? dx0 : NULL, 1, dwq, dbq, ds);
     if (dx)
         for (int s = 0; s < n; s++) {
             float *row = dx + (size_t)s * t * d;

@@ -43,6 +43,7 @@ static void gelu_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     (void)l, (void)n_in, (void)cache;
     float *dx = in[0]->grad;
     if (!dx) return;
+    const int fresh = layer_grad_overwrite(in[0]); /* write a fresh gradient instead of the tape zeroing it first */
     const float *x = in[0]->data, *dy = out->grad;
     const size_t n = tensor_numel(out);
     const KernelIsa isa = kernel_isa();
@@ -50,11 +51,11 @@ static void gelu_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in,
     {
         size_t lo, hi;
         chunk(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-        gelu_rows_backward(isa, x + lo, dy + lo, dx + lo, hi - lo);
+        gelu_rows_backward(isa, x + lo, dy + lo, dx + lo, hi - lo, fresh);
     }
 }
 
 static const LayerOps gelu_ops = {
-    .type = "gelu", .out_shape = gelu_shape, .forward = gelu_forward, .backward = gelu_backward};
+    .type = "gelu", .out_shape = gelu_shape, .forward = gelu_forward, .backward = gelu_backward, .grad_overwrite = 1};
 
 void gelu_init(Gelu *l, const char *name) { layer_set_name(&l->base, &gelu_ops, name); }

@@ -93,7 +93,8 @@ static void linear_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in
     }
 }
 
-/* Reads out->grad (R x out) and in[0]->data; accumulates into in[0]->grad (if non-NULL), dW and db. */
+/* Reads out->grad (R x out) and in[0]->data; writes in[0]->grad (if non-NULL; overwritten when fresh, else
+ * accumulated: grad_overwrite, which spares the tape a zeroing pass), accumulates into dW and db. */
 static void linear_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, const Tensor *out,
                             const void *cache) {
     (void)n_in, (void)cache;
@@ -102,9 +103,10 @@ static void linear_backward(const Layer *l, const StepCtx *ctx, Tensor *const *i
     const float *W = params_value(ctx->params, f->w), *x = in[0]->data, *dy = out->grad;
     float *gW = params_grad(ctx->params, f->w), *gb = f->b >= 0 ? params_grad(ctx->params, f->b) : NULL;
     float *dx = in[0]->grad;
+    const int fresh = dx && layer_grad_overwrite(in[0]);
     if (!linear_use_blas() && (!gW || dense_dw_ok(f->in))) {
         CHECK(ctx->scratch_bytes >= dense_scratch_bytes(f->in, f->out, ctx->threads), "%s: scratch too small", l->name);
-        dense_backward(kernel_isa(), T, R, f->in, f->out, x, W, dy, dx, gW, gb, ctx->scratch);
+        dense_backward(kernel_isa(), T, R, f->in, f->out, x, W, dy, dx, fresh, gW, gb, ctx->scratch);
         return;
     }
 #pragma omp parallel num_threads(T)
@@ -115,7 +117,8 @@ static void linear_backward(const Layer *l, const StepCtx *ctx, Tensor *const *i
             split(R, t, nt, &lo, &hi);
             if (hi > lo)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, f->in, f->out, 1.0f,
-                            dy + (size_t)lo * f->out, f->out, W, f->in, 1.0f, dx + (size_t)lo * f->in, f->in);
+                            dy + (size_t)lo * f->out, f->out, W, f->in, fresh ? 0.0f : 1.0f, dx + (size_t)lo * f->in,
+                            f->in);
         }
         split(f->out, t, nt, &lo, &hi);
         if (gW && hi > lo)
@@ -132,7 +135,7 @@ static void linear_backward(const Layer *l, const StepCtx *ctx, Tensor *const *i
 
 static const LayerOps linear_ops = {
     .type = "linear", .out_shape = linear_shape, .scratch_bytes = linear_scratch, .forward = linear_forward,
-    .backward = linear_backward};
+    .backward = linear_backward, .grad_overwrite = 1};
 
 void linear_init(Linear *l, ParamStore *ps, const char *name, int in, int out, int bias) {
     CHECK(in >= 1 && out >= 1, "linear %s: in=%d out=%d", name, in, out);
