@@ -4,16 +4,16 @@
  *   forward   y = xhat * weight + bias; caches mean_r, rstd_r (training)
  *   backward  dx = rstd_r * (g - mean(g) - xhat * mean(g * xhat))
  *             dweight += sum_r dy * xhat,  dbias += sum_r dy
- * Statistics are accumulated in double (two passes: mean, then centred variance), so large offsets do
- * not cancel; each row sum in 8 independent lanes (vectorisable; one chain was latency-bound). Rows are
- * spread over OpenMP threads; the parameter gradients are reduced per column
+ * The loops are kernels/ln.h (per instruction set). Statistics are accumulated in double (two passes: mean,
+ * then centred variance), so large offsets do not cancel; each row sum in 8 independent lanes (vectorisable;
+ * one chain was latency-bound). Rows are spread over OpenMP threads; the parameter gradients are reduced per column
  * block (each thread owns whole columns, summing rows in order), so they do not depend on the thread
  * count. Cache layout: [mean_0 .. mean_{R-1} | rstd_0 .. rstd_{R-1}]. */
 #include "layers/layernorm.h"
 
-#include <math.h>
 #include <stdio.h>
-#include <string.h>
+
+#include "kernels/ln.h"
 
 static size_t ln_rows(const Tensor *x, int d) { return tensor_numel(x) / (size_t)d; }
 
@@ -36,34 +36,8 @@ static size_t ln_cache(const Layer *l, Tensor *const *in, int n_in, int training
     return training ? 2 * ln_rows(in[0], ln->d) * sizeof(float) : 0;
 }
 
-/* Row sums run in LN_LANES independent double chains (element i in lane i % LN_LANES), the lanes then added
- * pairwise: one chain of d dependent adds made every LayerNorm of ViT-tiny latency-bound (3 ms per layer). */
-#define LN_LANES 8
-
-static double lanes_total(const double *lane) {
-    return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
-}
-
-/* mean and rstd of one row of d floats */
-static void ln_stats(const float *x, int d, float eps, float *mean, float *rstd) {
-    double s[LN_LANES] = {0}, v[LN_LANES] = {0};
-    int i = 0;
-    for (; i + LN_LANES <= d; i += LN_LANES)
-        for (int l = 0; l < LN_LANES; l++) s[l] += x[i + l];
-    for (; i < d; i++) s[0] += x[i];
-    const double m = lanes_total(s) / d;
-    for (i = 0; i + LN_LANES <= d; i += LN_LANES)
-        for (int l = 0; l < LN_LANES; l++) {
-            const double c = x[i + l] - m;
-            v[l] += c * c;
-        }
-    for (; i < d; i++) {
-        const double c = x[i] - m;
-        v[0] += c * c;
-    }
-    *mean = (float)m;
-    *rstd = (float)(1.0 / sqrt(lanes_total(v) / d + eps));
-}
+/* Rows go to the kernels (kernels/ln.h) in blocks of LN_BLOCK, the blocks spread over the threads. */
+#define LN_BLOCK 64
 
 static void ln_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, int n_in, Tensor *out, void *cache) {
     (void)n_in;
@@ -73,13 +47,13 @@ static void ln_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, in
     const float *x = in[0]->data, *w = params_value(ctx->params, ln->weight),
                 *b = params_value(ctx->params, ln->bias);
     float *y = out->data, *cmean = cache, *crstd = cache ? (float *)cache + rows : NULL;
+    const KernelIsa isa = kernel_isa();
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (rows * d > 32768)
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        const float *xr = x + r * d;
-        float *yr = y + r * d, mean, rstd;
-        ln_stats(xr, d, ln->eps, &mean, &rstd);
-        for (int i = 0; i < d; i++) yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
-        if (cmean) cmean[r] = mean, crstd[r] = rstd;
+    for (ptrdiff_t r0 = 0; r0 < rows; r0 += LN_BLOCK) {
+        const size_t nr = (size_t)(rows - r0 < LN_BLOCK ? rows - r0 : LN_BLOCK);
+        float m[LN_BLOCK], s[LN_BLOCK]; /* the statistics, when no cache keeps them (eval) */
+        ln_rows_forward(isa, x + r0 * d, y + r0 * d, w, b, nr, d, ln->eps, cmean ? cmean + r0 : m,
+                        crstd ? crstd + r0 : s);
     }
 }
 
@@ -93,52 +67,20 @@ static void ln_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
     const float *cmean = cache, *crstd = (const float *)cache + rows;
     float *dx = in[0]->grad;
     float *dw = params_grad(ctx->params, ln->weight), *db = params_grad(ctx->params, ln->bias);
+    const KernelIsa isa = kernel_isa();
     if (dx) {
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (rows * d > 32768)
-        for (ptrdiff_t r = 0; r < rows; r++) {
-            const float *xr = x + r * d, *dyr = dy + r * d;
-            float mean = cmean[r], rstd = crstd[r];
-            double sg[LN_LANES] = {0}, sgx[LN_LANES] = {0};
-            int i = 0;
-            for (; i + LN_LANES <= d; i += LN_LANES)
-                for (int l = 0; l < LN_LANES; l++) {
-                    const double g = (double)dyr[i + l] * w[i + l], xh = (double)(xr[i + l] - mean) * rstd;
-                    sg[l] += g;
-                    sgx[l] += g * xh;
-                }
-            for (; i < d; i++) {
-                const double g = (double)dyr[i] * w[i], xh = (double)(xr[i] - mean) * rstd;
-                sg[0] += g;
-                sgx[0] += g * xh;
-            }
-            float mg = (float)(lanes_total(sg) / d), mgx = (float)(lanes_total(sgx) / d);
-            float *dxr = dx + r * d;
-            for (int i = 0; i < d; i++) {
-                float xh = (xr[i] - mean) * rstd;
-                dxr[i] += rstd * (dyr[i] * w[i] - mg - xh * mgx);
-            }
-        }
+        for (ptrdiff_t r0 = 0; r0 < rows; r0 += LN_BLOCK)
+            ln_rows_backward(isa, x + r0 * d, dy + r0 * d, w, cmean + r0, crstd + r0,
+                             (size_t)(rows - r0 < LN_BLOCK ? rows - r0 : LN_BLOCK), d, dx + r0 * d);
     }
     if (!dw && !db) return;
     /* columns in blocks of 16: each block is summed over all rows, in row order, by one thread */
     const int nblk = (d + 15) / 16;
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (rows * d > 32768)
-    for (int bk = 0; bk < nblk; bk++) {
-        int i0 = bk * 16, i1 = i0 + 16 < d ? i0 + 16 : d;
-        double sw[16] = {0}, sb[16] = {0};
-        for (ptrdiff_t r = 0; r < rows; r++) {
-            const float *xr = x + r * d, *dyr = dy + r * d;
-            float mean = cmean[r], rstd = crstd[r];
-            for (int i = i0; i < i1; i++) {
-                sw[i - i0] += (double)dyr[i] * ((xr[i] - mean) * rstd);
-                sb[i - i0] += dyr[i];
-            }
-        }
-        for (int i = i0; i < i1; i++) {
-            if (dw) dw[i] += (float)sw[i - i0];
-            if (db) db[i] += (float)sb[i - i0];
-        }
-    }
+    for (int bk = 0; bk < nblk; bk++)
+        ln_cols_backward(isa, x, dy, cmean, crstd, (size_t)rows, d, bk * 16, bk * 16 + 16 < d ? bk * 16 + 16 : d, dw,
+                         db);
 }
 
 static const LayerOps ln_ops = {.type = "layernorm",
