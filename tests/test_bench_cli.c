@@ -105,8 +105,20 @@ int main(void) {
         EXPECT(fabs(number(o, "gflop_fwd_per_img") - g) < 1e-12, "infer FLOPs = forward");
         EXPECT(number(o, "params") == resnet_params(5, 10), "resnet32 params %.0f, the architecture has %.0f",
                number(o, "params"), resnet_params(5, 10));
+        EXPECT(number(o, "gflop_fwd_per_img_network") == number(o, "gflop_fwd_per_img"),
+               "resnet32 computes its whole network");
         const cJSON *mem = cJSON_GetObjectItemCaseSensitive(o, "mem_peak_bytes");
         EXPECT(cJSON_IsObject(mem) && number(mem, "optim") == 0, "no optimizer state in infer mode");
+        cJSON_Delete(o);
+    }
+
+    /* vit-tiny: the network is the spec's 0.366 GFLOP forward per image; the step computes less (the last block
+     * for the class token only, 0.3153), and says so */
+    o = run_json(bin, "--model vit-tiny --batch 2 --threads 1 --mode infer --steps 1 --warmup 0 --json");
+    if (o) {
+        const double net = number(o, "gflop_fwd_per_img_network"), own = number(o, "gflop_fwd_per_img");
+        EXPECT(fabs(net / 0.366 - 1) < 0.005, "vit-tiny network forward GFLOP/img %.6f, spec 0.366", net);
+        EXPECT(fabs(own / 0.3153 - 1) < 0.001 && own < net, "vit-tiny computes %.6f of %.6f GFLOP/img", own, net);
         cJSON_Delete(o);
     }
 

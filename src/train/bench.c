@@ -177,7 +177,8 @@ typedef struct Bench {
     Profile prof;
     int prof_open;
     double param_zero_s, optim_s; /* sums over the timed steps (profiling only) */
-    double flop_fwd_per_img;      /* from count_flops */
+    double flop_fwd_per_img;      /* from count_flops: model_forward's */
+    double flop_fwd_per_img_network; /* the units one by one, every token */
 } Bench;
 
 static Shape input_shape(const Bench *b) {
@@ -227,8 +228,9 @@ static void set_mode(Bench *b) {
 }
 
 /* Forward FLOPs per image and the number of layer calls of one forward, from a recording forward on a plan
- * tape with a throwaway tracker. */
-static Status count_flops(Bench *b, double *per_img, int *calls, ErrorMsg *err) {
+ * tape with a throwaway tracker: model_forward's (what the step computes), or with `units` every unit one by one
+ * (the whole network). */
+static Status count_flops(Bench *b, int units, double *per_img, int *calls, ErrorMsg *err) {
     MemTracker throwaway = {0};
     StepCtx ctx = b->ctx;
     ctx.training = 1;
@@ -236,8 +238,12 @@ static Status count_flops(Bench *b, double *per_img, int *calls, ErrorMsg *err) 
     Status st = tape_init_plan(t, &ctx, &throwaway, BENCH_META_BYTES, err);
     if (st) return st;
     TapeMark m = tape_mark(t);
-    Tensor *logits = model_forward(&b->model, t, tape_wrap(t, input_shape(b), NULL, 0));
-    if (!logits || !tape_ok(t)) st = status_fail(err, t->status, "%s", t->err.text);
+    Tensor *y = tape_wrap(t, input_shape(b), NULL, 0);
+    if (units)
+        for (int u = 0; u < b->model.n_units && y; u++) y = b->model.unit_forward(&b->model, t, u, y);
+    else
+        y = model_forward(&b->model, t, y);
+    if (!y || !tape_ok(t)) st = status_fail(err, t->status, "%s", t->err.text);
     else {
         *per_img = bench_tape_flops(t, m) / (double)b->cfg->batch;
         *calls = 0;
@@ -251,8 +257,9 @@ static Status count_flops(Bench *b, double *per_img, int *calls, ErrorMsg *err) 
  * layer call of a recorded forward (+ the loss) is enough: layers are called at least once (an inference tape
  * records nothing, so its meta size would not do). */
 static Status open_flops_profile(Bench *b, ErrorMsg *err) {
-    int calls = 0;
-    Status st = count_flops(b, &b->flop_fwd_per_img, &calls, err);
+    int calls = 0, unit_calls = 0;
+    Status st = count_flops(b, 0, &b->flop_fwd_per_img, &calls, err);
+    if (!st) st = count_flops(b, 1, &b->flop_fwd_per_img_network, &unit_calls, err);
     if (st || !b->cfg->profile) return st;
     if ((st = profile_init(&b->prof, calls + 2, err))) return st;
     b->prof_open = 1;
@@ -395,7 +402,7 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
     memset(&b, 0, sizeof b);
     b.cfg = c;
     st = bench_open(&b, err);
-    if (!st) r->gflop_fwd_per_img = b.flop_fwd_per_img;
+    if (!st) r->gflop_fwd_per_img = b.flop_fwd_per_img, r->gflop_fwd_per_img_network = b.flop_fwd_per_img_network;
     if (!st) st = bench_loop(&b, times, cpu_times, &r->loss_last, err);
     if (!st) {
         qsort(times, (size_t)c->steps, sizeof *times, cmp_double);
@@ -405,6 +412,7 @@ Status bench_run(const BenchConfig *c, BenchResult *r, ErrorMsg *err) {
         r->step_s_median = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
         r->img_per_s = (double)c->batch / r->step_s_median;
         r->gflop_fwd_per_img *= 1e-9;
+        r->gflop_fwd_per_img_network *= 1e-9;
         r->gflop_per_img = (b.train ? 3 : 1) * r->gflop_fwd_per_img;
         r->gflop_per_s = r->gflop_per_img * r->img_per_s;
         r->peak_fraction = c->peak_gflops > 0 ? r->gflop_per_s / c->peak_gflops : 0;
@@ -445,6 +453,7 @@ cJSON *bench_result_json(const BenchConfig *c, const BenchResult *r) {
     cJSON_AddNumberToObject(o, "cpu_s_median", r->cpu_s_median);
     cJSON_AddNumberToObject(o, "params", (double)r->params);
     cJSON_AddNumberToObject(o, "gflop_fwd_per_img", r->gflop_fwd_per_img);
+    cJSON_AddNumberToObject(o, "gflop_fwd_per_img_network", r->gflop_fwd_per_img_network);
     cJSON_AddNumberToObject(o, "gflop_per_img", r->gflop_per_img);
     cJSON_AddNumberToObject(o, "gflop_per_s", r->gflop_per_s);
     if (c->peak_gflops > 0) {
@@ -472,6 +481,9 @@ void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
     fprintf(f, "  speed      %.1f img/s, %.2f GFLOP/s (%.4f GFLOP/img: %s)", r->img_per_s, r->gflop_per_s,
             r->gflop_per_img, strcmp(c->mode, "train") ? "forward" : "3 x forward");
     if (c->peak_gflops > 0) fprintf(f, ", %.1f%% of the %.0f GFLOP/s peak", 100 * r->peak_fraction, c->peak_gflops);
+    if (r->gflop_fwd_per_img_network > r->gflop_fwd_per_img * (1 + 1e-9))
+        fprintf(f, "\n             (the network is %.4f GFLOP/img forward; the step computes %.4f: the ViT's last block "
+                "for the class token only)", r->gflop_fwd_per_img_network, r->gflop_fwd_per_img);
     fprintf(f, "\n  memory     peak RSS %s; tracked peak %s:", mem_format(r->rss_peak_bytes, rss, sizeof rss),
             mem_format(r->mem.peak_total, tot, sizeof tot));
     for (int t = 0; t < MEM_TAG_COUNT; t++)

@@ -47,7 +47,10 @@ typedef struct BenchResult {
     double step_s_median, step_s_min, step_s_max;
     double cpu_s_median;       /* process CPU time (all threads) per step: less sensitive to a busy machine */
     double img_per_s;          /* batch / median step time */
-    double gflop_fwd_per_img;  /* forward FLOPs per image */
+    double gflop_fwd_per_img;  /* forward FLOPs per image that locus computes */
+    double gflop_fwd_per_img_network; /* the network's: every unit on every token, as a framework computes it
+                                       * (more than gflop_fwd_per_img where model_forward skips work the logits
+                                       * do not read: the ViT's last block, model.h tail_forward) */
     double gflop_per_img;      /* per image of one step of this mode: forward (infer) or 3 x forward (train) */
     double gflop_per_s;        /* gflop_per_img * img_per_s */
     double peak_fraction;      /* gflop_per_s / peak_gflops, 0 when the peak is unknown */
