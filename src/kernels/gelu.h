@@ -5,10 +5,13 @@
  * libm's erff and expf are scalar calls; these kernels compute erf with N. Juffa's branch-free float
  * approximation (max error 0.99 ulp: an odd polynomial for |z| <= 0.9277, 1 - exp(poly(|z|)) beyond) and exp
  * with a Cody-Waite reduction and a degree-7 Taylor polynomial (|f| <= ln2/2: error < 1 ulp), both branches
- * computed and one selected, so the loops vectorise. 1 + erf(z) is exp(poly) itself when z < -0.9277 (no
- * cancellation); its error is within ~1e-7 absolute, as float 1 + erff(z) (what PyTorch computes). NaN
- * propagates; exp below -87 gives 0; gelu'(+inf) is NaN (inf x 0), as before and in PyTorch. Paths: portable C, AVX2 + FMA, AVX-512 (isa.h), agreeing to rounding (the C path
- * may round the multiply-adds twice where the SIMD paths use FMA). */
+ * computed and one selected, so the loops vectorise; a block of 16 inputs that all lie within the polynomial's
+ * range skips the other branch (the select would drop it: the same results). 1 + erf(z) is exp(poly) itself
+ * when z < -0.9277 (no cancellation); its error is within ~1e-7 absolute, as float 1 + erff(z) (what PyTorch
+ * computes). NaN propagates; exp below -87 gives 0; gelu'(+inf) is NaN (inf x 0), as before and in PyTorch.
+ * The same exp serves the attention's softmax rows (softmax_row, softmax_grad_row).
+ * Paths: portable C, AVX2 + FMA, AVX-512 (isa.h), agreeing to rounding (the C path may round the multiply-adds
+ * twice where the SIMD paths use FMA). */
 #ifndef LOCUS_KERNELS_GELU_H
 #define LOCUS_KERNELS_GELU_H
 
