@@ -93,18 +93,23 @@ static size_t cls_scratch(const Layer *l, Tensor *const *in, int n_in, int threa
     return (e > b ? e : b) * sizeof(float); /* (the training forward needs dense_floats, less than both) */
 }
 
+/* out[j] = a . rows[j] (n values each, rows ld apart), j < t. */
+static void dots(const float *a, const float *rows, size_t ld, int n, int t, float *out) {
+    for (int j = 0; j < t; j++) {
+        const float *r = rows + (size_t)j * ld;
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < n; c++) s += a[c] * r[c];
+        out[j] = s;
+    }
+}
+
 /* One head of one sample: p = softmax(scale q k^T), ctx_h = p v; kv_n is T x 2D (keys, then values). */
 static void cls_head(KernelIsa isa, const float *kv_n, const float *q0_n, int t, int d, int dh, int h, float scale,
                      float *p, float *ctx_n) {
     const float *q = q0_n + h * dh, *k = kv_n + h * dh, *v = kv_n + d + h * dh;
     const size_t ld = 2 * (size_t)d;
-    for (int j = 0; j < t; j++) {
-        const float *kj = k + (size_t)j * ld;
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int c = 0; c < dh; c++) s += q[c] * kj[c];
-        p[j] = s;
-    }
+    dots(q, k, ld, dh, t, p);
     softmax_row(isa, p, (size_t)t, scale);
     float *c = ctx_n + h * dh;
     memset(c, 0, sizeof(float) * (size_t)dh);
@@ -196,14 +201,8 @@ static void cls_backward(const Layer *l, const StepCtx *ctx, Tensor *const *in, 
         const float *k = c.kv + (size_t)s * ntd + h * dh, *v = k + d;
         float *dk = dkv + (size_t)s * ntd + h * dh, *dv = dk + d, *dq = dq0 + (size_t)s * d + h * dh;
         float *dp = dp_base + (size_t)omp_get_thread_num() * r16((size_t)t), dot = 0.0f;
-        for (int j = 0; j < t; j++) {
-            const float *vj = v + (size_t)j * ld;
-            float e = 0.0f;
-#pragma omp simd reduction(+ : e)
-            for (int i = 0; i < dh; i++) e += dc[i] * vj[i];
-            dp[j] = e;
-            dot += p[j] * e;
-        }
+        dots(dc, v, ld, dh, t, dp);
+        for (int j = 0; j < t; j++) dot += p[j] * dp[j];
         memset(dq, 0, sizeof(float) * (size_t)dh);
         for (int j = 0; j < t; j++) {
             const float pj = p[j], sj = pj * (dp[j] - dot) * scale, *kj = k + (size_t)j * ld;
