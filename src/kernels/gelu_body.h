@@ -19,7 +19,8 @@ static inline float FN(gelu_exp)(float v) {
     p = MADD(p, f, 0.5f);
     p = MADD(p, f, 1.0f);
     p = MADD(p, f, 1.0f);
-    const int32_t bits = ((int32_t)n + 127) << 23; /* 2^n, n in [-126, 0] */
+    /* 2^n, n in [-126, 0]; a NaN v gives a NaN p, and its n (whose conversion to int is undefined) is taken as 0 */
+    const int32_t bits = ((int32_t)(n == n ? n : 0.0f) + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return v < -87.0f ? 0.0f : p * scale;
