@@ -33,16 +33,21 @@
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-static Status attn_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out, ErrorMsg *err) {
-    const Attention *a = (const Attention *)l;
+Status attention_check_input(const Attention *a, Tensor *const *in, int n_in, ErrorMsg *err) {
+    const char *type = a->base.ops->type;
     char b[64];
-    if (n_in != 1) return status_fail(err, LOCUS_ERR_ARG, "attention takes 1 input, got %d", n_in);
+    if (n_in != 1) return status_fail(err, LOCUS_ERR_ARG, "%s takes 1 input, got %d", type, n_in);
     const Shape *s = &in[0]->shape;
     if (s->ndim != 3 || s->d[2] != a->d)
-        return status_fail(err, LOCUS_ERR_ARG,
-                           "attention expects tokens N x T x %d, found %s\nhint: check the model width", a->d,
-                           shape_format(s, b, sizeof b));
-    *out = *s;
+        return status_fail(err, LOCUS_ERR_ARG, "%s expects tokens N x T x %d, found %s\nhint: check the model width",
+                           type, a->d, shape_format(s, b, sizeof b));
+    return LOCUS_OK;
+}
+
+static Status attn_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out, ErrorMsg *err) {
+    Status st = attention_check_input((const Attention *)l, in, n_in, err);
+    if (st) return st;
+    *out = in[0]->shape;
     return LOCUS_OK;
 }
 

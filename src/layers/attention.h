@@ -26,6 +26,10 @@ typedef struct Attention {
 /* Registers the four parameters under "<name>.qkv.*" and "<name>.proj.*". CHECKs d % heads == 0. */
 void attention_init(Attention *l, ParamStore *ps, const char *name, int d, int heads);
 
+/* LOCUS_OK when in is one N x T x D tensor for a (attention or attention_cls), else LOCUS_ERR_ARG and a message
+ * naming the layer type. */
+Status attention_check_input(const Attention *a, Tensor *const *in, int n_in, ErrorMsg *err);
+
 /* view = the class token's row of `of` (attention_cls.c): the same parameters, output N x D (token 0 only), for a
  * last block whose other tokens nothing reads. */
 void attention_cls_view(Attention *view, const Attention *of);

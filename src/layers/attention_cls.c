@@ -30,13 +30,9 @@ static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 static Status cls_shape(const Layer *l, Tensor *const *in, int n_in, Shape *out, ErrorMsg *err) {
     const Attention *a = (const Attention *)l;
-    char b[64];
-    if (n_in != 1) return status_fail(err, LOCUS_ERR_ARG, "attention_cls takes 1 input, got %d", n_in);
-    const Shape *s = &in[0]->shape;
-    if (s->ndim != 3 || s->d[2] != a->d)
-        return status_fail(err, LOCUS_ERR_ARG, "attention_cls expects tokens N x T x %d, found %s\nhint: check the "
-                           "model width", a->d, shape_format(s, b, sizeof b));
-    *out = shape2(s->d[0], a->d);
+    Status st = attention_check_input(a, in, n_in, err);
+    if (st) return st;
+    *out = shape2(in[0]->shape.d[0], a->d);
     return LOCUS_OK;
 }
 

@@ -53,7 +53,6 @@ typedef struct Vit {
     TokenSelect cls;
     Linear head;
     Attention last_cls_attn; /* the last block's attention, token 0's row only (vit_tail_forward) */
-    TokenSelect last_cls_in; /* token 0 of the last block's input, for its first residual */
 } Vit;
 
 /* prefix: "blocks.<i>" for the model's own blocks */
@@ -131,7 +130,7 @@ static Tensor *vit_tail_forward(Model *m, Tape *t, Tensor *x) {
     const Vit *v = m->impl;
     const VitBlock *b = &v->blocks[v->cfg.depth - 1];
     Tensor *h = tape_call1(t, &v->last_cls_attn.base, tape_call1(t, &b->norm1.base, x));
-    x = tape_call2(t, &b->add1.base, tape_call1(t, &v->last_cls_in.base, x), h);
+    x = tape_call2(t, &b->add1.base, tape_call1(t, &v->cls.base, x), h); /* (the head's token 0, taken earlier) */
     h = tape_call1(t, &b->norm2.base, x);
     h = tape_call1(t, &b->fc2.base, tape_call1(t, &b->gelu.base, tape_call1(t, &b->fc1.base, h)));
     x = tape_call2(t, &b->add2.base, x, h);
@@ -189,7 +188,6 @@ Status vit_create(Model *m, const ModelSpec *spec, ParamStore *ps, ErrorMsg *err
         un->out_c = c->dim, un->out_h = tokens, un->out_w = 0;
     }
     attention_cls_view(&v->last_cls_attn, &v->blocks[c->depth - 1].attn);
-    token_select_init(&v->last_cls_in, "last_block_cls_token_select");
     m->tail_forward = vit_tail_forward;
     ModelUnit *head = &m->units[m->n_units - 1];
     head->param_first = ps->count;
