@@ -191,7 +191,10 @@ models = list(dict.fromkeys(m for m, _ in workloads))
 # both sides must have built the same network: the same trainable parameters and forward FLOPs per image (locus's
 # network count: every unit on every token, as PyTorch computes it; locus's own step may compute less)
 bad = []
-network = lambda r, key: r.get("gflop_fwd_per_img_network", r[key]) if key == "gflop_fwd_per_img" and r["engine"] == "locus" else r[key]
+def network(r, key):
+    if key == "gflop_fwd_per_img" and r["engine"] == "locus":
+        return r.get("gflop_fwd_per_img_network", r[key])
+    return r[key]
 for m in models:
     for key in ("params", "gflop_fwd_per_img"):
         got = {r["engine"]: network(r, key) for r in runs if r["model"] == m}

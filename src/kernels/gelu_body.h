@@ -1,7 +1,8 @@
-/* gelu_body.h — the loops of gelu.h (and its exp for softmax, and the softmax rows), written once and compiled per instruction set: gelu.c (portable C),
- * gelu_avx2.c and gelu_avx512.c define FN(name) (the ISA suffix) and MADD(a, b, c) = a * b + c (fmaf where the
- * ISA has FMA) and include this under their target pragma. Plain scalar code in `omp simd` loops: the
- * compiler vectorises it with the ISA's registers (both branches of each select are computed). */
+/* gelu_body.h — the loops of gelu.h (and its exp, and the softmax rows), written once and compiled per
+ * instruction set: gelu.c (portable C), gelu_avx2.c and gelu_avx512.c define FN(name) (the ISA suffix) and
+ * MADD(a, b, c) = a * b + c (fmaf where the ISA has FMA) and include this under their target pragma.
+ * Plain scalar code in `omp simd` loops: the compiler vectorises it with the ISA's registers (both branches of each
+ * select are computed, except in blocks that skip erf's tail: gelu_block_poly). */
 #include <stdint.h>
 #include <string.h>
 
@@ -73,11 +74,12 @@ void FN(exp_nonpos_rows)(float *restrict x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = FN(gelu_exp)(x[i] > 0.0f ? 0.0f : x[i]);
 }
 
-static inline void FN(gelu_fwd_span)(const float *restrict x, float *restrict y, size_t n) {
+/* poly: every input lies in the polynomial's range (gelu_block_poly) */
+static inline void FN(gelu_fwd_span)(const float *restrict x, float *restrict y, size_t n, const int poly) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        const float v = x[i];
-        y[i] = 0.5f * v * FN(gelu_one_plus_erf)(v * 0.70710678118654752f);
+        const float v = x[i], z = v * 0.70710678118654752f;
+        y[i] = 0.5f * v * (poly ? 1.0f + FN(gelu_erf_poly)(z) : FN(gelu_one_plus_erf)(z));
     }
 }
 
@@ -114,17 +116,10 @@ void FN(softmax_grad_row)(const float *restrict p, float *restrict dp, size_t n,
 void FN(gelu_rows_forward)(const float *restrict x, float *restrict y, size_t n) {
     size_t i = 0;
     for (; i + GELU_BLOCK <= n; i += GELU_BLOCK) {
-        if (!FN(gelu_block_poly)(x + i)) {
-            FN(gelu_fwd_span)(x + i, y + i, GELU_BLOCK);
-            continue;
-        }
-#pragma omp simd
-        for (int j = 0; j < GELU_BLOCK; j++) {
-            const float v = x[i + j];
-            y[i + j] = 0.5f * v * (1.0f + FN(gelu_erf_poly)(v * 0.70710678118654752f));
-        }
+        if (FN(gelu_block_poly)(x + i)) FN(gelu_fwd_span)(x + i, y + i, GELU_BLOCK, 1);
+        else FN(gelu_fwd_span)(x + i, y + i, GELU_BLOCK, 0);
     }
-    FN(gelu_fwd_span)(x + i, y + i, n - i);
+    FN(gelu_fwd_span)(x + i, y + i, n - i, 0);
 }
 
 static inline void FN(gelu_bwd_span)(const float *restrict x, const float *restrict dy, float *restrict dx, size_t n,

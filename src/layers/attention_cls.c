@@ -147,7 +147,8 @@ static void cls_forward(const Layer *l, const StepCtx *ctx, Tensor *const *in, i
     CHECK(eval_floats(d, (size_t)n, (size_t)t, ctx->threads) * sizeof(float) <= ctx->scratch_bytes,
           "%s: scratch too small", l->name);
     float *ds = ctx->scratch, *prep = ds + dense_floats(d, ctx->threads);
-    float *x0 = prep + r16(dense_prepared_floats(d, 2 * d)), *q0 = x0 + r16((size_t)n * d), *cx = q0 + r16((size_t)n * d);
+    float *x0 = prep + r16(dense_prepared_floats(d, 2 * d)), *q0 = x0 + r16((size_t)n * d);
+    float *cx = q0 + r16((size_t)n * d);
     float *threads_base = cx + r16((size_t)n * d);
     const size_t per = eval_thread_floats(d, (size_t)t);
     gather_cls(x, n, t, d, x0);

@@ -130,7 +130,8 @@ static Tensor *vit_tail_forward(Model *m, Tape *t, Tensor *x) {
     const Vit *v = m->impl;
     const VitBlock *b = &v->blocks[v->cfg.depth - 1];
     Tensor *h = tape_call1(t, &v->last_cls_attn.base, tape_call1(t, &b->norm1.base, x));
-    x = tape_call2(t, &b->add1.base, tape_call1(t, &v->cls.base, x), h); /* (the head's token 0, taken earlier) */
+    /* the residual's token 0, by the head's own token_select (the head below does not take it again) */
+    x = tape_call2(t, &b->add1.base, tape_call1(t, &v->cls.base, x), h);
     h = tape_call1(t, &b->norm2.base, x);
     h = tape_call1(t, &b->fc2.base, tape_call1(t, &b->gelu.base, tape_call1(t, &b->fc1.base, h)));
     x = tape_call2(t, &b->add2.base, x, h);

@@ -482,8 +482,8 @@ void bench_print(FILE *f, const BenchConfig *c, const BenchResult *r) {
             r->gflop_per_img, strcmp(c->mode, "train") ? "forward" : "3 x forward");
     if (c->peak_gflops > 0) fprintf(f, ", %.1f%% of the %.0f GFLOP/s peak", 100 * r->peak_fraction, c->peak_gflops);
     if (r->gflop_fwd_per_img_network > r->gflop_fwd_per_img * (1 + 1e-9))
-        fprintf(f, "\n             (the network is %.4f GFLOP/img forward; the step computes %.4f: the ViT's last block "
-                "for the class token only)", r->gflop_fwd_per_img_network, r->gflop_fwd_per_img);
+        fprintf(f, "\n             (the network is %.4f GFLOP/img forward; the step computes %.4f: the ViT's last "
+                "block for the class token only)", r->gflop_fwd_per_img_network, r->gflop_fwd_per_img);
     fprintf(f, "\n  memory     peak RSS %s; tracked peak %s:", mem_format(r->rss_peak_bytes, rss, sizeof rss),
             mem_format(r->mem.peak_total, tot, sizeof tot));
     for (int t = 0; t < MEM_TAG_COUNT; t++)
